@@ -1,0 +1,27 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""mmseg-attnkd: knowledge distillation for MMSegmentation on MMRazor.
+
+Importing the package
+
+1. applies :mod:`mmseg_attnkd.compat` (fixes for mmrazor 1.0.0 / mmengine
+   0.10.7 on a modern torch) before anything builds a config, and
+2. registers every component: attention blocks, connectors, losses and
+   distillers in MMRazor's ``MODELS``; heads in MMSeg's ``MODELS``; datasets
+   in MMSeg's ``DATASETS``.
+
+Where to find things (one hop each):
+
+* :mod:`mmseg_attnkd.models.attention` - ``CBAM``, ``AxialAttention2d``
+* :mod:`mmseg_attnkd.models.connectors` - MMRazor connectors
+* :mod:`mmseg_attnkd.models.losses` - ``AttnFDLoss`` and self-distill losses
+* :mod:`mmseg_attnkd.models.distillers` - ``AttnFDDistiller``
+* :mod:`mmseg_attnkd.models.heads` - ``AxialRefineHead`` (MMSeg only)
+* :mod:`mmseg_attnkd.datasets` - CamVid, Drosophila ssTEM, MedSeg COVID CT
+* :mod:`mmseg_attnkd.utils` - safe checkpoint loading, environment fixes
+"""
+from . import compat  # noqa: F401  (must run before mmrazor is imported)
+from . import datasets, models, utils  # noqa: F401,E402
+from .version import __version__, version_info  # noqa: E402
+
+__all__ = ['__version__', 'version_info', 'compat', 'datasets', 'models',
+           'utils']

@@ -1,0 +1,3 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+
+__all__ = []

@@ -1,0 +1,97 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Weights-only checkpoint loading with clear errors.
+
+Every checkpoint this project reads (teacher weights, resume, converters,
+demo) goes through :func:`load_checkpoint_safely` or through MMEngine's
+loader, which, with :mod:`mmseg_attnkd.compat` active, also runs
+``torch.load(weights_only=True)`` against the same allow-list. A pickle that
+references anything else (for example a ``__reduce__`` that would run a
+command) is refused before any of it executes.
+"""
+import os
+import os.path as osp
+import pickle
+import zipfile
+from typing import Any, Optional, Union
+
+import torch
+
+from ..compat import TRUSTED_CHECKPOINT_GLOBALS, enable_safe_checkpoint_loading
+
+__all__ = [
+    'load_checkpoint_safely', 'UnsafeCheckpointError',
+    'TRUSTED_CHECKPOINT_GLOBALS'
+]
+
+#: Set to ``1`` to let :func:`load_checkpoint_safely` unpickle arbitrary
+#: objects. UNSAFE: only for legacy files from a source you fully trust.
+TRUST_ENV_VAR = 'MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS'
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint references objects outside the allow-list."""
+
+
+def load_checkpoint_safely(filename: Union[str, os.PathLike],
+                           map_location: Optional[Union[str, torch.device]] = 'cpu',
+                           allow_unsafe: bool = False) -> Any:
+    """Load a ``.pth`` file with ``torch.load(weights_only=True)``.
+
+    Args:
+        filename: Local path of the checkpoint.
+        map_location: Passed to :func:`torch.load`.
+        allow_unsafe: Unpickle arbitrary objects (``weights_only=False``).
+            UNSAFE: a malicious file can run code on this machine. Also
+            enabled by the environment variable
+            ``MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS=1``. Use only for legacy
+            files from a source you trust.
+
+    Returns:
+        Whatever the file holds (usually a dict with ``state_dict``).
+
+    Raises:
+        FileNotFoundError: The path does not exist or is not a file.
+        ValueError: The file is empty, truncated or not a torch checkpoint.
+        UnsafeCheckpointError: The file pickles an object outside the
+            allow-list (see :data:`TRUSTED_CHECKPOINT_GLOBALS`).
+    """
+    filename = os.fspath(filename)
+    if not osp.exists(filename):
+        raise FileNotFoundError(
+            f'checkpoint {filename!r} does not exist: check the path (for a '
+            'teacher, set teacher_ckpt in the config to a local .pth file).')
+    if not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'checkpoint {filename!r} is a directory, not a .pth file.')
+    if osp.getsize(filename) == 0:
+        raise ValueError(f'checkpoint {filename!r} is empty (0 bytes): the '
+                         'download or save was interrupted; fetch it again.')
+    unsafe = allow_unsafe or os.environ.get(TRUST_ENV_VAR, '') == '1'
+    enable_safe_checkpoint_loading()
+    try:
+        return torch.load(
+            filename, map_location=map_location, weights_only=not unsafe)
+    except pickle.UnpicklingError as err:
+        if 'Weights only load failed' in str(err) or 'Unsupported global' \
+                in str(err):
+            raise UnsafeCheckpointError(
+                f'refused to load {filename!r}: it pickles objects outside '
+                'the allow-list of tensors, numpy arrays and MMEngine '
+                f'logging buffers ({_first_line(err)}). If the file comes '
+                'from a source you fully trust, re-save its state_dict, or '
+                f'load it with allow_unsafe=True / {TRUST_ENV_VAR}=1 '
+                '(UNSAFE: runs arbitrary code).') from None
+        raise ValueError(f'checkpoint {filename!r} is corrupt: {err}') from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f'checkpoint {filename!r} could not be read ({_first_line(err)}); '
+            'it is truncated or not a torch checkpoint. Re-download or '
+            're-save it.') from err
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for ln in lines:
+        if 'GLOBAL' in ln or 'Unsupported' in ln:
+            return ln
+    return lines[0] if lines else type(err).__name__

@@ -1,0 +1,95 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""tools/train.py and tools/dist_train.sh on MMRazor's stock CWD recipe."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+
+from mmseg_attnkd.testing import cwd_distill_cfg, write_config
+
+
+def _run_train(args, env, cwd, timeout=300):
+    cmd = [sys.executable, 'tools/train.py'] + list(args)
+    out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True,
+                         text=True, timeout=timeout)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    return log
+
+
+@pytest.fixture
+def cwd_config(tmp_path, synthetic_data):
+    work_dir = str(tmp_path / 'work')
+    cfg = cwd_distill_cfg(synthetic_data, work_dir, max_iters=4,
+                          val_interval=4, checkpoint_interval=2)
+    return write_config(cfg, str(tmp_path / 'cwd.py')), work_dir
+
+
+def test_train_cwd_distillation_and_resume(cwd_config, subprocess_env,
+                                           repo_root):
+    config, work_dir = cwd_config
+    log = _run_train([config], subprocess_env, repo_root)
+    # 4 iterations with the CWD loss and the student task loss
+    assert re.search(r'Iter\(train\) \[4/4\].*distill\.loss_cwd', log)
+    assert 'student.decode.loss_ce' in log
+    # SingleTeacherDistillValLoop validates the student and the teacher
+    m = re.search(r'mIoU: ([\d.]+).*teacher\.mIoU: ([\d.]+)', log)
+    assert m, log[-2000:]
+    assert 0.0 <= float(m.group(1)) <= 100.0
+    assert 0.0 <= float(m.group(2)) <= 100.0
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
+
+    # Simulate an interruption after the iteration-2 checkpoint; --resume
+    # must load it (weights-only, with the compat allow-list) and go on at 3.
+    os.remove(osp.join(work_dir, 'iter_4.pth'))
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work_dir, 'iter_2.pth'))
+    log = _run_train([config, '--resume'], subprocess_env, repo_root)
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert 'Iter(train) [3/4]' in log
+    assert 'Iter(train) [1/4]' not in log
+    assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
+
+
+def test_resume_from_explicit_path_and_missing_path(cwd_config,
+                                                   subprocess_env,
+                                                   repo_root, tmp_path):
+    config, work_dir = cwd_config
+    _run_train([config, '--cfg-options', 'train_cfg.max_iters=2'],
+               subprocess_env, repo_root)
+    ckpt = osp.join(work_dir, 'iter_2.pth')
+    log = _run_train([config, '--resume', ckpt], subprocess_env, repo_root)
+    assert 'Iter(train) [3/4]' in log
+    bad = subprocess.run(
+        [sys.executable, 'tools/train.py', config, '--resume',
+         str(tmp_path / 'missing.pth')], env=subprocess_env, cwd=repo_root,
+        capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0
+    assert 'no such checkpoint file' in bad.stderr
+
+
+def test_local_rank_spellings(repo_root):
+    from tools.train import parse_args
+    assert parse_args(['c.py', '--local-rank', '1']).local_rank == 1
+    assert parse_args(['c.py', '--local_rank', '3']).local_rank == 3
+    from tools.test import parse_args as parse_test_args
+    assert parse_test_args(['c.py', 'x.pth',
+                            '--local-rank=2']).local_rank == 2
+
+
+def test_dist_train_two_cpu_processes(cwd_config, subprocess_env, repo_root):
+    config, work_dir = cwd_config
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29533')
+    out = subprocess.run(
+        ['bash', 'tools/dist_train.sh', config, '2', '--cfg-options',
+         'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
+        env=env, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert 'Distributed training: True' in log
+    assert 'Iter(train) [2/2]' in log
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
