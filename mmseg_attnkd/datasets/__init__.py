@@ -1,3 +1,24 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Datasets registered in MMSeg's ``DATASETS``, with build-time checks.
 
-__all__ = []
+Converters from the raw releases live in :mod:`.converters` (command-line
+front ends in ``tools/dataset_converters/``).
+"""
+from . import converters
+from .camvid import CAMVID_CLASSES, CAMVID_PALETTE, CamVidDataset
+from .checked_seg_dataset import CheckedSegDataset
+from .drosophila_sstem import (SSTEM_CLASSES, SSTEM_GREY_TO_CLASS,
+                               SSTEM_PALETTE, DrosophilaSSTEMDataset)
+from .label_checks import (check_label_array, check_label_file,
+                           check_seg_dataset, find_bad_label_values)
+from .medseg_covid import (MEDSEG_CLASSES, MEDSEG_PALETTE,
+                           MedSegCovidCT3ClassDataset, MedSegCovidCTDataset)
+
+__all__ = [
+    'CheckedSegDataset', 'CamVidDataset', 'DrosophilaSSTEMDataset',
+    'MedSegCovidCTDataset', 'MedSegCovidCT3ClassDataset', 'CAMVID_CLASSES',
+    'CAMVID_PALETTE', 'SSTEM_CLASSES', 'SSTEM_GREY_TO_CLASS', 'SSTEM_PALETTE',
+    'MEDSEG_CLASSES', 'MEDSEG_PALETTE', 'check_label_array',
+    'check_label_file', 'check_seg_dataset', 'find_bad_label_values',
+    'converters'
+]
