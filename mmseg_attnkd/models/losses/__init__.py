@@ -1,3 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
+from .attnfd_loss import AttnFDLoss
+from .decode_head_loss import DecodeHeadLoss
+from .self_distill_mse_loss import SelfDistillMSELoss
 
-__all__ = []
+__all__ = ['AttnFDLoss', 'DecodeHeadLoss', 'SelfDistillMSELoss']

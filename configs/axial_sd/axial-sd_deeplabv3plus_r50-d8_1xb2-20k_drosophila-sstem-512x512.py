@@ -1,0 +1,13 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+# Axial self-distillation of DeepLabV3+ (DepthwiseSeparableASPP) R-50-D8 on Drosophila ssTEM:
+# CE(student) + CE(axial teacher) + MSE(student, teacher).
+_base_ = ['../baselines/deeplabv3plus_r50-d8_1xb2-20k_drosophila-sstem-512x512.py']
+custom_imports = dict(
+    imports=['mmseg_attnkd'], allow_failed_imports=False)
+model = dict(
+    _delete_=True,
+    _scope_='mmrazor',
+    type='SelfDistill',
+    architecture=_base_.model,
+    # logits at 1/8 of the crop: at most 64 per side
+    distiller=dict(type='AxialSelfDistiller', axial=dict(span=64)))

@@ -1,0 +1,13 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+# Axial self-distillation of UNet-S5-D16 + FCN on MedSeg COVID-19 CT:
+# CE(student) + CE(axial teacher) + MSE(student, teacher).
+_base_ = ['../baselines/unet-s5-d16_fcn_1xb4-20k_medseg-covid-384x384.py']
+custom_imports = dict(
+    imports=['mmseg_attnkd'], allow_failed_imports=False)
+model = dict(
+    _delete_=True,
+    _scope_='mmrazor',
+    type='SelfDistill',
+    architecture=_base_.model,
+    # full-resolution logits, attention on a 1/4 grid
+    distiller=dict(type='AxialSelfDistiller', axial=dict(span=128, stride=4)))

@@ -1,0 +1,18 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+# Semantic FPN R-50 on MedSeg COVID-19 CT (4 classes): the baseline (student
+# architecture) of
+# ../axial_sd/axial-sd_fpn_r50_1xb4-20k_medseg-covid-384x384.py
+_base_ = [
+    'mmseg::_base_/models/fpn_r50.py',
+    '../_base_/datasets/medseg_covid.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_20k.py'
+]
+# Path of local ImageNet ResNet-50-V1c weights (MMSeg's
+# open-mmlab://resnet50_v1c); None trains from scratch.
+pretrained = None
+num_classes = 4
+model = dict(
+    data_preprocessor=dict(size=_base_.crop_size),
+    pretrained=pretrained,
+    decode_head=dict(num_classes=num_classes))

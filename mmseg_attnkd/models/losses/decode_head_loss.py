@@ -1,0 +1,105 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Apply a decode head's own loss settings to other logits."""
+from typing import Optional
+
+import torch.nn.functional as F
+from mmrazor.registry import MODELS
+from torch import Tensor, nn
+
+__all__ = ['DecodeHeadLoss']
+
+
+@MODELS.register_module()
+class DecodeHeadLoss(nn.Module):
+    """The segmentation loss of a bound MMSeg decode head, on given logits.
+
+    Self-distillation trains an extra output (e.g. the axial "teacher"
+    logits) with exactly the task loss of the head it refines. This loss
+    reuses the head's ``loss_decode`` module(s) (class weights, ``avg_non_
+    ignore``, loss weights, several losses summed), ``ignore_index``,
+    ``align_corners`` and pixel ``sampler`` (e.g. OHEM), mirroring
+    ``BaseDecodeHead.loss_by_feat``: logits are bilinearly resized to the
+    label size, then every loss module is applied and the results summed.
+
+    The head is bound at prepare time by ``AxialSelfDistiller`` via
+    :meth:`bind_head`; it is referenced, not owned (no duplicated weights in
+    checkpoints).
+
+    Args:
+        loss_weight: Multiplies the summed head losses.
+
+    Forward:
+        - seg_logits: ``(N, C, h, w)`` logits at any resolution.
+        - seg_label: ``(N, H, W)`` or ``(N, 1, H, W)`` integer labels, e.g.
+          the second positional input recorded at the head's
+          ``loss_decode``.
+        - returns: scalar loss.
+    """
+
+    def __init__(self, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._head = None  # a 1-tuple, so nn.Module does not register it
+
+    def bind_head(self, head: nn.Module) -> None:
+        """Use ``head``'s loss settings (an MMSeg ``BaseDecodeHead``)."""
+        missing = [
+            a for a in ('loss_decode', 'ignore_index', 'align_corners')
+            if not hasattr(head, a)
+        ]
+        if missing:
+            raise TypeError(
+                f'DecodeHeadLoss needs an MMSeg decode head (BaseDecodeHead) '
+                f'but {type(head).__name__} has no {", ".join(missing)}; '
+                'point the distiller at the model\'s decode head.')
+        self._head = (head, )
+
+    @property
+    def head(self) -> nn.Module:
+        if self._head is None:
+            raise RuntimeError(
+                'DecodeHeadLoss is not bound to a decode head: call '
+                'bind_head(model.decode_head) first, or use it through '
+                'AxialSelfDistiller, which binds it at prepare time.')
+        return self._head[0]
+
+    def forward(self, seg_logits: Tensor, seg_label: Tensor) -> Tensor:
+        """Compute the head's loss on ``seg_logits``.
+
+        Args:
+            seg_logits: ``(N, C, h, w)``.
+            seg_label: ``(N, H, W)`` or ``(N, 1, H, W)``.
+
+        Returns:
+            Tensor: scalar.
+        """
+        head = self.head
+        if seg_label.dim() == 3:
+            seg_label = seg_label.unsqueeze(1)
+        if seg_label.dim() != 4 or seg_label.shape[0] != seg_logits.shape[0]:
+            raise ValueError(
+                f'seg_label of shape {tuple(seg_label.shape)} does not match '
+                f'seg_logits {tuple(seg_logits.shape)}: expected (N, H, W) '
+                'labels, e.g. data_idx=1 of a ModuleInputs recorder on the '
+                'head\'s loss_decode.')
+        seg_logits = F.interpolate(
+            seg_logits,
+            size=seg_label.shape[2:],
+            mode='bilinear',
+            align_corners=head.align_corners)
+        sampler = getattr(head, 'sampler', None)
+        seg_weight: Optional[Tensor] = None
+        if sampler is not None:
+            seg_weight = sampler.sample(seg_logits, seg_label)
+        seg_label = seg_label.squeeze(1)
+        losses = head.loss_decode
+        if not isinstance(losses, nn.ModuleList):
+            losses = [losses]
+        total = 0.
+        for loss_module in losses:
+            total = total + loss_module(
+                seg_logits,
+                seg_label,
+                weight=seg_weight,
+                ignore_index=head.ignore_index)
+        return total * self.loss_weight
