@@ -1,0 +1,193 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""tools/publish_model.py and tools/misc/gen_model_zoo_table.py."""
+import hashlib
+import os.path as osp
+import re
+import shutil
+
+import pytest
+import yaml
+
+from mmseg_attnkd.utils import (compare_keys, get_state_dict,
+                                load_checkpoint_safely)
+from mmseg_attnkd.utils.publish import find_json_log, read_val_metrics
+
+from _tools_helpers import REPO, load_tool
+
+NAME_RE = re.compile(r'^(?P<stem>.+)_(?P<ts>\d{8}_\d{6})-(?P<h>[0-9a-f]{8})'
+                     r'\.pth$')
+
+
+@pytest.fixture(scope='module')
+def publisher():
+    return load_tool('publish_model.py')
+
+
+@pytest.fixture(scope='module')
+def zoo_tool():
+    return load_tool('misc/gen_model_zoo_table.py')
+
+
+@pytest.fixture
+def fake_repo(tmp_path, cwd_run):
+    """A repo layout with the run's config in configs/cwd/."""
+    root = tmp_path / 'repo'
+    (root / 'configs' / 'cwd').mkdir(parents=True)
+    cfg = root / 'configs' / 'cwd' / osp.basename(cwd_run['cfg'])
+    shutil.copyfile(cwd_run['cfg'], cfg)
+    return root, str(cfg)
+
+
+def _sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_publish_name_hash_log_and_metafile(cwd_run, publisher, fake_repo,
+                                            tmp_path):
+    root, cfg = fake_repo
+    out_dir = str(tmp_path / 'release')
+    res = publisher.main([
+        cwd_run['ckpt'], out_dir, '--config', cfg, '--repo-root', str(root),
+        '--work-dir', cwd_run['work_dir'], '--training-resources',
+        '1x CPU', '--teacher-name', 'tiny-16', '--student-name', 'tiny-8'
+    ])
+    name = osp.basename(res['path'])
+    match = NAME_RE.match(name)
+    assert match, name
+    stem = osp.splitext(osp.basename(cfg))[0]
+    assert match['stem'] == stem
+    assert match['h'] == _sha256(res['path'])[:8]  # hash of the written file
+    src = load_checkpoint_safely(cwd_run['ckpt'])
+    assert match['ts'] == src['meta']['time']  # when it was saved
+
+    pub = load_checkpoint_safely(res['path'])
+    assert 'optimizer' in src and 'message_hub' in src
+    assert not {'optimizer', 'message_hub', 'param_schedulers'} & set(pub)
+    assert get_state_dict(pub).keys() == get_state_dict(src).keys()
+
+    # the run's JSON log is copied beside it
+    log = find_json_log(cwd_run['work_dir'])
+    copied = osp.join(out_dir, f'{stem}_{match["ts"]}.log.json')
+    assert res['log'] == copied and open(copied).read() == open(log).read()
+
+    # metafile entry with student (distilled) and teacher metrics
+    record = read_val_metrics(log)
+    assert 'mIoU' in record and 'teacher.mIoU' in record
+    data = yaml.safe_load(open(root / 'configs' / 'cwd' / 'metafile.yml'))
+    (entry, ) = data['Models']
+    assert entry['Name'] == stem
+    assert entry['Config'] == f'configs/cwd/{stem}.py'
+    assert entry['Weights'] == name
+    assert entry['Training Log'] == osp.basename(copied)
+    assert entry['In Collection'] == 'cwd'
+    assert entry['Results'][0]['Metrics']['mIoU'] == round(record['mIoU'], 2)
+    meta = entry['Metadata']
+    assert meta['Teacher']['Metrics']['mIoU'] == round(
+        record['teacher.mIoU'], 2)
+    assert meta['Teacher']['Name'] == 'tiny-16'
+    assert meta['Training Resources'] == '1x CPU'
+    assert meta['Iterations'] == 2 and meta['Crop Size'] == '64x64'
+    assert data['Collections'][0]['Name'] == 'cwd'
+
+    # publishing again updates the same entry and keeps unknown fields
+    entry_file = root / 'configs' / 'cwd' / 'metafile.yml'
+    data['Models'][0]['Metadata']['Training Data'] = 'Synthetic'
+    entry_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    publisher.main([
+        cwd_run['ckpt'], out_dir, '--config', cfg, '--repo-root', str(root),
+        '--work-dir', cwd_run['work_dir'], '--student-baseline', '12.345',
+        '--weights-url-prefix', 'https://example.org/zoo/'
+    ])
+    data = yaml.safe_load(open(entry_file))
+    assert len(data['Models']) == 1
+    entry = data['Models'][0]
+    assert entry['Metadata']['Student']['Metrics']['mIoU'] == 12.35
+    assert entry['Metadata']['Teacher']['Name'] == 'tiny-16'  # kept
+    assert entry['Weights'] == f'https://example.org/zoo/{name}'
+
+
+def test_publish_student_only_is_plain_mmseg(cwd_run, publisher, fake_repo,
+                                             tmp_path):
+    root, cfg = fake_repo
+    res = publisher.main([cwd_run['ckpt'], str(tmp_path / 'rel'), '--config',
+                          cfg, '--student-only', '--no-metafile'])
+    assert NAME_RE.match(osp.basename(res['path']))
+    assert res['sha256'] == _sha256(res['path'])
+    pub = load_checkpoint_safely(res['path'])
+    assert set(pub) == {'meta', 'state_dict'}
+    from mmseg_attnkd.testing import tiny_deeplabv3plus_cfg
+    from mmseg_attnkd.utils import build_segmentor
+    student = build_segmentor(tiny_deeplabv3plus_cfg(8, 4))
+    assert compare_keys(pub['state_dict'], student).ok
+    assert not (root / 'configs' / 'cwd' / 'metafile.yml').exists()
+
+
+def _metafile(models):
+    return dict(Collections=[dict(Name='CWD')], Models=models)
+
+
+def _model(name, distilled, teacher=78.0, student=70.0):
+    return {
+        'Name': name, 'In Collection': 'CWD',
+        'Config': f'configs/cwd/{name}.py',
+        'Metadata': {'Crop Size': '512x1024', 'Iterations': 80000,
+                     'Teacher': {'Name': 'R101', 'Metrics': {'mIoU': teacher}},
+                     'Student': {'Name': 'R18', 'Metrics': {'mIoU': student}}},
+        'Results': [{'Task': 'Semantic Segmentation', 'Dataset': 'Cityscapes',
+                     'Metrics': {'mIoU': distilled}}],
+        'Weights': f'https://example.org/{name}.pth'}
+
+
+def test_model_zoo_tables_follow_metafiles(tmp_path, zoo_tool):
+    root = tmp_path / 'repo'
+    (root / 'configs' / 'cwd').mkdir(parents=True)
+    meta = root / 'configs' / 'cwd' / 'metafile.yml'
+    meta.write_text(yaml.safe_dump(_metafile([_model('a_b', 74.567)]),
+                                   sort_keys=False))
+    readme = root / 'README.md'
+    readme.write_text('# Zoo\n<!-- model-zoo:start -->\nstale\n'
+                      '<!-- model-zoo:end -->\ntail\n')
+    method_readme = root / 'configs' / 'cwd' / 'README.md'
+    method_readme.write_text('x\n<!-- model-zoo:start -->\n'
+                             '<!-- model-zoo:end -->\n')
+    args = ['--root', str(root)]
+    assert zoo_tool.main(args + ['--check']) == 1  # stale
+    assert zoo_tool.main(args) == 0
+    assert zoo_tool.main(args + ['--check']) == 0
+    text = readme.read_text()
+    assert text.startswith('# Zoo\n') and text.endswith('tail\n')
+    row = [ln for ln in text.splitlines() if '| R101 |' in ln]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip('|').split('|')]
+    assert cells[:8] == ['R101', 'R18', 'Cityscapes', '512x1024', '80000',
+                         '78.00', '70.00', '74.57']
+    assert '[config](configs/cwd/a_b.py)' in row[0]
+    assert '### CWD' in text
+    # inside configs/<method>/ links go up to the repo root
+    assert '[config](../../configs/cwd/a_b.py)' in method_readme.read_text()
+
+    # a changed metafile makes --check fail until regenerated
+    meta.write_text(yaml.safe_dump(
+        _metafile([_model('a_b', 75.0), _model('c_d', 71.0)]),
+        sort_keys=False))
+    assert zoo_tool.main(args + ['--check']) == 1
+    zoo_tool.main(args)
+    assert '| 75.00 |' in readme.read_text()
+    assert readme.read_text().count('| R101 |') == 2
+
+
+def test_unknown_method_marker_names_close_match(tmp_path, zoo_tool):
+    root = tmp_path / 'repo'
+    (root / 'configs' / 'attnfd').mkdir(parents=True)
+    (root / 'configs' / 'attnfd' / 'metafile.yml').write_text(
+        yaml.safe_dump(_metafile([_model('x', 1.0)])))
+    (root / 'README.md').write_text('<!-- model-zoo:start atnfd -->\n'
+                                    '<!-- model-zoo:end -->\n')
+    with pytest.raises(KeyError, match='Did you mean: attnfd'):
+        zoo_tool.main(['--root', str(root)])
+
+
+def test_repository_readmes_agree_with_metafiles(zoo_tool):
+    """The committed README tables are what the metafiles generate."""
+    assert zoo_tool.main(['--root', REPO, '--check']) == 0
