@@ -196,7 +196,11 @@ def tiny_runtime_cfg(work_dir: str,
         vis_backends=[dict(type='LocalVisBackend')],
         visualizer=dict(type='SegLocalVisualizer',
                         vis_backends=[dict(type='LocalVisBackend')],
-                        name='visualizer'))
+                        # one visualizer per run: MMEngine reuses an
+                        # instance by name, which in a process running
+                        # several runners would send scalars to the first
+                        # run's vis_data folder
+                        name=f'visualizer:{work_dir}'))
 
 
 def _pyramid_backbone(width: int) -> dict:
