@@ -5,12 +5,14 @@ from typing import Optional
 
 from mmengine.config import ConfigDict
 
+from ..utils.axial_export import (_CONNECTOR_ONLY_KEYS,
+                                  axial_refine_model_cfg)
+
 __all__ = ['AXIAL_CONNECTOR_ONLY_KEYS', 'axial_args_from_cfg',
            'with_axial_refine_head']
 
 #: ``AxialConnector`` options that are not ``AxialAttention2d`` arguments.
-AXIAL_CONNECTOR_ONLY_KEYS = ('type', 'detach_input', 'init_cfg',
-                             'in_channels')
+AXIAL_CONNECTOR_ONLY_KEYS = _CONNECTOR_ONLY_KEYS
 
 
 def axial_args_from_cfg(cfg) -> dict:
@@ -31,20 +33,19 @@ def with_axial_refine_head(model_cfg: dict,
     """``model_cfg`` with its decode head wrapped in ``AxialRefineHead``.
 
     This is the inference model of axial self-distillation's teacher
-    output (student logits refined by ``AxialAttention2d``).
+    output (student logits refined by ``AxialAttention2d``); the exporter
+    builds the same model (:func:`~mmseg_attnkd.utils.axial_refine_model_cfg`).
 
     Args:
         model_cfg: An MMSeg ``EncoderDecoder`` config.
         axial: ``AxialAttention2d`` arguments (``in_channels`` is taken
             from the head).
     """
-    cfg = copy.deepcopy(ConfigDict(model_cfg))
-    head = cfg.get('decode_head')
+    head = model_cfg.get('decode_head')
     if not isinstance(head, dict):
         raise ValueError('the model config has no single decode_head dict; '
                          'AxialRefineHead wraps one MMSeg decode head.')
     if head.get('type') == 'AxialRefineHead':
-        return cfg
-    cfg['decode_head'] = dict(
-        type='AxialRefineHead', base_head=head, axial=dict(axial or {}))
-    return cfg
+        return ConfigDict(copy.deepcopy(model_cfg))
+    return ConfigDict(
+        axial_refine_model_cfg(model_cfg, 'decode_head', dict(axial or {})))
