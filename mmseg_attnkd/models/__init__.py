@@ -1,4 +1,5 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
+from .algorithms import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .connectors import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403

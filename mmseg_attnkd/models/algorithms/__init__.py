@@ -1,0 +1,12 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+from .distill_checks import (check_logit_classes, check_recorder_sources,
+                             load_teacher_weights)
+from .nonfinite_loss_guard import NonFiniteLossGuardMixin, trainable_zero
+from .seg_self_distill import SegSelfDistill
+from .seg_single_teacher_distill import SegSingleTeacherDistill
+
+__all__ = [
+    'SegSingleTeacherDistill', 'SegSelfDistill', 'NonFiniteLossGuardMixin',
+    'check_recorder_sources', 'check_logit_classes', 'load_teacher_weights',
+    'trainable_zero'
+]

@@ -1,0 +1,102 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""``SingleTeacherDistill`` that validates its setup before training."""
+from typing import Dict, Optional, Union
+
+from mmengine.model import BaseModel
+from mmrazor.models.algorithms import SingleTeacherDistill
+from mmrazor.registry import MODELS
+
+from .distill_checks import (check_logit_classes, check_recorder_sources,
+                             load_teacher_weights)
+from .nonfinite_loss_guard import NonFiniteLossGuardMixin
+
+__all__ = ['SegSingleTeacherDistill']
+
+
+@MODELS.register_module()
+class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
+    """MMRazor's ``SingleTeacherDistill`` with build-time checks.
+
+    Behaves like ``SingleTeacherDistill`` (same arguments, same checkpoint
+    keys ``architecture.*``, ``teacher.*``, ``distiller.*``), except that a
+    frozen teacher runs entirely in eval mode (dropout off, not only BN),
+    and additionally, while the model is built (before any training step):
+
+    * every ``ModuleOutputs``/``ModuleInputs``/``Parameter`` recorder source
+      of a config-defined distiller must exist in its model; the error lists
+      the closest names (MMRazor only asserts ``"x" is not in the model``);
+    * a loss that compares student and teacher logits (``conv_seg`` or a
+      decode head, no connector) needs equal class counts;
+    * ``teacher_ckpt`` is loaded weights-only with
+      :func:`~mmseg_attnkd.utils.load_checkpoint_safely`: a missing, empty,
+      truncated or unsafe file, any shape mismatch, or more than
+      ``teacher_ckpt_max_missing`` of the teacher's keys missing stops the
+      build with counts and first keys (MMRazor/MMEngine load with
+      ``strict=False`` and only log);
+
+    and during training every loss is checked for NaN/Inf
+    (:class:`NonFiniteLossGuardMixin`, policy ``nonfinite_loss``).
+
+    Args:
+        architecture: Student config or model.
+        teacher: Teacher config or model.
+        distiller: Distiller config (e.g. ``ConfigurableDistiller``,
+            ``AttnFDDistiller``).
+        teacher_ckpt: Local path of the trained teacher. Defaults to None.
+        teacher_ckpt_max_missing: Largest accepted fraction of teacher
+            weights absent from ``teacher_ckpt``. Defaults to 0.1.
+        nonfinite_loss: ``'raise'`` (default) or ``'skip'``.
+        **kwargs: Other ``SingleTeacherDistill`` arguments
+            (``teacher_trainable``, ``teacher_norm_eval``,
+            ``calculate_student_loss``, ``data_preprocessor``, ...).
+    """
+
+    def __init__(self,
+                 architecture: Union[BaseModel, Dict],
+                 teacher: Union[BaseModel, Dict],
+                 distiller: Dict,
+                 teacher_ckpt: Optional[str] = None,
+                 teacher_ckpt_max_missing: float = 0.1,
+                 nonfinite_loss: str = 'raise',
+                 **kwargs) -> None:
+        self._init_nonfinite_guard(nonfinite_loss)
+        if not isinstance(distiller, dict):
+            raise TypeError(
+                'SegSingleTeacherDistill: distiller must be a config dict, '
+                f'got {type(distiller).__name__}.')
+        if isinstance(architecture, dict):
+            architecture = MODELS.build(architecture)
+        if isinstance(teacher, dict):
+            teacher = MODELS.build(teacher)
+        check_recorder_sources(
+            distiller.get('student_recorders'), architecture, 'student')
+        check_recorder_sources(
+            distiller.get('teacher_recorders'), teacher, 'teacher')
+        check_logit_classes(distiller, architecture, teacher)
+        self.teacher_ckpt_report = None
+        if teacher_ckpt:
+            report = load_teacher_weights(teacher, teacher_ckpt,
+                                          teacher_ckpt_max_missing)
+        super().__init__(
+            architecture=architecture,
+            teacher=teacher,
+            distiller=distiller,
+            teacher_ckpt=None,
+            **kwargs)
+        if teacher_ckpt:
+            self.teacher_ckpt_report = report
+            # keep the loaded weights through Runner's init_weights()
+            self.teacher._is_init = True
+
+    def train(self, mode: bool = True) -> 'SegSingleTeacherDistill':
+        """Switch the student's mode; keep a frozen teacher in eval mode.
+
+        MMRazor's ``SingleTeacherDistill`` only puts the teacher's BN layers
+        in eval mode, so its dropout stays active and the recorded teacher
+        features are noisy. A frozen teacher (``teacher_trainable=False``)
+        is a fixed function here: every layer runs in eval mode.
+        """
+        super().train(mode)
+        if mode and not self.teacher_trainable:
+            self.teacher.eval()
+        return self
