@@ -17,11 +17,15 @@ Where to find things (one hop each):
 * :mod:`mmseg_attnkd.models.distillers` - ``AttnFDDistiller``
 * :mod:`mmseg_attnkd.models.heads` - ``AxialRefineHead`` (MMSeg only)
 * :mod:`mmseg_attnkd.datasets` - CamVid, Drosophila ssTEM, MedSeg COVID CT
-* :mod:`mmseg_attnkd.utils` - safe checkpoint loading, environment fixes
+* :mod:`mmseg_attnkd.models.algorithms` - ``SegSingleTeacherDistill``,
+  ``SegSelfDistill`` (MMRazor algorithms with build-time checks)
+* :mod:`mmseg_attnkd.engine` - ``AtomicCheckpointHook``, ``CropSizeCheckHook``
+* :mod:`mmseg_attnkd.utils` - safe checkpoint loading, exports, configs
+* :mod:`mmseg_attnkd.analysis` - tap inspection, FLOPs, visualisation
 """
 from . import compat  # noqa: F401  (must run before mmrazor is imported)
-from . import datasets, models, utils  # noqa: F401,E402
+from . import datasets, engine, models, utils  # noqa: F401,E402
 from .version import __version__, version_info  # noqa: E402
 
-__all__ = ['__version__', 'version_info', 'compat', 'datasets', 'models',
-           'utils']
+__all__ = ['__version__', 'version_info', 'compat', 'datasets', 'engine',
+           'models', 'utils']

@@ -24,7 +24,10 @@ runtime, idempotent, narrowly scoped change:
     message hub, so ``--resume`` fails. Exactly those are allow-listed via
     ``torch.serialization.add_safe_globals``, ``getattr`` only as a
     restricted stand-in; weights-only loading stays on, so any other
-    pickled object is still refused.
+    pickled object is still refused. MMEngine's local-file loader is
+    re-registered (``CheckpointLoader.register_scheme``) to pass
+    ``weights_only=True`` explicitly, so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+    cannot silently turn the check off.
 
 (c) ``--local-rank`` / ``--local_rank`` is handled in ``tools/train.py`` and
     ``tools/test.py`` (torch >= 2 launchers use the dashed spelling).
@@ -35,6 +38,7 @@ runtime, idempotent, narrowly scoped change:
     machines the launcher skips the CUDA calls and uses gloo.
 """
 import importlib
+import os
 import sys
 import types
 from typing import List, NoReturn
@@ -45,6 +49,7 @@ import torch
 __all__ = [
     'patch_mmrazor_quantization', 'enable_safe_checkpoint_loading',
     'QuantizationUnavailableError', 'patch_mmengine_cpu_distributed',
+    'TRUST_UNSAFE_ENV_VAR', 'unsafe_loading_opted_in', 'torch_load',
     'TRUSTED_CHECKPOINT_GLOBALS', 'apply_all', 'APPLIED'
 ]
 
@@ -116,6 +121,42 @@ def _trusted_globals() -> list:
 TRUSTED_CHECKPOINT_GLOBALS: List[object] = _trusted_globals()
 
 
+#: Set to ``1`` to unpickle arbitrary objects from checkpoints. UNSAFE: a
+#: malicious file can run code; only for legacy files from a trusted source.
+TRUST_UNSAFE_ENV_VAR = 'MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS'
+
+
+def unsafe_loading_opted_in() -> bool:
+    """Whether the user set :data:`TRUST_UNSAFE_ENV_VAR` to ``1``."""
+    return os.environ.get(TRUST_UNSAFE_ENV_VAR, '') == '1'
+
+
+def torch_load(filename: str, map_location=None, allow_unsafe: bool = False):
+    """The project's one ``torch.load`` call: weights-only, explicitly.
+
+    Unsafe unpickling happens only if ``allow_unsafe`` is passed or
+    :data:`TRUST_UNSAFE_ENV_VAR` is ``1``.
+    """
+    unsafe = allow_unsafe or unsafe_loading_opted_in()
+    return torch.load(
+        filename, map_location=map_location, weights_only=not unsafe)
+
+
+def _load_local_weights_only(filename: str, map_location=None):
+    """MMEngine's local-file checkpoint loader, weights-only explicitly.
+
+    MMEngine's own ``load_from_local`` calls ``torch.load`` without
+    ``weights_only`` and so relies on torch's default, which the environment
+    variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` silently turns off. This
+    loader asks for weights-only loading explicitly (which torch honours
+    over that variable); only :data:`TRUST_UNSAFE_ENV_VAR` opts out.
+    """
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch_load(filename, map_location=map_location)
+
+
 def enable_safe_checkpoint_loading() -> None:
     """Allow-list what mmengine/mmseg/mmrazor checkpoints contain (b).
 
@@ -129,6 +170,11 @@ def enable_safe_checkpoint_loading() -> None:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:  # torch >= 2.4
         add_safe_globals(TRUSTED_CHECKPOINT_GLOBALS)
+    # resume, load_from, init_model and MMRazor's teacher_ckpt all read local
+    # files through this MMEngine scheme registry
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=_load_local_weights_only, force=True)
     APPLIED.append('safe_checkpoint_loading')
 
 

@@ -139,3 +139,31 @@ def test_checkpoint_errors_name_the_problem(tmp_path):
     truncated.write_bytes(data[:len(data) // 2])
     with pytest.raises(ValueError, match='truncated'):
         load_checkpoint_safely(str(truncated))
+
+
+def test_mmengine_loader_stays_weights_only_under_env_override(
+        tmp_path, subprocess_env):
+    """``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns torch's *default* off;
+    MMEngine's local loader (resume, load_from, teacher_ckpt) must still
+    refuse a malicious pickle because compat asks for weights-only
+    explicitly."""
+    canary = str(tmp_path / 'canary.txt')
+    path = str(tmp_path / 'evil.pth')
+    torch.save(dict(state_dict={'w': torch.ones(1)},
+                    extra=_Canary(canary)), path)
+    code = (
+        'import pickle, sys, torch\n'
+        'import mmseg_attnkd\n'
+        'from mmengine.runner import load_checkpoint\n'
+        'try:\n'
+        f'    load_checkpoint(torch.nn.Linear(1, 1), {path!r})\n'
+        'except pickle.UnpicklingError:\n'
+        "    print('refused')\n")
+    env = dict(subprocess_env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
+    env.pop('MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS', None)
+    out = subprocess.run([sys.executable, '-c', code], env=env,
+                         capture_output=True, text=True, timeout=120,
+                         cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith('refused')
+    assert not osp.exists(canary)

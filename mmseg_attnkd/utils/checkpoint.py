@@ -3,8 +3,8 @@
 
 Every checkpoint this project reads (teacher weights, resume, converters,
 demo) goes through :func:`load_checkpoint_safely` or through MMEngine's
-loader, which, with :mod:`mmseg_attnkd.compat` active, also runs
-``torch.load(weights_only=True)`` against the same allow-list. A pickle that
+loader, which, with :mod:`mmseg_attnkd.compat` active, also loads
+weights-only (``compat.torch_load``) against the same allow-list. A pickle that
 references anything else (for example a ``__reduce__`` that would run a
 command) is refused before any of it executes.
 """
@@ -16,16 +16,16 @@ from typing import Any, Optional, Union
 
 import torch
 
-from ..compat import TRUSTED_CHECKPOINT_GLOBALS, enable_safe_checkpoint_loading
+from ..compat import (TRUST_UNSAFE_ENV_VAR, TRUSTED_CHECKPOINT_GLOBALS,
+                      enable_safe_checkpoint_loading, torch_load)
 
 __all__ = [
     'load_checkpoint_safely', 'UnsafeCheckpointError',
     'TRUSTED_CHECKPOINT_GLOBALS'
 ]
 
-#: Set to ``1`` to let :func:`load_checkpoint_safely` unpickle arbitrary
-#: objects. UNSAFE: only for legacy files from a source you fully trust.
-TRUST_ENV_VAR = 'MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS'
+#: Set to ``1`` to unpickle arbitrary objects (UNSAFE; legacy files only).
+TRUST_ENV_VAR = TRUST_UNSAFE_ENV_VAR
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -33,14 +33,15 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 
 def load_checkpoint_safely(filename: Union[str, os.PathLike],
-                           map_location: Optional[Union[str, torch.device]] = 'cpu',
+                           map_location: Optional[Union[str,
+                                                       torch.device]] = 'cpu',
                            allow_unsafe: bool = False) -> Any:
-    """Load a ``.pth`` file with ``torch.load(weights_only=True)``.
+    """Load a ``.pth`` file weights-only, with errors that name the fix.
 
     Args:
         filename: Local path of the checkpoint.
-        map_location: Passed to :func:`torch.load`.
-        allow_unsafe: Unpickle arbitrary objects (``weights_only=False``).
+        map_location: Device mapping, as in torch's loader.
+        allow_unsafe: Unpickle arbitrary objects (full pickle loading).
             UNSAFE: a malicious file can run code on this machine. Also
             enabled by the environment variable
             ``MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS=1``. Use only for legacy
@@ -66,11 +67,9 @@ def load_checkpoint_safely(filename: Union[str, os.PathLike],
     if osp.getsize(filename) == 0:
         raise ValueError(f'checkpoint {filename!r} is empty (0 bytes): the '
                          'download or save was interrupted; fetch it again.')
-    unsafe = allow_unsafe or os.environ.get(TRUST_ENV_VAR, '') == '1'
     enable_safe_checkpoint_loading()
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=not unsafe)
+        return torch_load(filename, map_location, allow_unsafe=allow_unsafe)
     except pickle.UnpicklingError as err:
         if 'Weights only load failed' in str(err) or 'Unsupported global' \
                 in str(err):
