@@ -7,7 +7,7 @@ custom_imports = dict(
 model = dict(
     _delete_=True,
     _scope_='mmrazor',
-    type='SelfDistill',
+    type='SegSelfDistill',
     architecture=_base_.model,
     # logits at 1/4 of the crop: at most 128 per side
     distiller=dict(type='AxialSelfDistiller', axial=dict(span=128)))

@@ -7,7 +7,7 @@ custom_imports = dict(
 model = dict(
     _delete_=True,
     _scope_='mmrazor',
-    type='SelfDistill',
+    type='SegSelfDistill',
     architecture=_base_.model,
     # full-resolution logits, attention on a 1/4 grid
     distiller=dict(type='AxialSelfDistiller', axial=dict(span=128, stride=4)))

@@ -23,3 +23,7 @@ model = dict(
         channels=128,
         num_classes=11),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=11))
+
+# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CropSizeCheckHook')]

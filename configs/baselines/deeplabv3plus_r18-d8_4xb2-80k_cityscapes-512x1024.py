@@ -7,3 +7,7 @@ custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # downloaded.
 student_pretrained = None
 model = dict(_scope_='mmseg', pretrained=student_pretrained)
+
+# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CropSizeCheckHook')]

@@ -13,3 +13,7 @@ model = dict(
     decode_head=dict(
         c1_in_channels=64, c1_channels=12, in_channels=512, channels=128),
     auxiliary_head=dict(in_channels=256, channels=64))
+
+# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CropSizeCheckHook')]

@@ -17,3 +17,7 @@ model = dict(
     pretrained=pretrained,
     decode_head=dict(num_classes=num_classes),
     auxiliary_head=dict(num_classes=num_classes))
+
+# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CropSizeCheckHook')]

@@ -16,3 +16,7 @@ model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     pretrained=pretrained,
     decode_head=dict(num_classes=num_classes))
+
+# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CropSizeCheckHook')]

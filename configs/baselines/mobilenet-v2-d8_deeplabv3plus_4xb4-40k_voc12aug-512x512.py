@@ -19,3 +19,7 @@ model = dict(
         norm_cfg=dict(type='SyncBN', requires_grad=True)),
     decode_head=dict(in_channels=320, c1_in_channels=24),
     auxiliary_head=dict(in_channels=96))
+
+# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CropSizeCheckHook')]

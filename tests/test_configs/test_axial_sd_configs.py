@@ -52,7 +52,7 @@ def test_axial_sd_config_builds_and_matches_its_baseline(path):
     with torch.device('meta'), DefaultScope.overwrite_default_scope('mmrazor'):
         algo = MODELS.build(cfg.model)
     head = algo.architecture.decode_head
-    assert type(algo).__name__ == 'SelfDistill'
+    assert type(algo).__name__ == 'SegSelfDistill'
     assert type(head).__name__ == head_type
     assert head.num_classes == num_classes
     axial = algo.distiller.connectors['axial'].axial

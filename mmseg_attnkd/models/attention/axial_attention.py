@@ -261,6 +261,13 @@ class AxialAttention2d(nn.Module):
                 f'channels ({channels}) must be a positive multiple of '
                 f'num_heads ({num_heads}); change one of them, e.g. '
                 f'channels={max(num_heads, 1) * 8}.')
+        if channels // num_heads < 2:
+            # GroupNorm has one group per head: a single channel per group
+            # cannot be normalised on a 1x1 map at batch size 1
+            raise ValueError(
+                f'channels ({channels}) must be at least 2 * num_heads '
+                f'({num_heads}): each head needs >= 2 channels; e.g. '
+                f'channels={num_heads * 8}.')
         if not isinstance(in_channels, int) or in_channels < 1:
             raise ValueError(
                 f'in_channels must be a positive int (the number of classes '

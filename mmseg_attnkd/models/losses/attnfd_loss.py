@@ -5,6 +5,8 @@ Reference:
     Mansourian, Jalali, Ahmadi, Kasaei. "Attention-guided Feature
     Distillation for Semantic Segmentation", arXiv 2403.05451.
 """
+import math
+
 import torch.nn as nn
 import torch.nn.functional as F
 from mmrazor.registry import MODELS
@@ -54,9 +56,10 @@ class AttnFDLoss(nn.Module):
                 f"('channel' = per-channel L2 over HxW as in the paper, "
                 f"'tensor' = one norm per batch tensor as in the public "
                 f'code), got {normalize!r}.')
-        if float(loss_weight) < 0:
+        if not math.isfinite(float(loss_weight)) or float(loss_weight) < 0:
             raise ValueError(
-                f'AttnFDLoss: loss_weight must be >= 0, got {loss_weight}.')
+                'AttnFDLoss: loss_weight must be a finite number >= 0, got '
+                f'{loss_weight}.')
         self.normalize = normalize
         self.loss_weight = float(loss_weight)
         self.eps = float(eps)
