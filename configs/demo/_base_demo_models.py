@@ -1,0 +1,70 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+# The two demo architectures, as named variables so that single-model configs
+# (`model = {{_base_.teacher_model}}`) and distillation configs (teacher and
+# student side by side) share one definition. Both are MMSeg's DeepLabV3+
+# (ResNetV1c-18 layout, output stride 16) at reduced width, trained from
+# scratch: `width` base channels, stage channels width * (1, 2, 4, 8).
+_base_ = './_base_demo_runtime.py'
+
+
+def _deeplabv3plus(width, crop_size=(180, 240)):
+    norm_cfg = dict(type='BN', requires_grad=True)
+    return dict(
+        _scope_='mmseg',
+        type='EncoderDecoder',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255,
+            size=crop_size),
+        pretrained=None,
+        backbone=dict(
+            type='ResNetV1c',
+            depth=18,
+            stem_channels=width,
+            base_channels=width,
+            num_stages=4,
+            out_indices=(0, 1, 2, 3),
+            dilations=(1, 1, 1, 2),
+            strides=(1, 2, 2, 1),
+            norm_cfg=norm_cfg,
+            norm_eval=False,
+            style='pytorch',
+            contract_dilation=True),
+        decode_head=dict(
+            type='DepthwiseSeparableASPPHead',
+            in_channels=width * 8,
+            in_index=3,
+            channels=width * 2,
+            dilations=(1, 6, 12, 18),
+            c1_in_channels=width,
+            c1_channels=width // 2,
+            dropout_ratio=0.1,
+            num_classes=11,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        auxiliary_head=dict(
+            type='FCNHead',
+            in_channels=width * 4,
+            in_index=2,
+            channels=width,
+            num_convs=1,
+            concat_input=False,
+            dropout_ratio=0.1,
+            num_classes=11,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole'))
+
+
+teacher_model = _deeplabv3plus(32)
+student_model = _deeplabv3plus(16)
+del _deeplabv3plus
