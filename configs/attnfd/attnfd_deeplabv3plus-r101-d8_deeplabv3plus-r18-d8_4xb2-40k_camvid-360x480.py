@@ -2,55 +2,18 @@
 # AttnFD (arXiv 2403.05451):
 # DeepLabV3+ R101-d8 -> DeepLabV3+ R18-d8 on CamVid (11 classes).
 # The base is the student-alone baseline (same data and schedule).
-_base_ = '../baselines/deeplabv3plus_r18-d8_4xb2-40k_camvid-360x480.py'
+_base_ = [
+    '../baselines/deeplabv3plus_r18-d8_4xb2-40k_camvid-360x480.py',
+    '../_base_/models/teacher_deeplabv3plus_r101-d8.py',
+]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 
-# Local path of the trained teacher: MMSeg has no CamVid model;
-# train the teacher dict below on configs/_base_/datasets/camvid.py first.
+# Local path of the trained teacher: MMSeg has no CamVid model; train
+# ../_base_/models/teacher_deeplabv3plus_r101-d8.py on CamVid first.
 teacher_ckpt = None
-teacher_norm_cfg = dict(type='SyncBN', requires_grad=True)
-teacher = dict(
-    _scope_='mmseg',
-    type='EncoderDecoder',
-    pretrained=None,
-    backbone=dict(
-        type='ResNetV1c',
-        depth=101,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=teacher_norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True),
-    decode_head=dict(
-        type='DepthwiseSeparableASPPHead',
-        in_channels=2048,
-        in_index=3,
-        channels=512,
-        dilations=(1, 12, 24, 36),
-        c1_in_channels=256,
-        c1_channels=48,
-        dropout_ratio=0.1,
-        num_classes=11,
-        norm_cfg=teacher_norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=1024,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=11,
-        norm_cfg=teacher_norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+teacher = _base_.teacher_model
+teacher.decode_head.num_classes = 11
+teacher.auxiliary_head.num_classes = 11
 
 model = dict(
     _delete_=True,

@@ -3,53 +3,18 @@
 # PSPNet R101-d8 -> PSPNet R18-d8 on Cityscapes
 # (the pair of MMRazor's CWD config).
 # The base is the student-alone baseline (same data and schedule).
-_base_ = '../baselines/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'
+_base_ = [
+    '../baselines/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+    '../_base_/models/teacher_pspnet_r101-d8.py',
+]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 
 # Local path of the trained teacher: MMSeg model-zoo checkpoint
 # pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-e1e1100f.pth
 teacher_ckpt = None
-teacher_norm_cfg = dict(type='SyncBN', requires_grad=True)
-teacher = dict(
-    _scope_='mmseg',
-    type='EncoderDecoder',
-    pretrained=None,
-    backbone=dict(
-        type='ResNetV1c',
-        depth=101,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=teacher_norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True),
-    decode_head=dict(
-        type='PSPHead',
-        in_channels=2048,
-        in_index=3,
-        channels=512,
-        pool_scales=(1, 2, 3, 6),
-        dropout_ratio=0.1,
-        num_classes=19,
-        norm_cfg=teacher_norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=1024,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=19,
-        norm_cfg=teacher_norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+teacher = _base_.teacher_model
+teacher.decode_head.num_classes = 19
+teacher.auxiliary_head.num_classes = 19
 
 model = dict(
     _delete_=True,

@@ -24,7 +24,7 @@ def _num_classes(path):
 
 
 def _baseline_of(path):
-    match = re.search(r"_base_ = '\.\./baselines/([^']+)'", open(path).read())
+    match = re.search(r"'\.\./baselines/([^']+)'", open(path).read())
     assert match, f'{path} must inherit a configs/baselines/ config'
     return osp.join(REPO, 'configs', 'baselines', match.group(1))
 
