@@ -335,8 +335,22 @@ def write_text(path: str, text: str) -> str:
     return path
 
 
+def _repo_relative(obj):
+    """Paths inside the repository as repo-relative strings (results are
+    committed and must not carry the machine's absolute paths)."""
+    if isinstance(obj, dict):
+        return {k: _repo_relative(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_repo_relative(v) for v in obj]
+    if isinstance(obj, str) and osp.isabs(obj):
+        rel = osp.relpath(obj, REPO_ROOT)
+        return obj if rel.startswith('..') else rel
+    return obj
+
+
 def write_json(path: str, data) -> str:
-    return write_text(path, json.dumps(data, indent=1, sort_keys=False))
+    return write_text(
+        path, json.dumps(_repo_relative(data), indent=1, sort_keys=False))
 
 
 def update_readme(section: str, markdown: str, readme: str = README) -> bool:

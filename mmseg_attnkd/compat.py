@@ -142,8 +142,11 @@ def torch_load(filename: str, map_location=None, allow_unsafe: bool = False):
         filename, map_location=map_location, weights_only=not unsafe)
 
 
-def _load_local_weights_only(filename: str, map_location=None):
+def load_from_local_weights_only(filename: str, map_location=None):
     """MMEngine's local-file checkpoint loader, weights-only explicitly.
+
+    (Named like MMEngine's loaders, whose log line prints the name after
+    ``load_from_``: "Loads checkpoint by local_weights_only backend".)
 
     MMEngine's own ``load_from_local`` calls ``torch.load`` without
     ``weights_only`` and so relies on torch's default, which the environment
@@ -174,7 +177,7 @@ def enable_safe_checkpoint_loading() -> None:
     # files through this MMEngine scheme registry
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_local_weights_only, force=True)
+        prefixes='', loader=load_from_local_weights_only, force=True)
     APPLIED.append('safe_checkpoint_loading')
 
 

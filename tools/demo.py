@@ -200,6 +200,12 @@ def visualise(ckpts: Dict[str, str], args) -> List[str]:
         if f.endswith('.png'))
 
 
+def _display_path(path: str) -> str:
+    """``path`` relative to the repository when it lies inside it."""
+    rel = osp.relpath(path, REPO)
+    return path if rel.startswith('..') else rel
+
+
 def format_table(rows: List[dict]) -> str:
     base = next(r for r in rows if r['model'] == 'baseline student')
     lines = [
@@ -240,8 +246,8 @@ def main(argv=None) -> None:
     summary = osp.join(args.work_dir, 'results.md')
     with open(summary, 'w') as f:
         f.write('# mmseg-attnkd demo results\n\n'
-                f'CamVid sample ({args.data_root}), {args.iters} iterations '
-                'per stage, CPU.\n\n' + table + '\n')
+                f'CamVid sample ({_display_path(args.data_root)}), '
+                f'{args.iters} iterations per stage, CPU.\n\n' + table + '\n')
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
         json.dump(rows, f, indent=2)
     print('\n' + table + '\n')

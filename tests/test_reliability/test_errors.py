@@ -256,15 +256,15 @@ CASES = [
      _crop_too_large, ValueError,
      ['crop_size=(96, 80)', '(64x64)', 'set crop_size <= (64, 64)']),
     ('attnfd-stage', 'AttnFD stage names a module the student lacks '
-     '(AttnFD colleague)', _attnfd_stage_typo, ValueError,
+     '(AttnFDDistiller)', _attnfd_stage_typo, ValueError,
      ["no module named 'backbone.layer5'", 'backbone.layer4']),
-    ('attnfd-align', 'AttnFD channels differ with align=False (AttnFD '
-     'colleague)', _attnfd_channels_no_align, ValueError,
+    ('attnfd-align', 'AttnFD channels differ with align=False '
+     '(CBAMConnector)', _attnfd_channels_no_align, ValueError,
      ['16 channels', '32', 'Set align=True']),
     ('axial-head', 'axial self-distillation on a module without conv_seg '
-     '(axial colleague)', _axial_no_conv_seg, ValueError,
+     '(AxialSelfDistiller)', _axial_no_conv_seg, ValueError,
      ['has no conv_seg', 'decode_head']),
-    ('dataset-root', 'dataset root does not exist (datasets colleague)',
+    ('dataset-root', 'dataset root does not exist (CheckedSegDataset)',
      _dataset_root_missing, FileNotFoundError,
      ['does not exist', 'dataset_converters']),
     ('resume-path', '--resume with a missing file (tools/train.py)',
