@@ -37,3 +37,19 @@ def subprocess_env() -> dict:
                        if p])
     env.setdefault('OMP_NUM_THREADS', '1')
     return env
+
+
+@pytest.fixture(autouse=True)
+def _isolate_default_scope():
+    """Undo MMEngine default scopes created during a test.
+
+    Every Runner (and ``init_default_scope``) registers a ``DefaultScope``
+    instance that stays current for the rest of the process, so a test that
+    builds from MMRazor's registry without naming a scope would otherwise
+    depend on which tests ran before it.
+    """
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
