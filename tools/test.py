@@ -14,7 +14,8 @@ import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmseg_attnkd.utils import adapt_cfg_to_environment
+from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
+                                exit_after_distributed_run)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -77,7 +78,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_cfg(args)
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    try:
+        runner.test()
+    finally:
+        distributed = destroy_distributed()
+    if distributed:
+        exit_after_distributed_run()
 
 
 if __name__ == '__main__':

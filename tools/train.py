@@ -19,7 +19,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmseg_attnkd.utils import adapt_cfg_to_environment
+from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
+                                exit_after_distributed_run)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -109,7 +110,12 @@ def main(argv=None) -> None:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        distributed = destroy_distributed()
+    if distributed:
+        exit_after_distributed_run()
 
 
 if __name__ == '__main__':

@@ -7,7 +7,8 @@ from .distill_cfg import (build_distill_model, build_segmentor,
                           get_student_model_cfg,
                           get_teacher_model_cfg, is_distill_cfg, load_config,
                           resolve_model_cfg)
-from .env import adapt_cfg_to_environment
+from .env import (adapt_cfg_to_environment, destroy_distributed,
+                  exit_after_distributed_run)
 from .kd_checkpoint import (KeyReport, compare_keys,
                             convert_kd_checkpoint_to_student, export_meta,
                             extract_student_state_dict, get_state_dict,
@@ -16,7 +17,8 @@ from .kd_checkpoint import (KeyReport, compare_keys,
                             strip_training_state, student_state_dict_for)
 
 __all__ = [
-    'adapt_cfg_to_environment', 'load_checkpoint_safely',
+    'adapt_cfg_to_environment', 'destroy_distributed',
+    'exit_after_distributed_run', 'load_checkpoint_safely',
     'TRUSTED_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError', 'KeyReport',
     'compare_keys', 'extract_student_state_dict', 'get_state_dict',
     'make_plain_checkpoint', 'save_checkpoint_atomic', 'select_prefix',
