@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-# Distillation teacher: DeepLabV3+ R101-d8 (MMSeg's deeplabv3plus_r50-d8 model at depth 101), as the variable `teacher_model`
+# Distillation teacher: DeepLabV3+ R101-d8 (MMSeg's deeplabv3plus_r50-d8
+# model at depth 101), as the variable `teacher_model`
 # so that AttnFD configs inherit it beside their student baseline:
 #   _base_ = ['../baselines/<student>.py', '../_base_/models/<this file>']
 #   teacher = _base_.teacher_model

@@ -1,28 +1,12 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-# Distillation teacher: PSPNet R101-d8 (MMSeg's pspnet_r50-d8 model at depth 101), as the variable `teacher_model`
-# so that AttnFD configs inherit it beside their student baseline:
-#   _base_ = ['../baselines/<student>.py', '../_base_/models/<this file>']
-#   teacher = _base_.teacher_model
-#   teacher.decode_head.num_classes = ...
-# pretrained=None: its weights come from `teacher_ckpt` (a local file), so
-# nothing is downloaded. num_classes defaults to Cityscapes' 19.
-teacher_norm_cfg = dict(type='SyncBN', requires_grad=True)
+# Distillation teacher: PSPNet R101-d8 (MMSeg's pspnet_r50-d8 model at depth
+# 101), as the variable `teacher_model` (see the DeepLabV3+ teacher for how
+# AttnFD configs use it). Same ResNetV1c-101-d8 backbone and FCN auxiliary
+# head as that teacher; only the decode head differs.
+_base_ = './teacher_deeplabv3plus_r101-d8.py'
 teacher_model = dict(
-    _scope_='mmseg',
-    type='EncoderDecoder',
-    pretrained=None,
-    backbone=dict(
-        type='ResNetV1c',
-        depth=101,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=teacher_norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True),
     decode_head=dict(
+        _delete_=True,
         type='PSPHead',
         in_channels=2048,
         in_index=3,
@@ -30,20 +14,6 @@ teacher_model = dict(
         pool_scales=(1, 2, 3, 6),
         dropout_ratio=0.1,
         num_classes=19,
-        norm_cfg=teacher_norm_cfg,
+        norm_cfg={{_base_.teacher_norm_cfg}},
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=1024,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=19,
-        norm_cfg=teacher_norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)))
