@@ -22,7 +22,10 @@ Arms (same data, augmentation, schedule, seeds; published hyper-parameters):
   'auto') with each teacher-attention mode and normalisation;
 * ``axial_sd``: axial self-distillation; gives two results, the student
   output (``axial_sd``) and the exported teacher output
-  (``axial_sd_teacher``, evaluated on the final checkpoint).
+  (``axial_sd_teacher``, evaluated on the final checkpoint);
+* ``attnfd_axial_sd``: AttnFD (frozen, channel, lambda 2) and axial
+  self-distillation together (``AttnFDAxialDistiller``); student output and
+  exported self-teacher output (``attnfd_axial_sd_teacher``).
 
 The teacher is trained once per protocol (seed 0) and cached. Every
 (arm, seed) is a work dir under ``--work-root``; finished runs (with a
@@ -60,11 +63,10 @@ ATTNFD_ARMS = {
     for ta, mode in (('frozen', 'frozen'), ('pfree', 'parameter_free'))
     for norm in ('channel', 'tensor')
 }
-ARMS = ('baseline', 'kd', 'cwd', *ATTNFD_ARMS, 'axial_sd')
-#: Needs a distiller that combines AttnFD with axial self-distillation;
-#: none exists in the package yet.
-UNAVAILABLE = {'attnfd_axial_sd': 'no distiller combines AttnFD with axial '
-               'self-distillation yet'}
+ARMS = ('baseline', 'kd', 'cwd', *ATTNFD_ARMS, 'axial_sd',
+        'attnfd_axial_sd')
+#: Arms whose checkpoint also holds an axial self-teacher output.
+AXIAL_ARMS = ('axial_sd', 'attnfd_axial_sd')
 PROTOCOLS = dict(
     cpu=dict(base='camvid-240x180.py', scale=0.5, crop=(180, 240), batch=2,
              teacher_depth=50, iters=2000, teacher_iters=4000,
@@ -153,7 +155,7 @@ def _train_cfg(model: dict, args, data_root: str, work_dir: str, seed: int,
         log_level='INFO',
         load_from=None,
         resume=False)
-    if model.get('type') == 'SingleTeacherDistill':
+    if model.get('type') == 'SegSingleTeacherDistill':
         cfg['find_unused_parameters'] = True
     return cfg
 
@@ -177,8 +179,8 @@ def arm_model(arm: str, args, teacher_ckpt: str) -> dict:
     elif arm in ATTNFD_ARMS:
         mode, norm = ATTNFD_ARMS[arm]
         distiller = common.attnfd_distiller(mode, norm)
-    elif arm in UNAVAILABLE:
-        raise ValueError(f'arm {arm!r} is not available: {UNAVAILABLE[arm]}.')
+    elif arm == 'attnfd_axial_sd':
+        distiller = common.attnfd_axial_distiller()
     else:
         raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
     return common.teacher_distill_cfg(student, teacher, distiller,
@@ -279,7 +281,7 @@ def axial_teacher_output(result: dict, args) -> dict:
         with open(path) as f:
             rec = json.load(f)
         miou = rec.get('mIoU', miou)
-    out = dict(arm='axial_sd_teacher', seed=result['seed'],
+    out = dict(arm=f'{result["arm"]}_teacher', seed=result['seed'],
                iters=result['iters'],
                miou={str(result['iters']): miou} if miou is not None else {},
                sec_per_iter=result.get('sec_per_iter'))
@@ -308,7 +310,8 @@ def aggregate(results: list, args, info: dict) -> str:
                  for r in runs]
         spi = [r.get('sec_per_iter') for r in runs]
         rows.append([arm, len(runs), ms(finals), ms(bests),
-                     ms(spi) if arm != 'axial_sd_teacher' else '(same run)'])
+                     ms(spi) if not arm.endswith('_teacher') else
+                     '(same run)'])
     proto = PROTOCOLS[args.protocol]
     dev = info.get('gpu') or 'CPU'
     h, w = proto['crop']
@@ -332,7 +335,7 @@ def plot(results: list, path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     by_arm = {}
     for r in results:
-        if r['arm'] == 'axial_sd_teacher':
+        if r['arm'].endswith('_teacher'):
             continue
         for it, v in r['miou'].items():
             by_arm.setdefault(r['arm'], {}).setdefault(int(it), []).append(v)
@@ -358,7 +361,7 @@ def parse_args(argv=None):
                         default=osp.join(common.REPO_ROOT, '..', 'shared',
                                          'data', 'camvid_segnet'))
     parser.add_argument('--arms', nargs='+', default=list(ARMS),
-                        choices=(*ARMS, *UNAVAILABLE))
+                        choices=ARMS)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--iters', type=int, default=None,
                         help='student iterations (protocol default)')
@@ -380,9 +383,6 @@ def parse_args(argv=None):
     proto = PROTOCOLS[args.protocol]
     args.iters = args.iters or proto['iters']
     args.teacher_iters = args.teacher_iters or proto['teacher_iters']
-    for arm in args.arms:
-        if arm in UNAVAILABLE:
-            parser.error(f'arm {arm!r} is not available: {UNAVAILABLE[arm]}')
     return args
 
 
@@ -401,13 +401,22 @@ def main(argv=None) -> list:
     teacher = run_training('teacher', arm_model('teacher', args, None), args,
                            data_root, 0, args.teacher_iters)
     results, name = [], f'accuracy_{args.protocol}'
+    failed = []
     for seed in args.seeds:
         for arm in args.arms:
-            r = run_training(arm, arm_model(arm, args, teacher['checkpoint']),
-                             args, data_root, seed, args.iters)
-            results.append(r)
-            if arm == 'axial_sd' and not args.dry_run:
-                results.append(axial_teacher_output(r, args))
+            try:
+                r = run_training(arm,
+                                 arm_model(arm, args, teacher['checkpoint']),
+                                 args, data_root, seed, args.iters)
+                results.append(r)
+                if arm in AXIAL_ARMS and not args.dry_run:
+                    results.append(axial_teacher_output(r, args))
+            except (RuntimeError, subprocess.CalledProcessError) as err:
+                # an unattended protocol goes on with the other runs; the
+                # failure is reported at the end and the run retried next time
+                print(f'[failed] {arm} seed {seed}: {err}', flush=True)
+                failed.append(f'{arm} seed {seed}')
+                continue
             if args.dry_run:
                 continue
             # refresh the outputs after every run (long protocol)
@@ -424,6 +433,10 @@ def main(argv=None) -> list:
     if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
         common.refresh_readme()
     print(text)
+    if failed:
+        raise SystemExit(f'{len(failed)} run(s) failed: {", ".join(failed)}; '
+                         'see their train.log / export/test.log; rerun the '
+                         'same command to retry them.')
     return results
 
 

@@ -245,11 +245,20 @@ def attnfd_distiller(teacher_attention: str = 'frozen',
                 loss_weight=loss_weight)
 
 
+def attnfd_axial_distiller(teacher_attention: str = 'frozen',
+                           normalize: str = 'channel',
+                           loss_weight: float = 2.0) -> dict:
+    """AttnFD (package defaults) plus axial self-distillation (defaults)."""
+    return dict(type='AttnFDAxialDistiller', stages='auto',
+                teacher_attention=teacher_attention, normalize=normalize,
+                loss_weight=loss_weight)
+
+
 def teacher_distill_cfg(student: dict, teacher: dict, distiller: dict,
                         teacher_ckpt: Optional[str] = None) -> dict:
     return dict(
         _scope_='mmrazor',
-        type='SingleTeacherDistill',
+        type='SegSingleTeacherDistill',
         architecture=copy.deepcopy(student),
         teacher=copy.deepcopy(teacher),
         teacher_ckpt=teacher_ckpt,

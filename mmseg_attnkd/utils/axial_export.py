@@ -49,7 +49,7 @@ def _distill_parts(cfg: Config, connector: str) -> Tuple[dict, str, dict]:
     arch = get_student_model_cfg(cfg).to_dict()
     distiller = model_cfg['distiller']
     dtype = str(distiller.get('type', '')).split('.')[-1]
-    if dtype == 'AxialSelfDistiller':
+    if dtype in ('AxialSelfDistiller', 'AttnFDAxialDistiller'):
         head = distiller.get('head', 'decode_head')
         axial = dict(distiller.get('axial', None) or {})
     else:

@@ -7,15 +7,47 @@ from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.registry import MODELS, TASK_UTILS
 from torch import Tensor, nn
 
-__all__ = ['AxialSelfDistiller']
+from .connector_cache import ConnectorCacheMixin
+
+__all__ = ['AxialSelfDistiller', 'find_logit_head']
 
 _CONNECTOR = 'axial'
 _LOSS_CE = 'loss_teacher_ce'
 _LOSS_MSE = 'loss_sd_mse'
 
 
+def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
+    """The decode head at ``head_name`` with a ``conv_seg`` and ``loss_decode``.
+
+    Raises:
+        ValueError: No such module, or it is not an MMSeg decode head.
+    """
+    try:
+        head = model.get_submodule(head_name)
+    except AttributeError:
+        raise ValueError(
+            f'{type(model).__name__} has no module "{head_name}"; '
+            'set distiller.head to the dotted path of the decode head, '
+            'e.g. "decode_head" (EncoderDecoder) or "decode_head.1" '
+            '(CascadeEncoderDecoder).') from None
+    conv_seg = getattr(head, 'conv_seg', None)
+    if not isinstance(conv_seg, nn.Conv2d):
+        raise ValueError(
+            f'"{head_name}" ({type(head).__name__}) has no conv_seg '
+            'Conv2d classifier, so its logits cannot be recorded. '
+            'Axial self-distillation needs an MMSeg BaseDecodeHead whose '
+            'forward ends in conv_seg (FCN, PSP, ASPP, DepthwiseSeparable'
+            'ASPP, FPN, UPer, ...): use such a head, or for a cascade set '
+            'distiller.head="decode_head.<i>".')
+    if not hasattr(head, 'loss_decode'):
+        raise ValueError(
+            f'"{head_name}" ({type(head).__name__}) has no '
+            'loss_decode; use an MMSeg BaseDecodeHead.')
+    return head
+
+
 @MODELS.register_module()
-class AxialSelfDistiller(ConfigurableDistiller):
+class AxialSelfDistiller(ConnectorCacheMixin, ConfigurableDistiller):
     """Self-distillation through an axial-attention refiner of the logits.
 
     Method (Hotta lab, Meijo University, "自己蒸留を用いたセグメンテーションの
@@ -109,32 +141,10 @@ class AxialSelfDistiller(ConfigurableDistiller):
         self.axial_cfg = axial
         # Checked once the connector exists (its width comes from the head).
         self._pending_mappings = mappings
-        self._record_cache: Optional[Dict] = None
 
     # ------------------------------------------------------------------
     def _find_head(self, model: nn.Module) -> nn.Module:
-        try:
-            head = model.get_submodule(self.head_name)
-        except AttributeError:
-            raise ValueError(
-                f'{type(model).__name__} has no module "{self.head_name}"; '
-                'set distiller.head to the dotted path of the decode head, '
-                'e.g. "decode_head" (EncoderDecoder) or "decode_head.1" '
-                '(CascadeEncoderDecoder).') from None
-        conv_seg = getattr(head, 'conv_seg', None)
-        if not isinstance(conv_seg, nn.Conv2d):
-            raise ValueError(
-                f'"{self.head_name}" ({type(head).__name__}) has no conv_seg '
-                'Conv2d classifier, so its logits cannot be recorded. '
-                'Axial self-distillation needs an MMSeg BaseDecodeHead whose '
-                'forward ends in conv_seg (FCN, PSP, ASPP, DepthwiseSeparable'
-                'ASPP, FPN, UPer, ...): use such a head, or for a cascade set '
-                'distiller.head="decode_head.<i>".')
-        if not hasattr(head, 'loss_decode'):
-            raise ValueError(
-                f'"{self.head_name}" ({type(head).__name__}) has no '
-                'loss_decode; use an MMSeg BaseDecodeHead.')
-        return head
+        return find_logit_head(model, self.head_name)
 
     def prepare_from_student(self, model: nn.Module) -> None:
         """Hook recorders on ``model`` and build the connector and losses.
@@ -182,25 +192,6 @@ class AxialSelfDistiller(ConfigurableDistiller):
         super().prepare_from_teacher(model)
 
     # ------------------------------------------------------------------
-    def get_record(self,
-                   recorder: str,
-                   from_student: bool,
-                   record_idx: int = 0,
-                   data_idx: Optional[int] = None,
-                   connector: Optional[str] = None,
-                   connector_idx: Optional[int] = None):
-        """Like :meth:`ConfigurableDistiller.get_record`, but a connector's
-        output is computed once per :meth:`compute_distill_losses`."""
-        if connector is None or self._record_cache is None:
-            return super().get_record(recorder, from_student, record_idx,
-                                      data_idx, connector, connector_idx)
-        key = (recorder, from_student, record_idx, data_idx, connector)
-        if key not in self._record_cache:
-            self._record_cache[key] = super().get_record(
-                recorder, from_student, record_idx, data_idx, connector)
-        data = self._record_cache[key]
-        return data if connector_idx is None else data[connector_idx]
-
     def compute_distill_losses(self) -> Dict[str, Tensor]:
         """Compute ``loss_teacher_ce`` and ``loss_sd_mse`` from the records
         of the last forward pass."""
@@ -208,11 +199,7 @@ class AxialSelfDistiller(ConfigurableDistiller):
             raise RuntimeError(
                 'AxialSelfDistiller is not prepared: use it inside '
                 'SelfDistill, which calls prepare_from_student(model).')
-        self._record_cache = dict()
-        try:
-            return super().compute_distill_losses()
-        finally:
-            self._record_cache = None
+        return super().compute_distill_losses()
 
     def teacher_output(self) -> Tensor:
         """Teacher logits ``(N, C, h, w)`` of the last recorded forward."""
