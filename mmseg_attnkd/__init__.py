@@ -14,7 +14,8 @@ Where to find things (one hop each):
 * :mod:`mmseg_attnkd.models.attention` - ``CBAM``, ``AxialAttention2d``
 * :mod:`mmseg_attnkd.models.connectors` - MMRazor connectors
 * :mod:`mmseg_attnkd.models.losses` - ``AttnFDLoss`` and self-distill losses
-* :mod:`mmseg_attnkd.models.distillers` - ``AttnFDDistiller``
+* :mod:`mmseg_attnkd.models.distillers` - ``AttnFDDistiller``,
+  ``AxialSelfDistiller``, ``AttnFDAxialDistiller`` (both together)
 * :mod:`mmseg_attnkd.models.heads` - ``AxialRefineHead`` (MMSeg only)
 * :mod:`mmseg_attnkd.datasets` - CamVid, Drosophila ssTEM, MedSeg COVID CT
 * :mod:`mmseg_attnkd.models.algorithms` - ``SegSingleTeacherDistill``,

@@ -1,0 +1,13 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+# AttnFD (arXiv 2403.05451) from a DeepLabV3+ R101-d8 teacher together with
+# axial self-distillation of the DeepLabV3+ R18-d8 student, CamVid.
+# Same student, data, schedule, teacher and AttnFD stages as the AttnFD
+# config it inherits; the distiller adds the axial self-teacher output.
+_base_ = '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py'  # noqa: E501
+
+model = dict(
+    distiller=dict(
+        type='AttnFDAxialDistiller',
+        head='decode_head',  # its conv_seg logits are refined
+        axial=dict(),  # AxialConnector defaults (channels 64, 8 heads, ...)
+    ))
