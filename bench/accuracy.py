@@ -314,6 +314,7 @@ def aggregate(results: list, args, info: dict) -> str:
                      '(same run)'])
     proto = PROTOCOLS[args.protocol]
     dev = info.get('gpu') or 'CPU'
+    targets = target_lines(by_arm)
     h, w = proto['crop']
     lines = [
         f'### CamVid accuracy, {args.protocol} protocol ({dev})', '',
@@ -325,7 +326,53 @@ def aggregate(results: list, args, info: dict) -> str:
         common.md_table(['arm', 'seeds', 'final val mIoU', 'best val mIoU',
                          's/iter (median)'], rows)
     ]
+    if targets:
+        lines += ['', 'Targets (mean final val mIoU over seeds):', '']
+        lines += [f'* {t}' for t in targets]
     return '\n'.join(lines)
+
+
+def _mean_final(runs: list):
+    vals = [list(r['miou'].values())[-1] for r in runs if r.get('miou')]
+    return statistics.mean(vals) if vals else None
+
+
+def target_lines(by_arm: dict) -> list:
+    """The issue's accuracy targets, each stated as met or missed."""
+    final = {arm: _mean_final(runs) for arm, runs in by_arm.items()}
+    seeds = {arm: len(runs) for arm, runs in by_arm.items()}
+    out = []
+
+    def verdict(ok: bool) -> str:
+        return 'met' if ok else 'missed'
+
+    base, cwd = final.get('baseline'), final.get('cwd')
+    for arm in [*ATTNFD_ARMS, 'attnfd_axial_sd']:
+        if final.get(arm) is None or base is None:
+            continue
+        gain = final[arm] - base
+        text = (f'`{arm}` vs baseline: {gain:+.2f} (target >= +2.00: '
+                f'{verdict(gain >= 2.0)})')
+        if cwd is not None:
+            text += (f'; vs CWD: {final[arm] - cwd:+.2f} (target > 0: '
+                     f'{verdict(final[arm] > cwd)})')
+        out.append(text + f'; {seeds[arm]} seed(s)')
+    for arm in AXIAL_ARMS:
+        s_out, t_out = final.get(arm), final.get(f'{arm}_teacher')
+        if s_out is None:
+            continue
+        if base is not None:
+            out.append(f'`{arm}` student output vs baseline: '
+                       f'{s_out - base:+.2f}')
+        if t_out is not None:
+            out.append(f'`{arm}` teacher output vs its student output: '
+                       f'{t_out - s_out:+.2f}')
+    if final.get('axial_sd') is not None:
+        out.append('axial SD targets count architectures (student >= '
+                   'baseline on 4 of 6, teacher >= student on 5 of 6): this '
+                   'protocol measures one (DeepLabV3+ R18-d8), so neither '
+                   'target is decided here')
+    return out
 
 
 def plot(results: list, path: str) -> None:
