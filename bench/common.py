@@ -249,9 +249,9 @@ def attnfd_axial_distiller(teacher_attention: str = 'frozen',
                            normalize: str = 'channel',
                            loss_weight: float = 2.0) -> dict:
     """AttnFD (package defaults) plus axial self-distillation (defaults)."""
-    return dict(type='AttnFDAxialDistiller', stages='auto',
-                teacher_attention=teacher_attention, normalize=normalize,
-                loss_weight=loss_weight)
+    return dict(
+        attnfd_distiller(teacher_attention, normalize, loss_weight),
+        type='AttnFDAxialDistiller')
 
 
 def teacher_distill_cfg(student: dict, teacher: dict, distiller: dict,

@@ -5,6 +5,7 @@ Nothing here is used by the library itself; it exists so that every test,
 the fallback demo and quick benchmarks share one definition of a tiny MMSeg
 model and one generated dataset instead of re-declaring them.
 """
+from .batches import seg_batch
 from .configs import cwd_distill_cfg, write_config
 from .synthetic import generate_seg_dataset, synthetic_dataset_cfg
 from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
@@ -13,7 +14,7 @@ from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
                           tiny_upernet_cfg)
 
 __all__ = [
-    'cwd_distill_cfg', 'write_config', 'generate_seg_dataset', 'synthetic_dataset_cfg', 'tiny_deeplabv3plus_cfg',
+    'seg_batch', 'cwd_distill_cfg', 'write_config', 'generate_seg_dataset', 'synthetic_dataset_cfg', 'tiny_deeplabv3plus_cfg',
     'tiny_pspnet_cfg', 'tiny_fcn_cfg', 'tiny_runtime_cfg',
     'tiny_deeplabv3_cfg', 'tiny_fpn_cfg', 'tiny_upernet_cfg',
     'tiny_unet_fcn_cfg'

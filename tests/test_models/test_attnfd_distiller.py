@@ -8,8 +8,8 @@ import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.connectors import (CBAMConnector,
                                             TeacherCBAMConnector)
 from mmseg_attnkd.models.distillers import AttnFDDistiller
-from mmseg_attnkd.testing import (tiny_deeplabv3plus_cfg, tiny_fcn_cfg,
-                                  tiny_pspnet_cfg)
+from mmseg_attnkd.testing import (seg_batch, tiny_deeplabv3plus_cfg,
+                                  tiny_fcn_cfg, tiny_pspnet_cfg)
 from mmseg_attnkd.utils import extract_student_state_dict
 
 NUM_CLASSES = 4
@@ -27,23 +27,7 @@ def build_algorithm(student=None, teacher=None, **distiller):
 
 
 def make_batch(algo, batch_size=2, size=64, seed=0, training=True):
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(batch_size):
-        label = torch.randint(0, NUM_CLASSES, (1, size, size), generator=g)
-        img = (label.float() * 60 + torch.rand(3, size, size, generator=g) *
-               40).clamp(0, 255).to(torch.uint8)
-        sample = SegDataSample(
-            metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
-                          pad_shape=(size, size), padding_size=[0, 0, 0, 0]))
-        sample.gt_sem_seg = PixelData(data=label)
-        inputs.append(img)
-        samples.append(sample)
-    data = algo.data_preprocessor(
-        dict(inputs=inputs, data_samples=samples), training=training)
-    return data['inputs'], data['data_samples']
+    return seg_batch(algo, NUM_CLASSES, batch_size, size, seed, training)
 
 
 def test_auto_stages_deeplabv3plus_names_and_channels():

@@ -7,7 +7,8 @@ from mmrazor.registry import MODELS, TASK_UTILS
 from torch import Tensor, nn
 
 from .attnfd_distiller import AttnFDDistiller
-from .axial_self_distiller import find_logit_head
+from .axial_self_distiller import (DEFAULT_MSE, DEFAULT_TEACHER_CE,
+                                   build_axial_connector, find_logit_head)
 from .connector_cache import ConnectorCacheMixin
 
 __all__ = ['AttnFDAxialDistiller']
@@ -51,13 +52,8 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AttnFDDistiller):
     def __init__(self,
                  head: str = 'decode_head',
                  axial: Optional[Dict] = None,
-                 teacher_ce: Optional[Dict] = dict(
-                     type='DecodeHeadLoss', loss_weight=1.0),
-                 mse: Optional[Dict] = dict(
-                     type='SelfDistillMSELoss',
-                     loss_weight=1.0,
-                     target='prob',
-                     detach_teacher=True),
+                 teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
+                 mse: Optional[Dict] = DEFAULT_MSE,
                  **kwargs) -> None:
         if not isinstance(head, str) or not head:
             raise TypeError(f'head must be a dotted module path such as '
@@ -77,13 +73,8 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AttnFDDistiller):
     def _build(self, student: nn.Module, teacher: nn.Module) -> None:
         super()._build(student, teacher)
         head = find_logit_head(student, self.head_name)
-        num_logits = head.conv_seg.out_channels
-        given = self.axial_cfg.get('in_channels', num_logits)
-        if given != num_logits:
-            raise ValueError(
-                f'axial.in_channels={given} but {self.head_name}.conv_seg '
-                f'outputs {num_logits} channels; remove in_channels from the '
-                'distiller config (it is read from the head).')
+        connector = build_axial_connector(self.axial_cfg, head,
+                                          self.head_name)
         labels_src = f'{self.head_name}.loss_decode'
         if isinstance(head.loss_decode, nn.ModuleList):
             labels_src += '.0'
@@ -96,12 +87,6 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AttnFDDistiller):
             recorder.initialize(student)
             self.student_recorders.recorders[name] = recorder
         param = next(student.parameters(), None)
-        conn_cfg = dict(type='AxialConnector', in_channels=num_logits)
-        conn_cfg.update({
-            k: v
-            for k, v in self.axial_cfg.items() if k != 'in_channels'
-        })
-        connector = MODELS.build(conn_cfg)
         if param is not None:
             connector = connector.to(param.device)
         self.connectors[_CONNECTOR] = connector

@@ -9,7 +9,20 @@ from torch import Tensor, nn
 
 from .connector_cache import ConnectorCacheMixin
 
-__all__ = ['AxialSelfDistiller', 'find_logit_head']
+__all__ = [
+    'AxialSelfDistiller', 'find_logit_head', 'build_axial_connector',
+    'DEFAULT_TEACHER_CE',
+    'DEFAULT_MSE'
+]
+
+#: Default task loss of the axial self-teacher output (the head's own loss).
+DEFAULT_TEACHER_CE = dict(type='DecodeHeadLoss', loss_weight=1.0)
+#: Default student/self-teacher consistency loss (see SelfDistillMSELoss).
+DEFAULT_MSE = dict(
+    type='SelfDistillMSELoss',
+    loss_weight=1.0,
+    target='prob',
+    detach_teacher=True)
 
 _CONNECTOR = 'axial'
 _LOSS_CE = 'loss_teacher_ce'
@@ -44,6 +57,31 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
             f'"{head_name}" ({type(head).__name__}) has no '
             'loss_decode; use an MMSeg BaseDecodeHead.')
     return head
+
+
+def build_axial_connector(axial_cfg: Dict, head: nn.Module,
+                          head_name: str) -> nn.Module:
+    """An ``AxialConnector`` as wide as ``head.conv_seg``'s output.
+
+    Args:
+        axial_cfg: ``AxialConnector`` arguments; ``in_channels`` may be
+            omitted (it is read from the head) but must match if given.
+        head: The decode head (see :func:`find_logit_head`).
+        head_name: Its dotted path, for the error message.
+
+    Raises:
+        ValueError: ``in_channels`` differs from the head's class count.
+    """
+    num_logits = head.conv_seg.out_channels
+    given = axial_cfg.get('in_channels', num_logits)
+    if given != num_logits:
+        raise ValueError(
+            f'axial.in_channels={given} but {head_name}.conv_seg outputs '
+            f'{num_logits} channels; remove in_channels from the distiller '
+            'config (it is read from the head).')
+    cfg = dict(type='AxialConnector', in_channels=num_logits)
+    cfg.update({k: v for k, v in axial_cfg.items() if k != 'in_channels'})
+    return MODELS.build(cfg)
 
 
 @MODELS.register_module()
@@ -97,13 +135,8 @@ class AxialSelfDistiller(ConnectorCacheMixin, ConfigurableDistiller):
     def __init__(self,
                  head: str = 'decode_head',
                  axial: Optional[Dict] = None,
-                 teacher_ce: Optional[Dict] = dict(
-                     type='DecodeHeadLoss', loss_weight=1.0),
-                 mse: Optional[Dict] = dict(
-                     type='SelfDistillMSELoss',
-                     loss_weight=1.0,
-                     target='prob',
-                     detach_teacher=True),
+                 teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
+                 mse: Optional[Dict] = DEFAULT_MSE,
                  init_cfg: Optional[Dict] = None) -> None:
         if not isinstance(head, str) or not head:
             raise TypeError(f'head must be a dotted module path such as '
@@ -159,20 +192,9 @@ class AxialSelfDistiller(ConnectorCacheMixin, ConfigurableDistiller):
             self.student_recorders.recorders['labels'] = TASK_UTILS.build(
                 dict(type='ModuleInputsRecorder',
                      source=f'{self.head_name}.loss_decode.0'))
-        num_logits = head.conv_seg.out_channels
-        given = self.axial_cfg.get('in_channels', num_logits)
-        if given != num_logits:
-            raise ValueError(
-                f'axial.in_channels={given} but {self.head_name}.conv_seg '
-                f'outputs {num_logits} channels; remove in_channels from the '
-                'distiller config (it is read from the head).')
         if _CONNECTOR not in self.connectors:
-            cfg = dict(type='AxialConnector', in_channels=num_logits)
-            cfg.update({
-                k: v
-                for k, v in self.axial_cfg.items() if k != 'in_channels'
-            })
-            self.connectors[_CONNECTOR] = MODELS.build(cfg)
+            self.connectors[_CONNECTOR] = build_axial_connector(
+                self.axial_cfg, head, self.head_name)
         for loss in self.distill_losses.values():
             if hasattr(loss, 'bind_head'):
                 loss.bind_head(head)
