@@ -379,21 +379,33 @@ def plot(results: list, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    by_arm = {}
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    by_arm, teacher = {}, None
     for r in results:
-        if r['arm'].endswith('_teacher'):
+        if r['arm'] == 'teacher':
+            teacher = r
             continue
         for it, v in r['miou'].items():
             by_arm.setdefault(r['arm'], {}).setdefault(int(it), []).append(v)
-    for arm, pts in sorted(by_arm.items()):
+    colors = plt.cm.tab20.colors
+    for i, (arm, pts) in enumerate(sorted(by_arm.items())):
         its = sorted(pts)
-        ax.plot(its, [statistics.mean(pts[i]) for i in its], marker='o',
-                label=arm)
+        mean = [statistics.mean(pts[i]) for i in its]
+        color = colors[(2 * i) % 20 + (2 * i) // 20]
+        if arm.endswith('_teacher'):  # exported output: final checkpoint
+            ax.plot(its, mean, marker='*', markersize=12, linestyle='none',
+                    color=color, label=f'{arm} (exported)')
+        else:
+            ax.plot(its, mean, marker='o', color=color, label=arm)
+    if teacher and teacher['miou']:
+        final = list(teacher['miou'].values())[-1]
+        ax.axhline(final, color='k', linestyle='--', linewidth=1,
+                   label='teacher, final '
+                   f'({teacher["iters"]} iters)')
     ax.set_xlabel('iteration')
     ax.set_ylabel('val mIoU (%), mean over seeds')
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     os.makedirs(osp.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -423,6 +435,10 @@ def parse_args(argv=None):
     parser.add_argument('--no-resume', dest='resume', action='store_false',
                         help='restart interrupted runs from scratch')
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
+    parser.add_argument('--report-only', action='store_true',
+                        help='rewrite the table and plot from the results '
+                        'JSON in --out-dir (keeps its machine line); trains '
+                        'nothing')
     parser.add_argument('--dry-run', action='store_true',
                         help='write and check every run config, train '
                         'nothing (e.g. to check the GPU protocol on a CPU)')
@@ -433,8 +449,28 @@ def parse_args(argv=None):
     return args
 
 
+def report_only(args) -> list:
+    """Table, plot and README section from an existing results JSON."""
+    name = f'accuracy_{args.protocol}'
+    path = osp.join(args.out_dir, f'{name}.json')
+    if not osp.isfile(path):
+        raise SystemExit(f'{path} does not exist: run the protocol first.')
+    with open(path) as f:
+        data = json.load(f)
+    runs = data['runs']
+    text = aggregate(runs, args, data['machine'])
+    common.write_text(osp.join(args.out_dir, f'{name}.md'), text)
+    plot(runs, osp.join(args.out_dir, f'{name}.png'))
+    if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
+        common.refresh_readme()
+    print(text)
+    return runs
+
+
 def main(argv=None) -> list:
     args = parse_args(argv)
+    if args.report_only:
+        return report_only(args)
     import torch
     if args.protocol == 'gpu' and not torch.cuda.is_available() \
             and not args.dry_run:
