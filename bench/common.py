@@ -353,7 +353,10 @@ def _repo_relative(obj):
         return [_repo_relative(v) for v in obj]
     if isinstance(obj, str) and osp.isabs(obj):
         rel = osp.relpath(obj, REPO_ROOT)
-        return obj if rel.startswith('..') else rel
+        if not rel.startswith('..') or rel.startswith(
+                osp.join('..', 'shared')):
+            return rel  # inside the repository, or the shared data folder
+        return osp.join('<outside the repository>', osp.basename(obj))
     return obj
 
 
