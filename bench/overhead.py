@@ -4,7 +4,7 @@
 Arms (DeepLabV3+ R18-d8 student, DeepLabV3+ R50-d8 teacher by default):
 
 * ``student``  - the student alone (a);
-* ``floor``    - ``SingleTeacherDistill`` with an empty distiller: student
+* ``floor``    - ``SegSingleTeacherDistill`` with an empty distiller: student
   step + teacher forward under ``no_grad`` (b), the cost every
   teacher-based method pays;
 * ``attnfd``   - AttnFD, package defaults (c);
