@@ -459,10 +459,8 @@ def report_only(args) -> list:
         data = json.load(f)
     runs = data['runs']
     text = aggregate(runs, args, data['machine'])
-    common.write_text(osp.join(args.out_dir, f'{name}.md'), text)
     plot(runs, osp.join(args.out_dir, f'{name}.png'))
-    if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
-        common.refresh_readme()
+    common.save_results(args.out_dir, name, text)
     print(text)
     return runs
 
@@ -504,17 +502,15 @@ def main(argv=None) -> list:
                 continue
             # refresh the outputs after every run (long protocol)
             all_runs = [teacher] + results
-            text = aggregate(all_runs, args, info)
-            common.write_json(osp.join(args.out_dir, f'{name}.json'),
-                              dict(machine=info, args=vars(args),
-                                   runs=all_runs))
-            common.write_text(osp.join(args.out_dir, f'{name}.md'), text)
             plot(all_runs, osp.join(args.out_dir, f'{name}.png'))
+            common.save_results(
+                args.out_dir, name, aggregate(all_runs, args, info),
+                dict(machine=info, args=vars(args), runs=all_runs),
+                readme=False)
     if args.dry_run:
         return results
     text = aggregate([teacher] + results, args, info)
-    if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
-        common.refresh_readme()
+    common.save_results(args.out_dir, name, text, readme=True)
     print(text)
     if failed:
         raise SystemExit(f'{len(failed)} run(s) failed: {", ".join(failed)}; '

@@ -301,10 +301,7 @@ def main(argv=None) -> dict:
                           flush=True)
                 res['points'][mode][block][str(size)] = point
     text = report(res, args, info)
-    common.write_json(osp.join(args.out_dir, f'{args.name}.json'), res)
-    common.write_text(osp.join(args.out_dir, f'{args.name}.md'), text)
-    if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
-        common.refresh_readme()
+    common.save_results(args.out_dir, args.name, text, res)
     print(text)
     return res
 

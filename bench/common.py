@@ -365,6 +365,18 @@ def write_json(path: str, data) -> str:
         path, json.dumps(_repo_relative(data), indent=1, sort_keys=False))
 
 
+def save_results(out_dir: str, name: str, text: str, data=None,
+                 readme: bool = True) -> None:
+    """Write ``<name>.md`` (and ``<name>.json`` when ``data`` is given) to
+    ``out_dir``; when that is ``bench/results`` and ``readme`` is set, copy
+    the tables into ``bench/README.md`` too."""
+    if data is not None:
+        write_json(osp.join(out_dir, f'{name}.json'), data)
+    write_text(osp.join(out_dir, f'{name}.md'), text)
+    if readme and osp.abspath(out_dir) == osp.abspath(RESULTS_DIR):
+        refresh_readme()
+
+
 def update_readme(section: str, markdown: str, readme: str = README) -> bool:
     """Replace the text between ``<!-- BEGIN section -->`` and ``END``.
 

@@ -254,11 +254,8 @@ def main(argv=None) -> dict:
     results['machine']['loadavg_1m_end'] = round(
         __import__('os').getloadavg()[0], 2)
     text = report(results, args, info)
-    common.write_json(osp.join(args.out_dir, f'{args.name}.json'), results)
-    common.write_text(osp.join(args.out_dir, f'{args.name}.md'), text)
-    if not args.no_readme and osp.abspath(args.out_dir) == osp.abspath(
-            common.RESULTS_DIR):
-        common.refresh_readme()
+    common.save_results(args.out_dir, args.name, text, results,
+                        readme=not args.no_readme)
     print(text)
     return results
 
