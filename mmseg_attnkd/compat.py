@@ -1,11 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Compatibility fixes for the OpenMMLab stack on a modern torch.
 
-Supported stack: torch 2.13, mmcv 2.1.0 (with ops), mmengine 0.10.7,
-mmsegmentation 1.2.2, mmrazor 1.0.0. This module depends on nothing else in
-``mmseg_attnkd`` and is applied by ``import mmseg_attnkd`` before any other
-import of the package. It never edits installed files; every fix is a
-runtime, idempotent, narrowly scoped change:
+Supported stack: torch 2.13, mmcv 2.1.0 (with ops; without them see (e)),
+mmengine 0.10.7, mmsegmentation 1.2.2, mmrazor 1.0.0. This module depends
+on nothing else in ``mmseg_attnkd`` and is applied by ``import mmseg_attnkd``
+before any other import of the package. It never edits installed files;
+every fix is a runtime, idempotent, narrowly scoped change:
 
 (a) :func:`patch_mmrazor_quantization` - ``import mmrazor.models`` fails on
     torch >= 2.1 because mmrazor 1.0.0 builds quantization backend configs
@@ -36,8 +36,20 @@ runtime, idempotent, narrowly scoped change:
     launcher calls ``torch.cuda.set_device`` and gives DDP ``device_ids``
     unconditionally, so ``tools/dist_train.sh`` fails without CUDA; on such
     machines the launcher skips the CUDA calls and uses gloo.
+
+(e) :func:`patch_mmcv_without_ops` - with an mmcv built without compiled
+    ops (``mmcv-lite``, or ``MMCV_WITH_OPS=0``) ``import mmcv.ops`` fails,
+    and mmsegmentation 1.2.2 imports ``mmcv.ops`` unguarded in
+    ``mmseg.utils`` (so on every ``mmseg`` import path) and in some losses
+    and heads. Only there ``mmcv.ops`` is replaced by a module with mmcv's
+    pure-PyTorch ``point_sample``; any other name raises
+    :class:`MMCVOpsUnavailableError` (a ``ModuleNotFoundError``, which the
+    optional-op guards of mmseg and mmengine catch) when imported, or for
+    the focal losses when called. Nothing changes where ``mmcv._ext``
+    (the compiled ops) exists.
 """
 import importlib
+import importlib.util
 import os
 import sys
 import types
@@ -50,7 +62,8 @@ __all__ = [
     'patch_mmrazor_quantization', 'enable_safe_checkpoint_loading',
     'QuantizationUnavailableError', 'patch_mmengine_cpu_distributed',
     'TRUST_UNSAFE_ENV_VAR', 'unsafe_loading_opted_in', 'torch_load',
-    'TRUSTED_CHECKPOINT_GLOBALS', 'apply_all', 'APPLIED'
+    'TRUSTED_CHECKPOINT_GLOBALS', 'apply_all', 'APPLIED',
+    'patch_mmcv_without_ops', 'MMCVOpsUnavailableError'
 ]
 
 #: Names of the fixes applied in this process, for logs and tests.
@@ -343,8 +356,86 @@ def patch_mmengine_cpu_distributed() -> None:
     APPLIED.append('mmengine_cpu_distributed')
 
 
+# --------------------------------------------------------------------------
+# (e) mmcv without compiled ops
+# --------------------------------------------------------------------------
+class MMCVOpsUnavailableError(ModuleNotFoundError):
+    """A compiled ``mmcv.ops`` name was used with an mmcv built without ops.
+
+    A ``ModuleNotFoundError`` so that the ``try: from mmcv.ops import X``
+    guards of mmseg and mmengine treat it like a missing ``mmcv.ops``.
+    """
+
+
+#: ``mmcv.ops`` names that are pure PyTorch in mmcv 2.1.0 (point_sample.py).
+_MMCV_PURE_OPS = ('point_sample', 'bilinear_grid_sample')
+#: Imported at module level by mmseg 1.2.2: callables that raise when used.
+_MMCV_OPS_RAISE_ON_CALL = ('sigmoid_focal_loss', 'softmax_focal_loss')
+
+
+def _mmcv_ops_unavailable(name: str) -> MMCVOpsUnavailableError:
+    return MMCVOpsUnavailableError(
+        f'mmcv.ops.{name} needs mmcv built with compiled ops; the installed '
+        'mmcv has none (mmcv-lite or MMCV_WITH_OPS=0). Install mmcv with ops '
+        'to use it.', name='mmcv.ops')
+
+
+def _make_mmcv_ops_module() -> types.ModuleType:
+    import mmcv
+    mod = types.ModuleType(
+        'mmcv.ops', 'Replaced by mmseg_attnkd.compat: this mmcv has no '
+        'compiled ops; only pure-PyTorch functions are available.')
+    mod.MMSEG_ATTNKD_PLACEHOLDER = True
+    path = os.path.join(os.path.dirname(mmcv.__file__), 'ops',
+                        'point_sample.py')
+    if os.path.isfile(path):  # pure PyTorch: imports only torch
+        spec = importlib.util.spec_from_file_location(
+            'mmcv.ops.point_sample', path)
+        pure = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(pure)
+        sys.modules['mmcv.ops.point_sample'] = pure
+        for name in _MMCV_PURE_OPS:
+            setattr(mod, name, getattr(pure, name))
+
+    def __getattr__(name: str):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        if name in _MMCV_OPS_RAISE_ON_CALL:
+            def unavailable(*args, **kwargs):
+                raise _mmcv_ops_unavailable(name)
+            unavailable.__name__ = name
+            return unavailable
+        raise _mmcv_ops_unavailable(name)
+
+    mod.__getattr__ = __getattr__
+    mod.__all__ = [n for n in _MMCV_PURE_OPS if n in vars(mod)]
+    return mod
+
+
+def patch_mmcv_without_ops() -> None:
+    """Let mmseg import with an mmcv that has no compiled ops (e).
+
+    Does nothing if mmcv is not installed, if ``mmcv.ops`` is already
+    imported, or if ``mmcv._ext`` (the compiled ops) exists, so it never
+    imports ``mmcv.ops`` itself.
+    """
+    if any(a.startswith('mmcv_without_ops') for a in APPLIED):
+        return
+    if 'mmcv.ops' in sys.modules or importlib.util.find_spec('mmcv') is None:
+        return
+    if importlib.util.find_spec('mmcv._ext') is not None:
+        APPLIED.append('mmcv_without_ops:not-needed')
+        return
+    import mmcv
+    mod = _make_mmcv_ops_module()
+    sys.modules['mmcv.ops'] = mod
+    mmcv.ops = mod
+    APPLIED.append('mmcv_without_ops')
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
+    patch_mmcv_without_ops()
     enable_safe_checkpoint_loading()
     patch_mmrazor_quantization()
     patch_mmengine_cpu_distributed()

@@ -167,3 +167,47 @@ def test_mmengine_loader_stays_weights_only_under_env_override(
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith('refused')
     assert not osp.exists(canary)
+
+
+def test_mmcv_with_ops_is_left_alone():
+    """With compiled ops, ``mmcv.ops`` is never replaced (nor imported)."""
+    import importlib.util
+    if importlib.util.find_spec('mmcv._ext') is None:
+        pytest.skip('this mmcv has no compiled ops')
+    assert 'mmcv_without_ops:not-needed' in compat.APPLIED
+    mod = sys.modules.get('mmcv.ops')
+    assert not getattr(mod, 'MMSEG_ATTNKD_PLACEHOLDER', False)
+
+
+def test_mmcv_without_ops_imports_mmseg(subprocess_env):
+    """An mmcv without compiled ops (mmcv-lite): ``None`` in ``sys.modules``
+    hides ``mmcv._ext`` exactly as a missing extension does. mmseg (which
+    imports ``mmcv.ops`` unguarded) must import, ``point_sample`` must work
+    and any compiled op must raise a clear ``ModuleNotFoundError``."""
+    code = (
+        'import sys, torch\n'
+        "sys.modules['mmcv._ext'] = None\n"
+        'import mmseg_attnkd\n'
+        'from mmseg_attnkd import compat\n'
+        "assert 'mmcv_without_ops' in compat.APPLIED, compat.APPLIED\n"
+        'import mmseg.models, mmseg.utils  # noqa\n'
+        'from mmengine.utils.dl_utils import mmcv_full_available\n'
+        'assert not mmcv_full_available()\n'
+        'from mmcv.ops import point_sample\n'
+        'out = point_sample(torch.rand(1, 2, 4, 4), torch.rand(1, 3, 2))\n'
+        'assert out.shape == (1, 2, 3), out.shape\n'
+        'try:\n'
+        '    from mmcv.ops import SyncBatchNorm  # noqa\n'
+        'except ModuleNotFoundError as err:\n'
+        "    assert 'compiled ops' in str(err), err\n"
+        'else:\n'
+        "    raise AssertionError('SyncBatchNorm imported')\n"
+        'from mmcv.ops import sigmoid_focal_loss\n'
+        'try:\n'
+        '    sigmoid_focal_loss(torch.rand(1, 2), torch.zeros(1).long())\n'
+        'except compat.MMCVOpsUnavailableError:\n'
+        "    print('ok')\n")
+    out = subprocess.run([sys.executable, '-c', code], env=subprocess_env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith('ok')
