@@ -1,14 +1,17 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""AxialAttention1d/2d: shapes, exactness, equivariance, memory."""
+"""AxialAttention1d/2d: shapes, exactness, equivariance, memory, and
+equality with the original einsum implementation (``_axial_oracle``)."""
 import pytest
 import torch
 import torch.nn.functional as F
+from _axial_oracle import AxialAttention1d as OracleAxial1d
+from _axial_oracle import AxialAttention2d as OracleAxial2d
 from torch.profiler import ProfilerActivity, profile
 
 from mmseg_attnkd.models.attention import AxialAttention1d, AxialAttention2d
 
 
-def _naive_axis(layer: AxialAttention1d, x: torch.Tensor) -> torch.Tensor:
+def _naive_axis(layer: OracleAxial1d, x: torch.Tensor) -> torch.Tensor:
     """Loop-by-loop Axial-DeepLab formula (height axis, L <= span)."""
     q, k, v = layer._qkv(layer._to_sequences(x))
     b, g, c, length = v.shape
@@ -66,8 +69,10 @@ def test_zero_init_is_exact_identity():
 def test_axis_matches_naive_axial_deeplab_formula():
     torch.manual_seed(0)
     layer = AxialAttention1d(8, 'height', num_heads=2, span=16)
+    oracle = OracleAxial1d(8, 'height', num_heads=2, span=16)
+    oracle.load_state_dict(layer.state_dict())
     x = torch.randn(2, 8, 9, 3)
-    torch.testing.assert_close(layer(x), _naive_axis(layer, x),
+    torch.testing.assert_close(layer(x), _naive_axis(oracle, x),
                                atol=1e-5, rtol=1e-5)
     # the width layer is the height layer on the transposed map
     w_layer = AxialAttention1d(8, 'width', num_heads=2, span=16)
@@ -91,7 +96,10 @@ def test_relative_encoding_is_translation_equivariant(long_axis):
     torch.testing.assert_close(b[:, shift:, shift:], a[:, :keep, :keep],
                                atol=1e-5, rtol=1e-5)
     # and the encoding matters: positions are not interchangeable
-    q, k, _ = layer._qkv(layer._to_sequences(x))
+    oracle = OracleAxial1d(8, 'height', num_heads=2, span=24,
+                           long_axis=long_axis)
+    oracle.load_state_dict(layer.state_dict())
+    q, k, _ = oracle._qkv(oracle._to_sequences(x))
     no_pos = torch.einsum('bgci,bgcj->bgij', q, k)[0] * layer.scale
     assert not torch.allclose(a, no_pos, atol=1e-3)
 
@@ -174,3 +182,105 @@ def test_wrong_input_channels_names_the_fix():
     m.proj.weight.data.normal_()
     F.mse_loss(m(x), torch.zeros_like(x)).backward()
     assert x.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------------------
+# Equality with the original implementation (kept in _axial_oracle.py).
+#
+# Tolerance: float32 atol=rtol=1e-5, with atol relative to the tensor's
+# scale (``1e-5 * max|ref|``, at least 1e-5). The two implementations sum
+# the same products in different orders; a gradient entry is a sum of up to
+# N*H*W terms, so its rounding error is ~eps * sqrt(terms) * max|term|,
+# i.e. relative to the tensor's magnitude, not to the (possibly tiny) entry
+# itself. In float64 the match is checked at 1e-10.
+_ORACLE_CASES = {
+    'short_axes': ((2, 5, 7, 9), dict(channels=16, num_heads=4, span=16)),
+    'interpolate': ((1, 5, 20, 9), dict(channels=16, num_heads=4, span=8)),
+    'window': ((3, 5, 20, 13),
+               dict(channels=16, num_heads=4, span=8, long_axis='window')),
+    'stride2_qk': ((3, 4, 13, 11),
+                   dict(channels=16, num_heads=2, span=4, stride=2,
+                        qk_channels=3)),
+    'heads1_h1': ((3, 3, 1, 9),
+                  dict(channels=16, num_heads=1, span=8, long_axis='window')),
+    'heads8_w1': ((1, 3, 9, 1), dict(channels=16, num_heads=8, span=8)),
+    'default': ((1, 11, 23, 30), dict()),
+}
+
+
+def _pair(kwargs, in_channels, dtype=torch.float32):
+    torch.manual_seed(0)
+    oracle = OracleAxial2d(in_channels, zero_init=False, **kwargs).to(dtype)
+    fast = AxialAttention2d(in_channels, zero_init=False, **kwargs).to(dtype)
+    fast.load_state_dict(oracle.state_dict(), strict=True)
+    return oracle, fast
+
+
+def _outputs_and_grads(module, x, grad_out):
+    x = x.clone().requires_grad_()
+    y = module(x)
+    (y * grad_out).sum().backward()
+    grads = {n: p.grad for n, p in module.named_parameters()}
+    return y.detach(), x.grad, grads
+
+
+def _assert_close_scaled(actual, expected, tol, what):
+    atol = max(tol, tol * expected.abs().max().item())
+    torch.testing.assert_close(actual, expected, atol=atol, rtol=tol,
+                               msg=lambda m: f'{what}: {m}')
+
+
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.float64, 1e-10)])
+@pytest.mark.parametrize('case', sorted(_ORACLE_CASES))
+def test_outputs_and_all_gradients_equal_oracle(case, dtype, tol):
+    shape, kwargs = _ORACLE_CASES[case]
+    oracle, fast = _pair(kwargs, shape[1], dtype)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(*shape, generator=gen, dtype=dtype)
+    grad_out = torch.randn(*shape, generator=gen, dtype=dtype)
+    y_ref, gx_ref, g_ref = _outputs_and_grads(oracle, x, grad_out)
+    y, gx, g = _outputs_and_grads(fast, x, grad_out)
+    _assert_close_scaled(y, y_ref, tol, 'output')
+    _assert_close_scaled(gx, gx_ref, tol, 'input grad')
+    assert g.keys() == g_ref.keys()
+    for name in g_ref:
+        _assert_close_scaled(g[name], g_ref[name], tol, name)
+    # no-grad (inference) path: same numbers as the training path
+    with torch.no_grad():
+        _assert_close_scaled(fast(x), y_ref, tol, 'no-grad output')
+
+
+@pytest.mark.parametrize('heads', [1, 4, 8])
+@pytest.mark.parametrize('axis', ['height', 'width'])
+def test_axis_layer_and_logits_equal_oracle(heads, axis):
+    torch.manual_seed(0)
+    oracle = OracleAxial1d(16, axis, num_heads=heads, span=8,
+                           long_axis='window')
+    fast = AxialAttention1d(16, axis, num_heads=heads, span=8,
+                            long_axis='window')
+    fast.load_state_dict(oracle.state_dict(), strict=True)
+    for shape in [(2, 16, 6, 11), (1, 16, 12, 5)]:  # L <= span and > span
+        x = torch.randn(*shape)
+        torch.testing.assert_close(fast(x), oracle(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(fast.attention_logits(x),
+                                   oracle.attention_logits(x),
+                                   atol=1e-5, rtol=1e-5)
+        length = shape[2] if axis == 'height' else shape[3]
+        torch.testing.assert_close(
+            fast.relative_embeddings(fast.rel_v, length),
+            oracle.relative_embeddings(oracle.rel_v, length))
+
+
+def test_oracle_checkpoint_loads_strictly_and_matches():
+    torch.manual_seed(0)
+    oracle = OracleAxial2d(11, zero_init=False, long_axis='window', span=16)
+    fast = AxialAttention2d(11, long_axis='window', span=16)
+    state = oracle.state_dict()
+    assert list(fast.state_dict()) == list(state)
+    assert all(fast.state_dict()[k].shape == v.shape
+               for k, v in state.items())
+    fast.load_state_dict(state, strict=True)
+    x = torch.randn(2, 11, 20, 24)
+    torch.testing.assert_close(fast(x), oracle(x), atol=1e-5, rtol=1e-5)
+    assert repr(fast) == repr(oracle)

@@ -23,11 +23,12 @@ Reference:
     Axial-Attention for Panoptic Segmentation". ECCV 2020.
 """
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 __all__ = ['AxialAttention1d', 'AxialAttention2d']
 
@@ -116,8 +117,32 @@ class AxialAttention1d(nn.Module):
                 f'long_axis={self.long_axis}')
 
     # ------------------------------------------------------------------
+    def relative_table(self, table: Tensor, length: int) -> Tensor:
+        """Resize a relative table to the offsets of an axis of length ``L``.
+
+        Args:
+            table: ``(d, 2*span-1)`` learned table.
+            length: Axis length ``L``.
+
+        Returns:
+            Tensor: ``(d, 2L-1)``; column ``j`` encodes offset ``j - (L-1)``.
+            In ``'window'`` mode offsets beyond the span are zero (they are
+            masked out of the attention anyway).
+        """
+        span = self.span
+        if length <= span:
+            return table[:, span - length:span + length - 1]
+        if self.long_axis == 'interpolate':
+            return F.interpolate(
+                table[None], size=2 * length - 1, mode='linear',
+                align_corners=True)[0]
+        pad = length - span
+        return F.pad(table, (pad, pad))
+
     def relative_embeddings(self, table: Tensor, length: int) -> Tensor:
         """Look up a relative table for every (query, key) pair.
+
+        Only for analysis and tests; the forward pass never builds this.
 
         Args:
             table: ``(d, 2*span-1)`` learned table.
@@ -127,52 +152,90 @@ class AxialAttention1d(nn.Module):
             Tensor: ``(d, L, L)``; entry ``[:, o, p]`` encodes offset
             ``p - o``.
         """
-        span = self.span
-        if length <= span:
-            table = table[:, span - length:span + length - 1]
-        elif self.long_axis == 'interpolate':
-            table = F.interpolate(
-                table[None], size=2 * length - 1, mode='linear',
-                align_corners=True)[0]
-        else:  # window: offsets beyond the span are masked out later
-            pad = length - span
-            table = F.pad(table, (pad, pad))
+        table = self.relative_table(table, length)
         pos = torch.arange(length, device=table.device)
         index = pos[None, :] - pos[:, None] + (length - 1)
         return table[:, index]
 
     def _to_sequences(self, x: Tensor) -> Tensor:
-        """``(N, D, H, W)`` -> ``(N*W, D, H)`` or ``(N*H, D, W)``."""
+        """``(N, D, H, W)`` -> channels-last ``(N*W, H, D)`` (height axis) or
+        ``(N*H, W, D)`` (width axis), the layout the projection GEMM wants."""
         n, d, h, w = x.shape
         if self.axis == 'height':
-            return x.permute(0, 3, 1, 2).reshape(n * w, d, h)
-        return x.permute(0, 2, 1, 3).reshape(n * h, d, w)
+            return x.permute(0, 3, 2, 1).reshape(n * w, h, d)
+        return x.permute(0, 2, 3, 1).reshape(n * h, w, d)
 
     def _from_sequences(self, seq: Tensor, shape: torch.Size) -> Tensor:
+        """Inverse of :meth:`_to_sequences`, as a view (channels-last
+        memory, which GroupNorm and 1x1 convs take without a copy)."""
         n, d, h, w = shape
         if self.axis == 'height':
-            return seq.reshape(n, w, d, h).permute(0, 2, 3, 1)
-        return seq.reshape(n, h, d, w).permute(0, 2, 1, 3)
+            return seq.view(n, w, h, d).permute(0, 3, 2, 1)
+        return seq.view(n, h, w, d).permute(0, 3, 1, 2)
 
-    def _qkv(self, seq: Tensor):
-        b, _, length = seq.shape
-        qkv = self.qkv(seq).reshape(b, self.num_heads, -1, length)
-        return torch.split(
-            qkv, [self.qk_channels, self.qk_channels, self.v_channels], dim=2)
+    def _qkv(self, seq: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Project sequences to per-head queries (pre-scaled), keys, values.
 
-    def _logits(self, q: Tensor, k: Tensor) -> Tensor:
-        length = q.shape[-1]
-        r_q = self.relative_embeddings(self.rel_q, length)
-        r_k = self.relative_embeddings(self.rel_k, length)
-        # in-place accumulation keeps one (B, G, L, L) buffer alive
-        logits = torch.einsum('bgci,bgcj->bgij', q * self.scale, k)
-        logits += torch.einsum('bgci,cij->bgij', q * self.scale, r_q)
-        logits += torch.einsum('bgcj,cij->bgij', k * self.scale, r_k)
-        if self.long_axis == 'window' and length > self.span:
-            pos = torch.arange(length, device=q.device)
-            far = (pos[None, :] - pos[:, None]).abs() >= self.span
-            logits = logits.masked_fill(far, float('-inf'))
-        return logits
+        Args:
+            seq: ``(B, L, D)``.
+
+        Returns:
+            tuple: ``q`` and ``k`` of shape ``(B*G, L, c_qk)`` and ``v`` of
+            shape ``(B*G, L, c_v)``, ``q`` already multiplied by
+            ``self.scale``.
+        """
+        b, length, d = seq.shape
+        g, cq = self.num_heads, self.qk_channels
+        weight = self.qkv.weight.view(g, -1, d)
+        # folding the softmax scale into the (tiny) query weights saves a
+        # pass over q and keeps it a view of the projection
+        weight = torch.cat([weight[:, :cq] * self.scale, weight[:, cq:]], 1)
+        # one GEMM over all positions; one copy to head-major layout, after
+        # which q/k/v are strided views every matmul accepts as they are
+        qkv = torch.matmul(seq, weight.view(-1, d).t())
+        qkv = qkv.view(b, length, g, -1).transpose(1, 2)  # (B, G, L, c3)
+        qkv = qkv.reshape(b * g, length, -1)
+        return torch.split(qkv, [cq, cq, self.v_channels], dim=2)
+
+    def _tables(self, length: int) -> Tuple[Tensor, Tensor, Tensor]:
+        """Per-pair relative encodings in the layouts the batched matmuls of
+        :func:`_attention` take without copies.
+
+        Returns:
+            tuple: ``r_q`` ``(L_o, c_qk, L_p)``, ``r_k`` ``(L_p, c_qk, L_o)``
+            (pre-scaled) and ``r_v`` ``(L_o, L_p, c_v)``; each is tiny
+            (``d * L * L``) next to the ``(B*G, L, L)`` attention.
+        """
+        pos = torch.arange(length, device=self.rel_q.device)
+        index = pos[None, :] - pos[:, None] + (length - 1)  # [o, p]
+        r_q = self.relative_table(self.rel_q, length)[:, index]
+        r_k = self.relative_table(self.rel_k, length)[:, index] * self.scale
+        r_v = self.relative_table(self.rel_v, length)[:, index]
+        return (r_q.transpose(0, 1), r_k.permute(2, 0, 1),
+                r_v.permute(1, 2, 0))
+
+    def _far_mask(self, length: int, device: torch.device) -> \
+            Optional[Tensor]:
+        """``(L, L)`` bool, True where ``|p - o| >= span`` (window mode)."""
+        if self.long_axis != 'window' or length <= self.span:
+            return None
+        pos = torch.arange(length, device=device)
+        return (pos[None, :] - pos[:, None]).abs() >= self.span
+
+    def _attend(self, seq: Tensor) -> Tensor:
+        """Attention along the sequences: ``(B, L, D)`` -> ``(B, L, D)``."""
+        b, length, _ = seq.shape
+        q, k, v = self._qkv(seq)
+        tables = self._tables(length)
+        far = self._far_mask(length, seq.device)
+        if _exporting():
+            out = _attention_reference(q, k, v, *tables, far)
+        elif torch.is_grad_enabled():
+            out = _AxialAttentionFn.apply(q, k, v, *tables, far)
+        else:
+            out = _attention(q, k, v, *tables, far)[0]
+        return out.view(b, self.num_heads, length, -1).transpose(1, 2) \
+            .reshape(b, length, self.channels)
 
     def attention_logits(self, x: Tensor) -> Tensor:
         """Pre-softmax similarities (for analysis and tests).
@@ -185,8 +248,12 @@ class AxialAttention1d(nn.Module):
             ``(N*H, G, W, W)`` for the width axis; ``[b, g, o, p]`` is the
             similarity of query ``o`` and key ``p``.
         """
-        q, k, _ = self._qkv(self._to_sequences(x))
-        return self._logits(q, k)
+        seq = self._to_sequences(x)
+        q, k, _ = self._qkv(seq)
+        r_q, r_k, _ = self._tables(seq.shape[1])
+        logits = _logits_reference(q, k, r_q, r_k,
+                                   self._far_mask(seq.shape[1], x.device))
+        return logits.view(seq.shape[0], self.num_heads, *logits.shape[1:])
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend along ``self.axis``.
@@ -197,14 +264,111 @@ class AxialAttention1d(nn.Module):
         Returns:
             Tensor: ``(N, D, H, W)``.
         """
-        seq = self._to_sequences(x)
-        q, k, v = self._qkv(seq)
-        attn = self._logits(q, k).softmax(dim=-1)  # (B, G, L, L)
-        r_v = self.relative_embeddings(self.rel_v, seq.shape[-1])
-        out = torch.einsum('bgij,bgcj->bgci', attn, v)
-        out += torch.einsum('bgij,cij->bgci', attn, r_v)
-        out = out.reshape(seq.shape[0], self.channels, seq.shape[-1])
-        return self._from_sequences(out, x.shape)
+        return self._from_sequences(self._attend(self._to_sequences(x)),
+                                    x.shape)
+
+
+def _exporting() -> bool:
+    """True while tracing/exporting: use plain out-of-place ops there."""
+    compiling = getattr(torch.compiler, 'is_compiling', lambda: False)()
+    return (torch.jit.is_tracing() or torch.jit.is_scripting()
+            or torch.onnx.is_in_onnx_export() or compiling)
+
+
+# The attention of one axis, for ``B`` (batch x heads) sequences of length
+# ``L``. Shapes: q, k ``(B, L, c)`` (q pre-scaled), v ``(B, L, c_v)``,
+# r_q ``(L_o, c, L_p)``, r_k ``(L_p, c, L_o)`` (pre-scaled),
+# r_v ``(L_o, L_p, c_v)``, far ``(L, L)`` bool or None; output
+# ``(B, L, c_v)``. Relative terms are batched matmuls over the query (or
+# key) position, read straight from strided views of the ``(B, L, L)``
+# matrices, so no ``(B, L, L)`` temporary is permuted or gathered.
+
+
+def _logits_reference(q: Tensor, k: Tensor, r_q: Tensor, r_k: Tensor,
+                      far: Optional[Tensor]) -> Tensor:
+    """``(B, L, L)`` logits with out-of-place ops (autograd/export)."""
+    logits = (torch.bmm(q, k.transpose(1, 2)) +
+              torch.bmm(q.transpose(0, 1), r_q).transpose(0, 1) +
+              torch.bmm(k.transpose(0, 1), r_k).permute(1, 2, 0))
+    if far is not None:
+        logits = logits.masked_fill(far, float('-inf'))
+    return logits
+
+
+def _attention_reference(q: Tensor, k: Tensor, v: Tensor, r_q: Tensor,
+                         r_k: Tensor, r_v: Tensor,
+                         far: Optional[Tensor]) -> Tensor:
+    """Out-of-place attention (used when tracing or exporting)."""
+    attn = _logits_reference(q, k, r_q, r_k, far).softmax(dim=-1)
+    return (torch.bmm(attn, v) +
+            torch.bmm(attn.transpose(0, 1), r_v).transpose(0, 1))
+
+
+def _attention(q: Tensor, k: Tensor, v: Tensor, r_q: Tensor, r_k: Tensor,
+               r_v: Tensor, far: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """Same maths as :func:`_attention_reference` with the fewest large
+    allocations (accumulating in place); returns ``(out, attn)``."""
+    logits = torch.bmm(q, k.transpose(1, 2))  # [b, o, p]
+    # + q_o . r_q(o, p): batched over o, written into the (o, b, p) view
+    logits.transpose(0, 1).baddbmm_(q.transpose(0, 1), r_q)
+    # + k_p . r_k(o, p): batched over p; its (p, b, o) result has no
+    # unit-stride view inside logits, so it is added as a transpose
+    logits += torch.bmm(k.transpose(0, 1), r_k).permute(1, 2, 0)
+    if far is not None:
+        logits.masked_fill_(far, float('-inf'))
+    attn = logits.softmax(dim=-1)
+    del logits
+    out = torch.bmm(attn, v)
+    # + sum_p attn[o, p] r_v(o, p): batched over o
+    out.transpose(0, 1).baddbmm_(attn.transpose(0, 1), r_v)
+    return out, attn
+
+
+class _AxialAttentionFn(torch.autograd.Function):
+    """:func:`_attention` with a hand-written backward.
+
+    Autograd through the out-of-place version allocates and permutes
+    several ``(B, L, L)`` tensors per term; here the backward allocates
+    two (the attention gradient, reused in place for the logits gradient,
+    and one transposed copy of it) and batches every relative-term product
+    over strided views.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, r_q: Tensor,
+                r_k: Tensor, r_v: Tensor,
+                far: Optional[Tensor]) -> Tensor:
+        out, attn = _attention(q, k, v, r_q, r_k, r_v, far)
+        ctx.save_for_backward(q, k, v, r_q, r_k, r_v, attn)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        q, k, v, r_q, r_k, r_v, attn = ctx.saved_tensors
+        g = grad_out.contiguous()
+        g_t = g.transpose(0, 1)  # (L_o, B, c_v)
+        attn_t = attn.transpose(0, 1)  # (L_o, B, L_p)
+        grad_v = torch.bmm(attn.transpose(1, 2), g)
+        # (L_o, L_p, c_v): sum over b of attn[b, o, p] g[b, o, c]
+        grad_r_v = torch.bmm(attn.permute(1, 2, 0), g_t)
+        grad = torch.bmm(g, v.transpose(1, 2))  # d out / d attn
+        grad.transpose(0, 1).baddbmm_(g_t, r_v.transpose(1, 2))
+        # softmax backward in place: attn * (grad - <grad, attn>_row)
+        dot = torch.matmul(grad.unsqueeze(-2), attn.unsqueeze(-1))
+        grad.sub_(dot.squeeze(-1)).mul_(attn)  # now d loss / d logits
+        grad_t = grad.transpose(0, 1)  # (L_o, B, L_p)
+
+        grad_q = torch.bmm(grad, k)
+        grad_q.transpose(0, 1).baddbmm_(grad_t, r_q.transpose(1, 2))
+        grad_r_q = torch.bmm(q.permute(1, 2, 0), grad_t)  # (L_o, c, L_p)
+
+        grad_k = torch.bmm(grad.transpose(1, 2), q)
+        # the k terms batch over p: one contiguous (p, b, o) copy
+        grad_pt = grad.permute(2, 0, 1).contiguous()  # (L_p, B, L_o)
+        grad_k.transpose(0, 1).baddbmm_(grad_pt, r_k.transpose(1, 2))
+        grad_r_k = torch.bmm(k.permute(1, 2, 0), grad_pt)  # (L_p, c, L_o)
+        return grad_q, grad_k, grad_v, grad_r_q, grad_r_k, grad_r_v, None
 
 
 class AxialAttention2d(nn.Module):
