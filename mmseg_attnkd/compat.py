@@ -47,6 +47,13 @@ every fix is a runtime, idempotent, narrowly scoped change:
     optional-op guards of mmseg and mmengine catch) when imported, or for
     the focal losses when called. Nothing changes where ``mmcv._ext``
     (the compiled ops) exists.
+
+(f) :func:`ensure_distutils` - every MMEngine ``Runner`` logs its
+    environment with ``collect_env``, which imports ``distutils``, gone
+    from Python 3.12. setuptools supplies it through a ``.pth`` hook that
+    Python does not run for folders on ``PYTHONPATH`` (``pip --target``
+    installs); where ``distutils`` cannot be found, setuptools is imported
+    once, which installs its copy.
 """
 import importlib
 import importlib.util
@@ -63,7 +70,7 @@ __all__ = [
     'QuantizationUnavailableError', 'patch_mmengine_cpu_distributed',
     'TRUST_UNSAFE_ENV_VAR', 'unsafe_loading_opted_in', 'torch_load',
     'TRUSTED_CHECKPOINT_GLOBALS', 'apply_all', 'APPLIED',
-    'patch_mmcv_without_ops', 'MMCVOpsUnavailableError'
+    'patch_mmcv_without_ops', 'MMCVOpsUnavailableError', 'ensure_distutils'
 ]
 
 #: Names of the fixes applied in this process, for logs and tests.
@@ -433,9 +440,28 @@ def patch_mmcv_without_ops() -> None:
     APPLIED.append('mmcv_without_ops')
 
 
+# --------------------------------------------------------------------------
+# (f) distutils on Python >= 3.12
+# --------------------------------------------------------------------------
+def ensure_distutils() -> None:
+    """Make ``import distutils`` work for MMEngine's ``collect_env`` (f)."""
+    if 'distutils' in sys.modules or any(
+            a.startswith('distutils') for a in APPLIED):
+        return
+    if importlib.util.find_spec('distutils') is not None:
+        return  # stdlib (Python < 3.12) or setuptools' hook already active
+    try:
+        import setuptools  # noqa: F401  (installs setuptools' distutils)
+    except ImportError:
+        return
+    if importlib.util.find_spec('distutils') is not None:
+        APPLIED.append('distutils_from_setuptools')
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
     patch_mmcv_without_ops()
+    ensure_distutils()
     enable_safe_checkpoint_loading()
     patch_mmrazor_quantization()
     patch_mmengine_cpu_distributed()

@@ -211,3 +211,11 @@ def test_mmcv_without_ops_imports_mmseg(subprocess_env):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith('ok')
+
+
+def test_distutils_importable_for_collect_env():
+    """MMEngine's ``collect_env`` (every Runner) imports ``distutils``."""
+    import importlib.util
+    assert importlib.util.find_spec('distutils') is not None
+    from mmengine.utils.dl_utils import collect_env
+    assert 'PyTorch' in collect_env()
