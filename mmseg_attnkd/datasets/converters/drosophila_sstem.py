@@ -9,11 +9,15 @@ Input (``stack1`` of the groundtruth-drosophila-vnc release)::
 
 Output::
 
-    out_dir/img_dir/{train,test}/section<NN>[_y<Y>_x<X>].png   grey
-    out_dir/ann_dir/{train,test}/section<NN>[_y<Y>_x<X>].png   0..4
+    out_dir/img_dir/{train,val,test}/section<NN>[_y<Y>_x<X>].png   grey
+    out_dir/ann_dir/{train,val,test}/section<NN>[_y<Y>_x<X>].png   0..4
 
 The release has 20 labelled sections (00..19) and no official split; the
-default is the common 16/4 split by section index (0-15 train, 16-19 test).
+default is the common 16/4 split by section index (0-15 train, 16-19 test,
+no val). For accuracy work pass a val split too, e.g. sections 0-11 train,
+12-15 val, 16-19 test (:data:`SSTEM_STUDY_SPLIT`): choose on val, report
+test once. ``scale`` resizes every section (e.g. 0.5 gives 512x512) before
+tiling: images bilinearly, labels by nearest neighbour.
 """
 import os
 import os.path as osp
@@ -26,12 +30,20 @@ from PIL import Image
 
 from ..drosophila_sstem import SSTEM_GREY_TO_CLASS
 from ..label_checks import read_label_map
-from .io_utils import prepare_split_dirs, save_png
+from .io_utils import (prepare_split_dirs, resize_image, resize_label,
+                       save_png, scaled_size)
 
 __all__ = [
     'find_sstem_sections', 'sstem_grey_to_class', 'tile_origins',
-    'convert_drosophila_sstem'
+    'convert_drosophila_sstem', 'SSTEM_STUDY_SPLIT'
 ]
+
+#: Train/val/test sections of the accuracy study (choose on val, report
+#: test): 12 / 4 / 4 of the 20 labelled sections, contiguous in depth so
+#: neighbouring (strongly correlated) sections stay in one split.
+SSTEM_STUDY_SPLIT = dict(
+    train=tuple(range(0, 12)), val=tuple(range(12, 16)),
+    test=tuple(range(16, 20)))
 
 _RAW_RE = re.compile(r'^(\d+)\.tiff?$', re.IGNORECASE)
 _LABEL_RE = re.compile(r'^labels(\d+)\.png$', re.IGNORECASE)
@@ -129,39 +141,55 @@ def convert_drosophila_sstem(data_root: str,
                              out_dir: str,
                              train_sections: Iterable[int] = range(0, 16),
                              test_sections: Iterable[int] = range(16, 20),
-                             tile: Optional[int] = None) -> Dict[str, int]:
+                             tile: Optional[int] = None,
+                             val_sections: Optional[Iterable[int]] = None,
+                             scale: float = 1.0) -> Dict[str, int]:
     """Convert ssTEM sections to MMSeg layout with a split by section.
 
     Args:
         data_root: Folder with ``raw/`` and ``labels/``.
-        out_dir: Output root (``img_dir/{train,test}``,
-            ``ann_dir/{train,test}``).
+        out_dir: Output root (``img_dir/{train,val,test}``,
+            ``ann_dir/{train,val,test}``).
         train_sections: Section indices for ``train``.
         test_sections: Section indices for ``test``.
         tile: Optional tile size; each section is cut into ``tile x tile``
-            patches (see :func:`tile_origins`).
+            patches (see :func:`tile_origins`), after scaling.
+        val_sections: Section indices for ``val``; None or empty (default)
+            writes no val split (the old 16/4 layout).
+        scale: Resize factor of every section (1.0 keeps 1024x1024; 0.5
+            gives 512x512): images bilinear (area-averaging when
+            shrinking), labels nearest, so label values stay valid.
 
     Returns:
         dict: ``{'train': n, 'test': n, 'skipped': n}`` sample counts
-        (tiles when tiling).
+        (tiles when tiling), plus ``'val': n`` when a val split is given.
 
     Raises:
-        ValueError: The splits overlap, a label has unknown grey values, or
-            a raw/label pair differs in size.
+        ValueError: The splits overlap, a label has unknown grey values,
+            a raw/label pair differs in size, or ``scale``/``tile`` is not
+            positive.
         FileNotFoundError: No requested section was found.
     """
-    train_sections = sorted(set(train_sections))
-    test_sections = sorted(set(test_sections))
-    overlap = sorted(set(train_sections) & set(test_sections))
-    if overlap:
-        raise ValueError(f'Sections {overlap} are in both the train and the '
-                         'test split; give disjoint ranges.')
+    splits = [('train', sorted(set(train_sections)))]
+    val_sections = sorted(set(val_sections or ()))
+    if val_sections:
+        splits.append(('val', val_sections))
+    splits.append(('test', sorted(set(test_sections))))
+    for i, (name_a, idx_a) in enumerate(splits):
+        for name_b, idx_b in splits[i + 1:]:
+            overlap = sorted(set(idx_a) & set(idx_b))
+            if overlap:
+                raise ValueError(
+                    f'Sections {overlap} are in both the {name_a} and the '
+                    f'{name_b} split; give disjoint ranges.')
     if tile is not None and tile <= 0:
         raise ValueError(f'tile must be positive, got {tile}.')
+    if not scale > 0:
+        raise ValueError(f'scale must be > 0, got {scale}.')
     sections = find_sstem_sections(data_root)
-    counts = dict(train=0, test=0, skipped=0)
-    for split, indices in (('train', train_sections),
-                           ('test', test_sections)):
+    counts = {name: 0 for name, _ in splits}
+    counts['skipped'] = 0
+    for split, indices in splits:
         img_out, ann_out = prepare_split_dirs(out_dir, split)
         for idx in indices:
             if idx not in sections:
@@ -181,6 +209,10 @@ def convert_drosophila_sstem(data_root: str,
             if raw.shape != label.shape:
                 raise ValueError(f'{raw_path} is {raw.shape} but '
                                  f'{label_path} is {label.shape}.')
+            if scale != 1.0:
+                size = scaled_size((raw.shape[1], raw.shape[0]), scale)
+                raw = np.array(resize_image(Image.fromarray(raw), size))
+                label = resize_label(label, size)
             stem = f'section{idx:02d}'
             if tile is None:
                 crops = [(stem, raw, label)]
@@ -196,9 +228,10 @@ def convert_drosophila_sstem(data_root: str,
                 save_png(np.ascontiguousarray(lab),
                          osp.join(ann_out, name + '.png'))
                 counts[split] += 1
-    if counts['train'] + counts['test'] == 0:
+    if sum(n for k, n in counts.items() if k != 'skipped') == 0:
+        requested = sorted(i for _, idx in splits for i in idx)
         raise FileNotFoundError(
-            f'No labelled ssTEM section of {train_sections + test_sections} '
-            f'was found in {data_root!r} (found sections: '
-            f'{sorted(sections)}). Check --data-root and the section ranges.')
+            f'No labelled ssTEM section of {requested} was found in '
+            f'{data_root!r} (found sections: {sorted(sections)}). Check '
+            '--data-root and the section ranges.')
     return counts
