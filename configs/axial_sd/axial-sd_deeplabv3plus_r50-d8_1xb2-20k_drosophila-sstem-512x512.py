@@ -11,3 +11,11 @@ model = dict(
     architecture=_base_.model,
     # logits at 1/8 of the crop: at most 64 per side
     distiller=dict(type='AxialSelfDistiller', axial=dict(span=64)))
+
+# Validate both outputs: the student under MMSeg's keys (mIoU, ...), the axial
+# teacher output under teacher_output.* (same sliding-window inference), and
+# keep the best checkpoint of each.
+val_cfg = dict(type='mmrazor.SegSelfDistillValLoop')
+default_hooks = dict(
+    checkpoint=dict(
+        save_best=['mIoU', 'teacher_output.mIoU'], rule='greater'))

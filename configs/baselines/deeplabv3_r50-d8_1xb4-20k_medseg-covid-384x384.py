@@ -16,7 +16,8 @@ model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     pretrained=pretrained,
     decode_head=dict(num_classes=num_classes),
-    auxiliary_head=dict(num_classes=num_classes))
+    auxiliary_head=dict(num_classes=num_classes),
+    test_cfg=_base_.slide_test_cfg)
 
 # crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

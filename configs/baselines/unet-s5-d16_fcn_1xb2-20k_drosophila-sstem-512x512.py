@@ -13,7 +13,7 @@ model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     decode_head=dict(num_classes=num_classes),
     auxiliary_head=dict(num_classes=num_classes),
-    test_cfg=dict(_delete_=True, mode='whole'))
+    test_cfg=_base_.slide_test_cfg)
 
 # crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

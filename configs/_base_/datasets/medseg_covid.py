@@ -9,6 +9,10 @@ dataset_type = 'MedSegCovidCTDataset'
 data_root = 'data/medseg_covid'
 img_scale = (512, 512)  # (W, H)
 crop_size = (384, 384)  # (H, W)
+# Test-time sliding window = the training crop (the decode head and the
+# axial self-distillation block see the input size they trained on);
+# stride 2/3 of the crop: 2x2 windows per 512x512 slice.
+slide_stride = (256, 256)  # (H, W)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -49,3 +53,5 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU', 'mDice'])
 test_evaluator = val_evaluator
+# model.test_cfg of the configs on this dataset (sliding window at the crop)
+slide_test_cfg = dict(mode='slide', crop_size=crop_size, stride=slide_stride)
