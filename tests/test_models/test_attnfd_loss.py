@@ -5,7 +5,7 @@ import torch
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.losses import AttnFDLoss
 
-MODES = ['channel', 'tensor']
+MODES = ['channel', 'tensor', 'batch']
 
 
 def _pair(seed=0, shape=(2, 4, 5, 6)):
@@ -44,12 +44,38 @@ def test_channel_mode_matches_per_channel_definition():
     assert got.item() == pytest.approx(expected, rel=1e-5)
 
 
-def test_tensor_mode_matches_public_code_definition():
+def test_tensor_mode_normalises_each_sample():
+    s, t = _pair(6, (3, 2, 4, 5))
+    expected = 0.0
+    for b in range(3):
+        u = s[b] / torch.linalg.norm(s[b].flatten())
+        v = t[b] / torch.linalg.norm(t[b].flatten())
+        expected += float(((u - v)**2).sum())
+    got = AttnFDLoss(normalize='tensor')(s, t)
+    assert got.item() == pytest.approx(expected / 3, rel=1e-5)
+
+
+@pytest.mark.parametrize('mode', ['channel', 'tensor'])
+def test_scale_does_not_depend_on_the_batch_size(mode):
+    # a batch of B copies of one pair has the loss of that pair
+    s, t = _pair(7, (1, 3, 5, 5))
+    loss = AttnFDLoss(normalize=mode)
+    one = loss(s, t)
+    for batch in (2, 8):
+        torch.testing.assert_close(
+            loss(s.repeat(batch, 1, 1, 1), t.repeat(batch, 1, 1, 1)), one)
+    # the public code's whole-batch normalisation shrinks with B
+    public = AttnFDLoss(normalize='batch')
+    assert public(s.repeat(8, 1, 1, 1), t.repeat(8, 1, 1, 1)).item() == \
+        pytest.approx(public(s, t).item() / 8, rel=1e-4)
+
+
+def test_batch_mode_matches_public_code_definition():
     s, t = _pair(3, (3, 2, 4, 5))
     u = s / torch.linalg.norm(s.flatten())
     v = t / torch.linalg.norm(t.flatten())
     expected = float(((u - v)**2).sum()) / 3
-    got = AttnFDLoss(normalize='tensor')(s, t)
+    got = AttnFDLoss(normalize='batch')(s, t)
     assert got.item() == pytest.approx(expected, rel=1e-5)
     # the two normalisations are really different
     assert AttnFDLoss(normalize='channel')(s, t).item() != pytest.approx(

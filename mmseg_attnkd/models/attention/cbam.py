@@ -35,6 +35,10 @@ class CBAM(nn.Module):
     sum of the mean and max maps (``sigmoid(mean + max)``). This is the
     teacher-side attention of the public AttnFD code.
 
+    With ``spatial_norm=True`` the spatial convolution has no bias and is
+    followed by a one-channel BatchNorm, as in the original CBAM and the
+    public AttnFD code (``conv -> BN -> sigmoid``).
+
     Args:
         channels: Number of input channels ``C``.
         reduction: MLP reduction ratio ``r``. Defaults to 16.
@@ -44,6 +48,8 @@ class CBAM(nn.Module):
         min_hidden: Lower bound of the MLP hidden width, so that tiny
             channel counts keep a usable bottleneck:
             ``hidden = max(C // r, min(min_hidden, C))``. Defaults to 8.
+        spatial_norm: BatchNorm after the spatial convolution (ignored when
+            ``parameter_free``). Defaults to False.
 
     Shapes:
         - input: ``[B, C, H, W]``
@@ -61,7 +67,8 @@ class CBAM(nn.Module):
                  reduction: int = 16,
                  kernel_size: int = 7,
                  parameter_free: bool = False,
-                 min_hidden: int = 8) -> None:
+                 min_hidden: int = 8,
+                 spatial_norm: bool = False) -> None:
         super().__init__()
         if not isinstance(channels, int) or channels < 1:
             raise ValueError(
@@ -84,18 +91,28 @@ class CBAM(nn.Module):
         self.kernel_size = kernel_size
         self.parameter_free = bool(parameter_free)
         self.min_hidden = min_hidden
+        self.spatial_norm_enabled = bool(spatial_norm) and not parameter_free
         self.hidden_channels = max(channels // reduction,
                                    min(min_hidden, channels))
         if self.parameter_free:
             self.channel_mlp: Optional[nn.Module] = None
             self.spatial_conv: Optional[nn.Module] = None
+            self.spatial_norm: Optional[nn.Module] = None
         else:
             self.channel_mlp = nn.Sequential(
                 nn.Conv2d(channels, self.hidden_channels, 1),
                 nn.ReLU(inplace=True),
                 nn.Conv2d(self.hidden_channels, channels, 1))
             self.spatial_conv = nn.Conv2d(
-                2, 1, kernel_size, padding=kernel_size // 2)
+                2,
+                1,
+                kernel_size,
+                padding=kernel_size // 2,
+                bias=not self.spatial_norm_enabled)
+            # a separate attribute keeps the state-dict keys of the plain
+            # variant (spatial_conv.weight/bias) unchanged
+            self.spatial_norm = nn.BatchNorm2d(1) \
+                if self.spatial_norm_enabled else None
         self.last_channel_att: Optional[Tensor] = None
         self.last_spatial_att: Optional[Tensor] = None
 
@@ -136,6 +153,8 @@ class CBAM(nn.Module):
             logits = mean_map + max_map
         else:
             logits = self.spatial_conv(torch.cat([mean_map, max_map], dim=1))
+            if self.spatial_norm is not None:
+                logits = self.spatial_norm(logits)
         return torch.sigmoid(logits)
 
     def attention_maps(self, x: Tensor) -> Tuple[Tensor, Tensor]:
@@ -166,4 +185,5 @@ class CBAM(nn.Module):
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, hidden={self.hidden_channels}, '
                 f'kernel_size={self.kernel_size}, '
-                f'parameter_free={self.parameter_free}')
+                f'parameter_free={self.parameter_free}, '
+                f'spatial_norm={self.spatial_norm_enabled}')

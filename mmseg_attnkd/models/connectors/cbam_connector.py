@@ -43,6 +43,8 @@ class CBAMConnector(BaseConnector):
         kernel_size: CBAM spatial kernel size. Defaults to 7.
         min_hidden: CBAM minimum MLP hidden width. Defaults to 8.
         norm_cfg: Norm layer of the alignment. Defaults to ``dict(type='BN')``.
+        spatial_norm: BatchNorm after the CBAM spatial convolution.
+            Defaults to False.
         init_cfg: MMEngine init config. Defaults to None.
 
     Shapes:
@@ -58,6 +60,7 @@ class CBAMConnector(BaseConnector):
                  kernel_size: int = 7,
                  min_hidden: int = 8,
                  norm_cfg: Optional[Dict] = None,
+                 spatial_norm: bool = False,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         out_channels = in_channels if out_channels is None else out_channels
@@ -74,7 +77,8 @@ class CBAMConnector(BaseConnector):
             reduction=reduction,
             kernel_size=kernel_size,
             parameter_free=False,
-            min_hidden=min_hidden)
+            min_hidden=min_hidden,
+            spatial_norm=spatial_norm)
         if align:
             norm_cfg = dict(type='BN') if norm_cfg is None else norm_cfg
             self.align = nn.Sequential(
@@ -115,6 +119,9 @@ class TeacherCBAMConnector(BaseConnector):
         min_hidden: CBAM minimum MLP hidden width. Defaults to 8.
         seed: Seed of the random initialisation in ``'frozen'`` mode.
             Defaults to 0.
+        spatial_norm: BatchNorm after the CBAM spatial convolution (its
+            running statistics are fixed like every other weight).
+            Defaults to False.
         init_cfg: Must be None: the weights are fixed at construction.
 
     Shapes:
@@ -129,6 +136,7 @@ class TeacherCBAMConnector(BaseConnector):
                  kernel_size: int = 7,
                  min_hidden: int = 8,
                  seed: int = 0,
+                 spatial_norm: bool = False,
                  init_cfg: Optional[Dict] = None) -> None:
         if mode not in TEACHER_ATTENTION_MODES:
             raise ValueError(
@@ -148,7 +156,8 @@ class TeacherCBAMConnector(BaseConnector):
                 reduction=reduction,
                 kernel_size=kernel_size,
                 parameter_free=(mode == 'parameter_free'),
-                min_hidden=min_hidden)
+                min_hidden=min_hidden,
+                spatial_norm=spatial_norm)
         for param in self.cbam.parameters():
             param.requires_grad_(False)
         self.cbam.eval()

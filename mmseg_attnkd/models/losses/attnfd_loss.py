@@ -12,33 +12,38 @@ import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor
 
-NORMALIZE_MODES = ('channel', 'tensor')
+NORMALIZE_MODES = ('channel', 'tensor', 'batch')
 
 
 @MODELS.register_module()
 class AttnFDLoss(nn.Module):
     """Distance between L2-normalised student and teacher feature maps.
 
-    Two normalisations are available:
+    Three normalisations are available:
 
     * ``'channel'`` (paper): every channel map (over ``H x W``) of every
       sample is divided by its L2 norm; the loss is the squared L2 distance
       between matching student/teacher channel maps, averaged over batch and
-      channels, i.e. ``mean_{b,c} || s_bc/|s_bc| - t_bc/|t_bc| ||^2`` (this
-      is ``H*W`` times the element-wise MSE, so it does not shrink with the
-      resolution of the stage).
-    * ``'tensor'`` (public AttnFD code): the whole ``[B, C, H, W]`` tensor is
-      divided by one L2 norm; the squared differences are summed and divided
-      by the batch size ``B``.
+      channels, i.e. ``mean_{b,c} || s_bc/|s_bc| - t_bc/|t_bc| ||^2``.
+    * ``'tensor'``: every sample's ``[C, H, W]`` map is divided by its L2
+      norm; the squared distances are averaged over the batch,
+      ``mean_b || s_b/|s_b| - t_b/|t_b| ||^2``.
+    * ``'batch'`` (public AttnFD code): the whole ``[B, C, H, W]`` tensor is
+      divided by one L2 norm and the summed squared difference by ``B``. Its
+      value shrinks roughly as ``1/B``, so the effective weight changes with
+      the batch size per GPU; kept to reproduce the public code.
 
-    Both are invariant to scaling either input by a positive factor; they
-    are 0 for identical inputs. If the spatial sizes differ, the student map
-    is resized bilinearly to the teacher's. The teacher input is detached.
+    ``'channel'`` and ``'tensor'`` lie in ``[0, 4]`` whatever the batch size,
+    channels and resolution, so one ``loss_weight`` transfers between
+    set-ups. All three are invariant to scaling either input by a positive
+    factor and are 0 for identical inputs. If the spatial sizes differ, the
+    student map is resized bilinearly to the teacher's. The teacher input is
+    detached.
 
     Args:
         normalize: ``'channel'`` or ``'tensor'``. Defaults to ``'channel'``.
         loss_weight: Multiplier of the loss. Defaults to 1.0 (the
-            :class:`AttnFDDistiller` passes its ``loss_weight``, 2.0).
+            :class:`AttnFDDistiller` passes its ``loss_weight``).
         eps: Lower bound of the norms (all-zero maps). Defaults to 1e-12.
         align_corners: ``align_corners`` of the bilinear resize.
             Defaults to False.
@@ -54,8 +59,8 @@ class AttnFDLoss(nn.Module):
             raise ValueError(
                 f'AttnFDLoss: normalize must be one of {NORMALIZE_MODES} '
                 f"('channel' = per-channel L2 over HxW as in the paper, "
-                f"'tensor' = one norm per batch tensor as in the public "
-                f'code), got {normalize!r}.')
+                f"'tensor' = one norm per sample, 'batch' = one norm per "
+                f'batch tensor as in the public code), got {normalize!r}.')
         if not math.isfinite(float(loss_weight)) or float(loss_weight) < 0:
             raise ValueError(
                 'AttnFDLoss: loss_weight must be a finite number >= 0, got '
@@ -94,10 +99,12 @@ class AttnFDLoss(nn.Module):
                 mode='bilinear',
                 align_corners=self.align_corners)
         batch = preds_S.shape[0]
-        if self.normalize == 'channel':
-            s = F.normalize(preds_S.flatten(2), p=2, dim=2, eps=self.eps)
-            t = F.normalize(preds_T.flatten(2), p=2, dim=2, eps=self.eps)
-            loss = (s - t).pow(2).sum(dim=2).mean()
+        if self.normalize in ('channel', 'tensor'):
+            # [B, C, HW] per channel map, [B, CHW] per sample
+            dims = 2 if self.normalize == 'channel' else 1
+            s = F.normalize(preds_S.flatten(dims), p=2, dim=-1, eps=self.eps)
+            t = F.normalize(preds_T.flatten(dims), p=2, dim=-1, eps=self.eps)
+            loss = (s - t).pow(2).sum(dim=-1).mean()
         else:
             s = preds_S / preds_S.norm(p=2).clamp_min(self.eps)
             t = preds_T / preds_T.norm(p=2).clamp_min(self.eps)
