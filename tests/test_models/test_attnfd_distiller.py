@@ -176,6 +176,7 @@ def test_teacher_attention_ckpt_roundtrip(tmp_path):
     # a full algorithm checkpoint (prefixed keys) works as is
     torch.save(dict(state_dict=src.state_dict()), path)
     dst = build_algorithm(teacher_attention_seed=0,
+                          teacher_attention='fitted',
                           teacher_attention_ckpt=str(path))
     want = src.distiller.teacher_attention_state_dict()
     got = dst.distiller.teacher_attention_state_dict()
@@ -187,11 +188,13 @@ def test_teacher_attention_ckpt_roundtrip(tmp_path):
     # a file without teacher attention weights
     torch.save(dict(state_dict=dict(foo=torch.zeros(1))), path)
     with pytest.raises(KeyError, match='attnfd_0_teacher'):
-        build_algorithm(teacher_attention_ckpt=str(path))
+        build_algorithm(teacher_attention='fitted',
+                        teacher_attention_ckpt=str(path))
     # shapes of another teacher
     torch.save(src.distiller.teacher_attention_state_dict(), path)
     with pytest.raises(ValueError, match='does not fit'):
         build_algorithm(teacher=tiny_deeplabv3plus_cfg(24),
+                        teacher_attention='fitted',
                         teacher_attention_ckpt=str(path))
 
 

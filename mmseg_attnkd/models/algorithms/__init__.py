@@ -4,9 +4,10 @@ from .distill_checks import (check_logit_classes, check_recorder_sources,
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin, trainable_zero
 from .seg_self_distill import SegSelfDistill
 from .seg_single_teacher_distill import SegSingleTeacherDistill
+from .teacher_attention_fitter import TeacherAttentionFitter
 
 __all__ = [
     'SegSingleTeacherDistill', 'SegSelfDistill', 'NonFiniteLossGuardMixin',
     'check_recorder_sources', 'check_logit_classes', 'load_teacher_weights',
-    'trainable_zero'
+    'trainable_zero', 'TeacherAttentionFitter'
 ]

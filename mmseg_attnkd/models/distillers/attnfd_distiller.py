@@ -21,9 +21,16 @@ from mmseg.models.decode_heads import DepthwiseSeparableASPPHead, PSPHead
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
 from ..attention.cbam import CBAM
-from ..connectors.cbam_connector import (TEACHER_ATTENTION_MODES,
-                                         CBAMConnector, TeacherCBAMConnector)
+from ..connectors.cbam_connector import CBAMConnector, TeacherCBAMConnector
 from ..losses.attnfd_loss import NORMALIZE_MODES, AttnFDLoss
+from .teacher_attention import (check_teacher_attention_meta,
+                                teacher_state_dict)
+
+#: ``teacher_attention`` choices: CBAM weights fitted on the frozen teacher
+#: (``tools/fit_teacher_attention.py``), a fixed random CBAM, or the
+#: parameter-free CBAM of the public code. ``'frozen'`` is the former name
+#: of the two fixed-weight modes (fitted when a file is given).
+TEACHER_ATTENTION_CHOICES = ('fitted', 'random', 'parameter_free', 'frozen')
 
 StageSpec = Union[str, Sequence[str], Dict[str, Any]]
 
@@ -286,19 +293,27 @@ class AttnFDDistiller(ConfigurableDistiller):
             as ``student_record``, ``teacher_data_idx``, ...). Module names
             are those of ``model.named_modules()``, e.g.
             ``'backbone.layer4'``, ``'decode_head.bottleneck'``.
-        teacher_attention: ``'frozen'`` (paper) or ``'parameter_free'``
-            (public code). Defaults to ``'frozen'``.
-        teacher_attention_seed: Seed of the frozen teacher CBAM of stage 0
+        teacher_attention: ``'fitted'`` (paper: a CBAM trained on the frozen
+            teacher, read from ``teacher_attention_ckpt`` as written by
+            ``tools/fit_teacher_attention.py``), ``'random'`` (a fixed,
+            randomly initialised CBAM; with ``'channel'`` normalisation its
+            channel weights divide out) or ``'parameter_free'`` (public
+            code). ``'frozen'`` means ``'fitted'`` when a file is given and
+            ``'random'`` otherwise. Defaults to ``'random'``.
+        teacher_attention_seed: Seed of the random teacher CBAM of stage 0
             (stage ``i`` uses ``seed + i``). Defaults to 0.
-        teacher_attention_ckpt: Optional checkpoint with trained teacher
-            CBAM weights for ``'frozen'``. Keys are
-            ``attnfd_{i}_teacher.cbam.<param>``, optionally prefixed (an
-            AttnFD run checkpoint, ``distiller.connectors.attnfd_0_teacher
-            ...``, works as is).
-        normalize: ``'channel'`` (paper) or ``'tensor'`` (public code), see
+        teacher_attention_ckpt: Fitted teacher-attention file (required by
+            ``'fitted'``). Its recorded teacher, stages, channels and CBAM
+            options must match, else the build stops. A file without that
+            record (e.g. an AttnFD run checkpoint with keys
+            ``distiller.connectors.attnfd_{i}_teacher.cbam.*``) is loaded by
+            key and shape only.
+        normalize: ``'channel'`` (paper), ``'tensor'`` (one norm per sample)
+            or ``'batch'`` (public code, batch-size dependent), see
             :class:`AttnFDLoss`. Defaults to ``'channel'``.
-        loss_weight: ``lambda`` of every stage loss. Defaults to 2.0 (the
-            authors' release).
+        loss_weight: ``lambda`` of every stage loss. Defaults to 2.0.
+        spatial_norm: BatchNorm after the CBAM spatial convolution (both
+            sides), as in the original CBAM. Defaults to False.
         reduction: CBAM MLP reduction ratio. Defaults to 16.
         kernel_size: CBAM spatial kernel. Defaults to 7.
         min_hidden: CBAM minimum MLP width. Defaults to 8.
@@ -312,7 +327,7 @@ class AttnFDDistiller(ConfigurableDistiller):
 
     def __init__(self,
                  stages: Union[str, List[StageSpec]] = 'auto',
-                 teacher_attention: str = 'frozen',
+                 teacher_attention: str = 'random',
                  teacher_attention_seed: int = 0,
                  teacher_attention_ckpt: Optional[str] = None,
                  normalize: str = 'channel',
@@ -322,6 +337,7 @@ class AttnFDDistiller(ConfigurableDistiller):
                  min_hidden: int = 8,
                  align: bool = True,
                  align_norm_cfg: Optional[Dict] = None,
+                 spatial_norm: bool = False,
                  probe_input_size: Tuple[int, int] = (64, 64),
                  init_cfg: Optional[Dict] = None,
                  **kwargs) -> None:
@@ -334,15 +350,24 @@ class AttnFDDistiller(ConfigurableDistiller):
         if kwargs:
             raise TypeError(
                 f'AttnFDDistiller got unexpected arguments {sorted(kwargs)}.')
-        if teacher_attention not in TEACHER_ATTENTION_MODES:
+        if teacher_attention not in TEACHER_ATTENTION_CHOICES:
             raise ValueError(
                 f'AttnFDDistiller: teacher_attention must be one of '
-                f'{TEACHER_ATTENTION_MODES}, got {teacher_attention!r}.')
-        if teacher_attention_ckpt and teacher_attention != 'frozen':
+                f'{TEACHER_ATTENTION_CHOICES[:3]}, got {teacher_attention!r}.')
+        if teacher_attention == 'frozen':
+            teacher_attention = 'fitted' if teacher_attention_ckpt \
+                else 'random'
+        if teacher_attention == 'fitted' and not teacher_attention_ckpt:
+            raise ValueError(
+                "AttnFDDistiller: teacher_attention='fitted' needs "
+                'teacher_attention_ckpt; make one with `python '
+                'tools/fit_teacher_attention.py CONFIG` or use '
+                "teacher_attention='random'.")
+        if teacher_attention_ckpt and teacher_attention != 'fitted':
             raise ValueError(
                 'AttnFDDistiller: teacher_attention_ckpt is only used with '
-                "teacher_attention='frozen' (parameter_free has no weights);"
-                ' remove the path or switch the mode.')
+                f"teacher_attention='fitted', not {teacher_attention!r}; "
+                'remove the path or switch the mode.')
         if normalize not in NORMALIZE_MODES:
             raise ValueError(
                 f'AttnFDDistiller: normalize must be one of '
@@ -383,6 +408,7 @@ class AttnFDDistiller(ConfigurableDistiller):
         self.min_hidden = min_hidden
         self.align = bool(align)
         self.align_norm_cfg = align_norm_cfg
+        self.spatial_norm = bool(spatial_norm)
         self.probe_input_size = tuple(probe_input_size)
         self._student_ref = None
         self._teacher_ref = None
@@ -456,14 +482,17 @@ class AttnFDDistiller(ConfigurableDistiller):
                 reduction=self.reduction,
                 kernel_size=self.kernel_size,
                 min_hidden=self.min_hidden,
-                norm_cfg=self.align_norm_cfg).to(device)
+                norm_cfg=self.align_norm_cfg,
+                spatial_norm=self.spatial_norm).to(device)
             self.connectors[t_conn] = TeacherCBAMConnector(
                 c_t,
-                mode=self.teacher_attention,
+                mode='parameter_free' if self.teacher_attention
+                == 'parameter_free' else 'frozen',
                 reduction=self.reduction,
                 kernel_size=self.kernel_size,
                 min_hidden=self.min_hidden,
-                seed=self.teacher_attention_seed + i).to(device)
+                seed=self.teacher_attention_seed + i,
+                spatial_norm=self.spatial_norm).to(device)
             loss_name = f'loss_attnfd_{i}'
             self.distill_losses[loss_name] = AttnFDLoss(
                 normalize=self.normalize, loss_weight=self.loss_weight)
@@ -490,7 +519,7 @@ class AttnFDDistiller(ConfigurableDistiller):
         self.stages = stages
         self._student_ref = self._teacher_ref = None
         if self.teacher_attention_ckpt:
-            self.load_teacher_attention(self.teacher_attention_ckpt)
+            self.load_teacher_attention(self.teacher_attention_ckpt, teacher)
         print_log(
             'AttnFD stages: ' + '; '.join(
                 f'{i}: {s["student"]["name"]} ({s["student_channels"]}) -> '
@@ -501,31 +530,56 @@ class AttnFDDistiller(ConfigurableDistiller):
             logger='current')
 
     # ------------------------------------------------------------------
+    @property
+    def teacher_connector_names(self) -> List[str]:
+        """Names of the teacher-side CBAM connectors, in stage order."""
+        return [f'attnfd_{i}_teacher' for i in range(len(self.stages))]
+
+    @property
+    def cbam_options(self) -> Dict[str, Any]:
+        """CBAM settings a fitted teacher-attention file must share."""
+        return dict(
+            reduction=self.reduction,
+            kernel_size=self.kernel_size,
+            min_hidden=self.min_hidden,
+            spatial_norm=self.spatial_norm)
+
     def teacher_attention_state_dict(self) -> 'OrderedDict[str, Any]':
-        """Teacher-side CBAM weights, keyed ``attnfd_{i}_teacher.cbam.*``.
+        """Teacher-side CBAM weights, keyed ``attnfd_{i}_teacher.cbam.*``."""
+        return teacher_state_dict(self.connectors,
+                                  self.teacher_connector_names)
 
-        Save it with ``torch.save`` and pass the file as
-        ``teacher_attention_ckpt`` to reuse the same frozen attention.
-        """
-        out = OrderedDict()
-        for name, conn in self.connectors.items():
-            if isinstance(conn, TeacherCBAMConnector):
-                for key, value in conn.state_dict().items():
-                    out[f'{name}.{key}'] = value.detach().clone()
-        return out
+    def load_teacher_attention(self,
+                               path: str,
+                               teacher: Optional[nn.Module] = None) -> None:
+        """Load teacher CBAM weights (see ``teacher_attention_ckpt``).
 
-    def load_teacher_attention(self, path: str) -> None:
-        """Load frozen teacher CBAM weights (see ``teacher_attention_ckpt``).
+        Args:
+            path: A fitted file, or any checkpoint holding
+                ``attnfd_{i}_teacher.cbam.*`` keys (optionally prefixed).
+            teacher: The teacher model; needed to check a fitted file's
+                teacher digest.
 
         Raises:
+            TeacherAttentionMismatch: A fitted file made for another
+                teacher, other stages, channels or CBAM options.
             KeyError: The file has no weights for a teacher connector.
             ValueError: Shapes do not match the teacher's channels.
         """
         from mmseg_attnkd.utils import get_state_dict, load_checkpoint_safely
-        state = get_state_dict(load_checkpoint_safely(path))
-        for name, conn in self.connectors.items():
-            if not isinstance(conn, TeacherCBAMConnector):
-                continue
+        ckpt = load_checkpoint_safely(path)
+        meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+        if isinstance(meta, dict) and 'kind' in meta:
+            if teacher is None:
+                raise ValueError('load_teacher_attention needs the teacher '
+                                 'to check a fitted file.')
+            check_teacher_attention_meta(
+                meta, path, teacher, [s['teacher'] for s in self.stages],
+                [s['teacher_channels'] for s in self.stages],
+                self.cbam_options)
+        state = get_state_dict(ckpt)
+        for name in self.teacher_connector_names:
+            conn = self.connectors[name]
             marker = f'{name}.'
             sub = OrderedDict()
             for key, value in state.items():
@@ -538,8 +592,8 @@ class AttnFDDistiller(ConfigurableDistiller):
                 raise KeyError(
                     f'teacher_attention_ckpt {path!r} has no weights for '
                     f'{name}; expected keys like {expected[:2]} (optionally '
-                    f'prefixed), found e.g. {list(state)[:3]}. Save one with '
-                    'AttnFDDistiller.teacher_attention_state_dict().')
+                    f'prefixed), found e.g. {list(state)[:3]}. Make one with '
+                    'tools/fit_teacher_attention.py.')
             try:
                 conn.load_state_dict(sub, strict=True)
             except RuntimeError as err:

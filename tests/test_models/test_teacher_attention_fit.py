@@ -1,0 +1,139 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Fitted AttnFD teacher attention: fit, round trip, refusal on mismatch."""
+import os.path as osp
+
+import pytest
+import torch
+
+import mmseg_attnkd  # noqa: F401
+from mmseg_attnkd.models.distillers.teacher_attention import (
+    TeacherAttentionMismatch, weights_sha256)
+from mmseg_attnkd.testing import (synthetic_dataset_cfg,
+                                  tiny_deeplabv3plus_cfg, tiny_runtime_cfg,
+                                  write_config)
+
+NUM_CLASSES = 4
+
+
+def _teacher_ckpt(path, seed=1):
+    from mmseg.registry import MODELS
+    torch.manual_seed(seed)
+    teacher = MODELS.build(tiny_deeplabv3plus_cfg(16, NUM_CLASSES))
+    teacher.init_weights()
+    torch.save(dict(state_dict=teacher.state_dict()), path)
+    return path
+
+
+def _distill_cfg(teacher_ckpt, **distiller):
+    return dict(
+        _scope_='mmrazor',
+        type='SegSingleTeacherDistill',
+        architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
+        teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
+        teacher_ckpt=teacher_ckpt,
+        distiller=dict(type='AttnFDDistiller', **distiller))
+
+
+def _build(model_cfg):
+    from mmrazor.registry import MODELS
+    torch.manual_seed(0)
+    return MODELS.build(model_cfg)
+
+
+@pytest.fixture(scope='module')
+def fitted(tmp_path_factory, synthetic_data):
+    """A teacher checkpoint, its AttnFD config and a 4-iteration fit."""
+    from tools import fit_teacher_attention
+    root = tmp_path_factory.mktemp('fit')
+    ckpt = _teacher_ckpt(str(root / 'teacher.pth'))
+    cfg = dict(model=_distill_cfg(ckpt, teacher_attention='random'),
+               custom_imports=dict(imports=['mmseg_attnkd'],
+                                   allow_failed_imports=False))
+    cfg.update(tiny_runtime_cfg(str(root / 'unused'), 4))
+    cfg.update(synthetic_dataset_cfg(synthetic_data, NUM_CLASSES))
+    cfg_path = write_config(cfg, str(root / 'attnfd.py'))
+    out = fit_teacher_attention.main([
+        cfg_path, '--iters', '4', '--lr', '0.05', '--work-dir',
+        str(root / 'fit')
+    ])
+    return dict(ckpt=ckpt, out=out, cfg_path=cfg_path, root=root)
+
+
+def test_fit_trains_only_the_attention_and_records_its_setup(fitted):
+    data = torch.load(fitted['out'], weights_only=True)
+    meta = data['meta']
+    random_algo = _build(_distill_cfg(fitted['ckpt'],
+                                      teacher_attention='random'))
+    d = random_algo.distiller
+    assert meta['kind'] == 'attnfd_teacher_attention'
+    assert [s['name'] for s in meta['stages']] == [
+        s['teacher']['name'] for s in d.stages
+    ]
+    assert [s['channels'] for s in meta['stages']] == [
+        s['teacher_channels'] for s in d.stages
+    ]
+    assert meta['teacher_sha256'] == weights_sha256(random_algo.teacher)
+    assert meta['fitted']['iters'] == 4
+    # the fit moved the CBAMs away from their seeded random start
+    start = d.teacher_attention_state_dict()
+    assert set(data['state_dict']) == set(start)
+    moved = [k for k in start
+             if not torch.equal(start[k], data['state_dict'][k])]
+    assert any('spatial_conv.weight' in k for k in moved)
+    # and left the teacher file untouched (the fit never saves the teacher)
+    teacher = torch.load(fitted['ckpt'], weights_only=True)['state_dict']
+    for k, v in random_algo.teacher.state_dict().items():
+        torch.testing.assert_close(v, teacher[k])
+
+
+def test_fitted_file_round_trips_into_the_distiller(fitted):
+    algo = _build(_distill_cfg(fitted['ckpt'], teacher_attention='fitted',
+                               teacher_attention_ckpt=fitted['out']))
+    data = torch.load(fitted['out'], weights_only=True)['state_dict']
+    got = algo.distiller.teacher_attention_state_dict()
+    for k, v in data.items():
+        torch.testing.assert_close(got[k], v)
+    for name in algo.distiller.teacher_connector_names:
+        conn = algo.distiller.connectors[name]
+        assert not any(p.requires_grad for p in conn.parameters())
+    # legacy spelling: 'frozen' with a file means fitted
+    legacy = _build(_distill_cfg(fitted['ckpt'], teacher_attention='frozen',
+                                 teacher_attention_ckpt=fitted['out']))
+    assert legacy.distiller.teacher_attention == 'fitted'
+
+
+def test_fitted_file_refused_for_other_stages_teacher_or_cbam(fitted):
+    ckpt, out = fitted['ckpt'], fitted['out']
+    with pytest.raises(TeacherAttentionMismatch,
+                       match='fitted for 3 stages, this distiller has 1'):
+        _build(_distill_cfg(ckpt, teacher_attention='fitted',
+                            teacher_attention_ckpt=out,
+                            stages=['decode_head.bottleneck']))
+    other = _teacher_ckpt(str(fitted['root'] / 'other.pth'), seed=7)
+    with pytest.raises(TeacherAttentionMismatch, match='another teacher'):
+        _build(_distill_cfg(other, teacher_attention='fitted',
+                            teacher_attention_ckpt=out))
+    with pytest.raises(TeacherAttentionMismatch, match='spatial_norm'):
+        _build(_distill_cfg(ckpt, teacher_attention='fitted',
+                            teacher_attention_ckpt=out, spatial_norm=True))
+
+
+def test_fitted_mode_needs_a_file_and_file_needs_fitted_mode(fitted):
+    with pytest.raises(ValueError, match='fit_teacher_attention'):
+        _build(_distill_cfg(fitted['ckpt'], teacher_attention='fitted'))
+    with pytest.raises(ValueError, match="only used with teacher_attention="
+                       "'fitted'"):
+        _build(_distill_cfg(fitted['ckpt'], teacher_attention='random',
+                            teacher_attention_ckpt=fitted['out']))
+    assert osp.isfile(fitted['out'])
+
+
+def test_spatial_norm_cbam_has_bn_and_keeps_plain_keys():
+    from mmseg_attnkd.models.attention import CBAM
+    plain, bn = CBAM(16), CBAM(16, spatial_norm=True)
+    assert 'spatial_conv.bias' in plain.state_dict()
+    assert 'spatial_norm.weight' not in plain.state_dict()
+    assert 'spatial_conv.bias' not in bn.state_dict()
+    assert 'spatial_norm.running_mean' in bn.state_dict()
+    x = torch.randn(2, 16, 5, 6)
+    assert bn(x).shape == x.shape
