@@ -1,0 +1,210 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Loss values of the shipped distillation set-ups, recorded once.
+
+Each case is the distiller of a shipped config (AttnFD on CamVid, axial
+self-distillation, AttnFD + axial) or an AttnFD option set, on the tiny
+models of ``mmseg_attnkd.testing``: built under ``torch.manual_seed(0)``,
+three SGD steps on one fixed batch. The values were recorded before the
+distillers were rebuilt on the generic stage distiller; any change in how
+components are built, initialised or wired shows up here.
+
+Run this file as a script to print the current values.
+"""
+import pytest
+import torch
+from mmrazor.registry import MODELS
+
+import mmseg_attnkd  # noqa: F401
+from mmseg_attnkd.testing import (seg_batch, tiny_deeplabv3plus_cfg,
+                                  tiny_fcn_cfg, tiny_pspnet_cfg)
+
+NUM_CLASSES = 4
+STEPS = 3
+
+#: the stages, teacher attention, normalisation and weight of
+#: configs/attnfd/*camvid*.py
+ATTNFD_CAMVID = dict(
+    type='AttnFDDistiller',
+    stages=[('backbone.layer4', 'backbone.layer4'),
+            ('decode_head.bottleneck', 'decode_head.bottleneck'),
+            ('decode_head.sep_bottleneck', 'decode_head.sep_bottleneck')],
+    teacher_attention='frozen',
+    normalize='channel',
+    loss_weight=2.0)
+
+
+def _teacher_distill(distiller, student=None, teacher=None):
+    return dict(
+        _scope_='mmrazor',
+        type='SegSingleTeacherDistill',
+        architecture=student or tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
+        teacher=teacher or tiny_deeplabv3plus_cfg(
+            16, NUM_CLASSES, with_aux=True),
+        distiller=distiller)
+
+
+CASES = {
+    # configs/attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_*
+    'attnfd_camvid': lambda: _teacher_distill(dict(ATTNFD_CAMVID)),
+    # public-code options, stages='auto', CBAM with spatial BN
+    'attnfd_public_auto': lambda: _teacher_distill(
+        dict(type='AttnFDDistiller', stages='auto',
+             teacher_attention='parameter_free', normalize='tensor',
+             spatial_norm=True, loss_weight=1.0)),
+    # 'batch' normalisation; FCN student: conv_seg *inputs* recorded
+    'attnfd_batch_inputs': lambda: _teacher_distill(
+        dict(type='AttnFDDistiller', normalize='batch',
+             teacher_attention_seed=3),
+        student=tiny_fcn_cfg(8, NUM_CLASSES)),
+    # PSPNet pair, no alignment on equal widths
+    'attnfd_pspnet_noalign': lambda: _teacher_distill(
+        dict(type='AttnFDDistiller', align=False,
+             stages=['decode_head.bottleneck']),
+        student=tiny_pspnet_cfg(8, NUM_CLASSES),
+        teacher=tiny_pspnet_cfg(8, NUM_CLASSES)),
+    # configs/axial_sd/axial-sd_deeplabv3plus_r50-d8_*
+    'axial_sd': lambda: dict(
+        _scope_='mmrazor',
+        type='SegSelfDistill',
+        architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES, with_aux=True),
+        distiller=dict(type='AxialSelfDistiller', axial=dict(span=64))),
+    # configs/attnfd_axial_sd/*
+    'attnfd_axial': lambda: _teacher_distill(
+        dict(ATTNFD_CAMVID, type='AttnFDAxialDistiller', head='decode_head',
+             axial=dict())),
+}
+
+
+def run_case(name):
+    """``{step: {loss name: value}}`` for steps 0 and ``STEPS - 1``."""
+    torch.manual_seed(0)
+    algo = MODELS.build(CASES[name]())
+    algo.train()
+    inputs, samples = seg_batch(algo, NUM_CLASSES, batch_size=2, size=64,
+                                seed=0)
+    params = [p for p in algo.parameters() if p.requires_grad]
+    optim = torch.optim.SGD(params, lr=0.05, momentum=0.9)
+    out = {}
+    for step in range(STEPS):
+        losses = algo(inputs, samples, mode='loss')
+        losses = {k: v for k, v in losses.items() if 'loss' in k}
+        if step in (0, STEPS - 1):
+            out[step] = {k: float(v.detach().sum()) for k, v in losses.items()}
+        total, _ = algo.parse_losses(losses)
+        optim.zero_grad()
+        total.backward()
+        optim.step()
+    return out
+
+
+# Recorded with the distillers of commit f7e8dc5 (before the generic
+# stage distiller).
+EXPECTED = {
+    'attnfd_axial': {
+        0: {
+            'distill.loss_attnfd_0': 4.016623020172119,
+            'distill.loss_attnfd_1': 3.9518954753875732,
+            'distill.loss_attnfd_2': 3.8447484970092773,
+            'distill.loss_sd_mse': 0.0,
+            'distill.loss_teacher_ce': 1.4328577518463135,
+            'student.decode.loss_ce': 1.4328577518463135,
+        },
+        2: {
+            'distill.loss_attnfd_0': 3.8307106494903564,
+            'distill.loss_attnfd_1': 3.6077051162719727,
+            'distill.loss_attnfd_2': 3.809509754180908,
+            'distill.loss_sd_mse': 0.0018273312598466873,
+            'distill.loss_teacher_ce': 1.4143092632293701,
+            'student.decode.loss_ce': 1.423389196395874,
+        },
+    },
+    'attnfd_batch_inputs': {
+        0: {
+            'distill.loss_attnfd_0': 2.0021884441375732,
+            'distill.loss_attnfd_1': 2.0143818855285645,
+            'student.decode.loss_ce': 1.4231770038604736,
+        },
+        2: {
+            'distill.loss_attnfd_0': 1.9660303592681885,
+            'distill.loss_attnfd_1': 1.7889559268951416,
+            'student.decode.loss_ce': 1.4186089038848877,
+        },
+    },
+    'attnfd_camvid': {
+        0: {
+            'distill.loss_attnfd_0': 4.016623020172119,
+            'distill.loss_attnfd_1': 3.9518954753875732,
+            'distill.loss_attnfd_2': 3.8447484970092773,
+            'student.decode.loss_ce': 1.4328577518463135,
+        },
+        2: {
+            'distill.loss_attnfd_0': 3.7944018840789795,
+            'distill.loss_attnfd_1': 3.647768497467041,
+            'distill.loss_attnfd_2': 3.741642475128174,
+            'student.decode.loss_ce': 1.4359934329986572,
+        },
+    },
+    'attnfd_pspnet_noalign': {
+        0: {
+            'distill.loss_attnfd_0': 2.449115037918091,
+            'student.decode.loss_ce': 1.4289244413375854,
+        },
+        2: {
+            'distill.loss_attnfd_0': 1.8674225807189941,
+            'student.decode.loss_ce': 1.4353524446487427,
+        },
+    },
+    'attnfd_public_auto': {
+        0: {
+            'distill.loss_attnfd_0': 1.9992786645889282,
+            'distill.loss_attnfd_1': 2.0130858421325684,
+            'distill.loss_attnfd_2': 2.001725435256958,
+            'student.decode.loss_ce': 1.4328577518463135,
+        },
+        2: {
+            'distill.loss_attnfd_0': 1.9695664644241333,
+            'distill.loss_attnfd_1': 1.9575865268707275,
+            'distill.loss_attnfd_2': 1.9113160371780396,
+            'student.decode.loss_ce': 1.4307758808135986,
+        },
+    },
+    'axial_sd': {
+        0: {
+            'distill.loss_sd_mse': 0.0,
+            'distill.loss_teacher_ce': 1.4328577518463135,
+            'student.aux.loss_ce': 0.5748149156570435,
+            'student.decode.loss_ce': 1.4328577518463135,
+        },
+        2: {
+            'distill.loss_sd_mse': 0.0017815313767641783,
+            'distill.loss_teacher_ce': 1.4086426496505737,
+            'student.aux.loss_ce': 0.5731198191642761,
+            'student.decode.loss_ce': 1.417240858078003,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_losses_match_the_recorded_values(name):
+    got = run_case(name)
+    want = EXPECTED[name]
+    assert sorted(got) == sorted(want)
+    for step in want:
+        assert sorted(got[step]) == sorted(want[step]), step
+        for key, value in want[step].items():
+            assert got[step][key] == pytest.approx(
+                value, rel=1e-4, abs=1e-6), (name, step, key)
+
+
+if __name__ == '__main__':
+    print('EXPECTED = {')
+    for case in sorted(CASES):
+        print(f'    {case!r}: {{')
+        for step, values in run_case(case).items():
+            print(f'        {step}: {{')
+            for key, value in sorted(values.items()):
+                print(f'            {key!r}: {value!r},')
+            print('        },')
+        print('    },')
+    print('}')
