@@ -1,151 +1,141 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Accuracy of every distillation arm on CamVid (11 classes, void ignored).
+"""CamVid accuracy protocol v2: paired seeds, choose on val, report on test.
 
-Everything trains from scratch: no pretrained weights are available offline,
-so absolute mIoU is far below published (ImageNet-initialised) numbers; only
-the comparison between arms under the same budget is meaningful.
+Train on CamVid train (367), choose on val (101), report the final
+checkpoint of every finished run once on test (233). Everything trains from
+scratch (no pretrained weights offline); only differences between arms under
+the same protocol are meaningful.
 
-Protocols:
+Order of a protocol (each step resumable, finished runs never redone):
 
-* ``cpu``: 240x180 (data converted with ``--scale 0.5``), batch 2, teacher
-  DeepLabV3+ R50-d8, student DeepLabV3+ R18-d8;
-* ``gpu``: 480x360 (full resolution), batch 8, teacher DeepLabV3+ R101-d8,
-  student R18-d8, longer schedule, one GPU.
-
-Arms (same data, augmentation, schedule, seeds; published hyper-parameters):
-
-* ``baseline``: the student alone;
-* ``kd``: MMRazor ``KLDivergence`` on conv_seg logits (tau 1, weight 1);
-* ``cwd``: MMRazor ``ChannelWiseDivergence`` (tau 1, weight 5, as MMRazor's
-  CWD config);
-* ``attnfd_<frozen|pfree>_<channel|tensor>``: AttnFD (lambda 2, stages
-  'auto') with each teacher-attention mode and normalisation;
-* ``axial_sd``: axial self-distillation; gives two results, the student
-  output (``axial_sd``) and the exported teacher output
-  (``axial_sd_teacher``, evaluated on the final checkpoint);
-* ``attnfd_axial_sd``: AttnFD (frozen, channel, lambda 2) and axial
-  self-distillation together (``AttnFDAxialDistiller``); student output and
-  exported self-teacher output (``attnfd_axial_sd_teacher``).
-
-The teacher is trained once per protocol (seed 0) and cached. Every
-(arm, seed) is a work dir under ``--work-root``; finished runs (with a
-``result.json``) are skipped, interrupted ones resume from their last
-checkpoint. Outputs: per-run ``result.json``, ``bench/results/
-accuracy_<protocol>.{md,json,png}`` (table: final/best val mIoU mean +- std
-over seeds, seconds per iteration; plot: val mIoU against iteration).
+1. the teacher, trained once by this command and cached under a key that
+   hashes its config (``teacher_<sha>``);
+2. the fitted teacher attention of AttnFD (``tools/fit_teacher_attention.py``
+   on the frozen teacher), once per CBAM variant;
+3. with ``--ablation``: the AttnFD and axial-SD ablation arms on
+   ``ablation_seeds``; with ``--choose-on-val`` the best AttnFD and SD
+   settings by mean final val mIoU become those of the main arms;
+4. the main arms on ``seeds``: for seed ``k`` every arm starts from the same
+   saved student weights and sees the same data order.
 
 Example::
 
-    python bench/accuracy.py --iters 20 --teacher-iters 20 --seeds 0 \
-        --arms baseline attnfd_frozen_channel
-    nohup python bench/accuracy.py --iters 4000 --seeds 0 1 2 &   # resumable
-    python bench/accuracy.py --protocol gpu                       # one GPU
+    # smoke run (minutes)
+    python bench/accuracy.py --iters 20 --teacher-iters 20 --fit-iters 5 \\
+        --val-interval 10 --val-images 8 --seeds 0 --arms baseline attnfd
+    # the CPU protocol (about 6 h on 2 cores; restart the same command to
+    # resume)
+    nohup python bench/accuracy.py --protocol cpu > bench/cache/cpu.log 2>&1 &
+    # the GPU twin: ablations, choice on val, main table, 8 runs at a time
+    python bench/accuracy.py --protocol gpu --ablation --choose-on-val \\
+        --jobs 8 --deadline-min 8
 """
 import argparse
+import concurrent.futures as futures
 import copy
-import glob
 import json
 import os
 import os.path as osp
-import statistics
 import subprocess
 import sys
+import threading
 import time
+from typing import Dict, List, Optional
 
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bench import common  # noqa: E402
-
-NUM_CLASSES = 11
-ATTNFD_ARMS = {
-    f'attnfd_{ta}_{norm}': (mode, norm)
-    for ta, mode in (('frozen', 'frozen'), ('pfree', 'parameter_free'))
-    for norm in ('channel', 'tensor')
-}
-ARMS = ('baseline', 'kd', 'cwd', *ATTNFD_ARMS, 'axial_sd',
-        'attnfd_axial_sd')
-#: Arms whose checkpoint also holds an axial self-teacher output.
-AXIAL_ARMS = ('axial_sd', 'attnfd_axial_sd')
-PROTOCOLS = dict(
-    cpu=dict(base='camvid-240x180.py', scale=0.5, crop=(180, 240), batch=2,
-             teacher_depth=50, iters=2000, teacher_iters=4000,
-             val_interval=200, workers=1),
-    gpu=dict(base='camvid.py', scale=1.0, crop=(360, 480), batch=8,
-             teacher_depth=101, iters=40000, teacher_iters=40000,
-             val_interval=4000, workers=4))
+from bench import accuracy_report, common, runs  # noqa: E402
+from bench import camvid_arms as arms  # noqa: E402
 
 
+# ---------------------------------------------------------------------------
+# data and configs
+# ---------------------------------------------------------------------------
 def prepare_data(args) -> str:
-    """Convert CamVid once into ``bench/cache/camvid-<scale>``."""
-    proto = PROTOCOLS[args.protocol]
-    out = osp.join(common.BENCH_DIR, 'cache', f'camvid-scale{proto["scale"]}')
+    """CamVid converted once (train, val, test) at the protocol's scale."""
+    scale = args.proto['scale']
+    out = args.data_cache or osp.join(common.BENCH_DIR, 'cache',
+                                      f'camvid-v2-scale{scale}')
     done = osp.join(out, '.complete')
-    if not osp.isfile(done):
-        if not osp.isdir(args.data_root):
-            raise FileNotFoundError(
-                f'--data-root {args.data_root} does not exist; pass the '
-                'SegNet CamVid folder (train/, trainannot/, val/, valannot/).')
-        subprocess.run([
-            sys.executable,
-            osp.join(common.REPO_ROOT, 'tools', 'dataset_converters',
-                     'camvid.py'), '--data-root', args.data_root,
-            '--out-dir', out, '--splits', 'train', 'val', '--scale',
-            str(proto['scale'])
-        ], check=True, cwd=common.REPO_ROOT)
-        common.write_text(done, 'ok')
+    if osp.isfile(done) or args.dry_run:
+        return out
+    if not osp.isdir(args.data_root):
+        raise SystemExit(
+            f'--data-root {args.data_root} does not exist; pass the SegNet '
+            'CamVid folder (train/, val/, test/ and their *annot/ folders).')
+    subprocess.run([
+        sys.executable,
+        osp.join(common.REPO_ROOT, 'tools', 'dataset_converters',
+                 'camvid.py'), '--data-root', args.data_root, '--out-dir',
+        out, '--splits', 'train', 'val', 'test', '--scale', str(scale)
+    ], check=True, cwd=common.REPO_ROOT)
+    common.write_text(done, 'ok')
     return out
 
 
-def _train_cfg(model: dict, args, data_root: str, work_dir: str, seed: int,
-               iters: int) -> dict:
+def train_cfg(model: dict, args, data_root: str, seed: int, iters: int,
+              both_outputs: bool = False, workers: Optional[int] = None
+              ) -> dict:
+    """Complete MMEngine config of one run (test loader = test split)."""
     from mmengine.config import Config
-    proto = PROTOCOLS[args.protocol]
+    proto = args.proto
     base = Config.fromfile(
         osp.join(common.REPO_ROOT, 'configs', '_base_', 'datasets',
-                 proto['base'])).to_dict()
+                 'camvid-240x180.py')).to_dict()
     cfg = copy.deepcopy(base)
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg[key]
+    for key, split in (('train_dataloader', 'train'),
+                       ('val_dataloader', 'val'), ('test_dataloader',
+                                                   'test')):
+        loader = cfg[key] = copy.deepcopy(base[key])
         loader['dataset']['data_root'] = data_root
-        loader['num_workers'] = proto['workers']
-        loader['persistent_workers'] = proto['workers'] > 0
+        loader['dataset']['data_prefix'] = dict(
+            img_path=f'img_dir/{split}', seg_map_path=f'ann_dir/{split}')
+        num_workers = proto['workers'] if workers is None else workers
+        loader['num_workers'] = num_workers
+        loader['persistent_workers'] = num_workers > 0
+        if key != 'train_dataloader' and args.val_images:
+            loader['dataset']['indices'] = args.val_images
     cfg['train_dataloader']['batch_size'] = proto['batch']
-    if args.val_images:
-        # MMEngine's BaseDataset keeps the first N images (smoke runs only)
-        for key in ('val_dataloader', 'test_dataloader'):
-            cfg[key]['dataset']['indices'] = args.val_images
-    val_interval = min(args.val_interval or proto['val_interval'], iters)
+    val_interval = min(proto['val_interval'], iters)
+    warmup = min(proto['warmup'], max(iters // 10, 1))
+    gpu = args.protocol == 'gpu'
     cfg.update(
         custom_imports=dict(imports=['mmseg_attnkd'],
                             allow_failed_imports=False),
         default_scope='mmseg',
         model=model,
-        work_dir=work_dir,
         randomness=dict(seed=seed),
-        env_cfg=dict(cudnn_benchmark=False,
+        env_cfg=dict(cudnn_benchmark=gpu,
                      mp_cfg=dict(mp_start_method='fork',
                                  opencv_num_threads=0),
-                     dist_cfg=dict(backend='nccl')),
+                     dist_cfg=dict(backend='nccl' if gpu else 'gloo')),
         optim_wrapper=dict(
             type='OptimWrapper',
-            optimizer=dict(type='SGD', lr=0.01, momentum=0.9,
+            optimizer=dict(type='SGD', lr=proto['lr'], momentum=0.9,
                            weight_decay=5e-4)),
         param_scheduler=[
-            dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=iters,
-                 by_epoch=False)
+            dict(type='LinearLR', start_factor=0.1, begin=0, end=warmup,
+                 by_epoch=False),
+            dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=warmup,
+                 end=iters, by_epoch=False)
         ],
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters,
                        val_interval=val_interval),
-        val_cfg=dict(type='ValLoop'),
-        test_cfg=dict(type='TestLoop'),
+        # axial SD: score the student and the axial teacher output (the
+        # loops apply the trained block exactly as the exported model does)
+        val_cfg=dict(type='mmrazor.SegSelfDistillValLoop'
+                     if both_outputs else 'ValLoop'),
+        test_cfg=dict(type='mmrazor.SegSelfDistillTestLoop'
+                      if both_outputs else 'TestLoop'),
         default_hooks=dict(
             timer=dict(type='IterTimerHook'),
             logger=dict(type='LoggerHook', interval=min(10, iters),
                         log_metric_by_epoch=False),
             param_scheduler=dict(type='ParamSchedulerHook'),
-            checkpoint=dict(type='CheckpointHook', by_epoch=False,
-                            interval=val_interval, max_keep_ckpts=1),
+            checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
+                            interval=val_interval, max_keep_ckpts=1,
+                            save_last=True),
             sampler_seed=dict(type='DistSamplerSeedHook')),
         vis_backends=[dict(type='LocalVisBackend')],
         visualizer=dict(type='SegLocalVisualizer',
@@ -155,368 +145,313 @@ def _train_cfg(model: dict, args, data_root: str, work_dir: str, seed: int,
         log_level='INFO',
         load_from=None,
         resume=False)
-    if model.get('type') == 'SegSingleTeacherDistill':
-        cfg['find_unused_parameters'] = True
     return cfg
 
 
-def arm_model(arm: str, args, teacher_ckpt: str) -> dict:
-    proto = PROTOCOLS[args.protocol]
-    student = common.deeplabv3plus_cfg(common.STUDENT_DEPTH, NUM_CLASSES,
-                                       proto['crop'])
-    teacher = common.deeplabv3plus_cfg(proto['teacher_depth'], NUM_CLASSES,
-                                       proto['crop'])
-    if arm == 'baseline':
-        return student
-    if arm == 'teacher':
-        return teacher
-    if arm == 'axial_sd':
-        return common.axial_sd_cfg(student)
-    if arm == 'kd':
-        distiller = common.kd_distiller(NUM_CLASSES)
-    elif arm == 'cwd':
-        distiller = common.cwd_distiller()
-    elif arm in ATTNFD_ARMS:
-        mode, norm = ATTNFD_ARMS[arm]
-        distiller = common.attnfd_distiller(mode, norm)
-    elif arm == 'attnfd_axial_sd':
-        distiller = common.attnfd_axial_distiller()
-    else:
-        raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
-    return common.teacher_distill_cfg(student, teacher, distiller,
-                                      teacher_ckpt)
+# ---------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------
+class Protocol:
+    """State of one protocol execution (paths, teacher, fitted files)."""
 
+    def __init__(self, args):
+        self.args = args
+        self.proto = args.proto
+        self.root = osp.join(args.work_root, args.protocol)
+        self.data_root = prepare_data(args)
+        self.info = common.machine_info()
+        self.teacher: Optional[dict] = None
+        self.fitted: Dict[bool, Optional[str]] = {}
+        self.results: List[dict] = []
+        self.failed: List[str] = []
+        self.lock = threading.Lock()
+        self.start = time.time()
 
-def read_scalars(work_dir: str) -> dict:
-    """Val mIoU per iteration and train seconds/iteration from the logs."""
-    miou, times = {}, []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'mIoU' in rec:
-                    miou[int(rec['step'])] = float(rec['mIoU'])
-                elif 'time' in rec and 'loss' in rec:
-                    times.append(float(rec['time']))
-    return dict(miou={str(k): miou[k] for k in sorted(miou)},
-                sec_per_iter=statistics.median(times) if times else None)
-
-
-def _last_ckpt(work_dir: str):
-    path = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(path):
-        with open(path) as f:
-            ckpt = f.read().strip()
-        return ckpt if osp.isfile(ckpt) else None
-    return None
-
-
-def run_training(name: str, model: dict, args, data_root: str, seed: int,
-                 iters: int) -> dict:
-    from mmengine.config import Config
-    work_dir = osp.join(args.work_root, args.protocol, f'{name}_seed{seed}')
-    result_path = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_path):
-        with open(result_path) as f:
-            result = json.load(f)
-        if result.get('iters') == iters:
-            print(f'[skip] {name} seed {seed}: finished', flush=True)
-            return result
-        raise RuntimeError(
-            f'{work_dir} finished with {result.get("iters")} iterations, not '
-            f'{iters}; pass --work-root for a new schedule or delete it.')
-    os.makedirs(work_dir, exist_ok=True)
-    cfg_path = osp.join(work_dir, 'config.py')
-    Config(_train_cfg(model, args, data_root, work_dir, seed, iters)).dump(
-        cfg_path)
-    if args.dry_run:
-        Config.fromfile(cfg_path)  # the dumped config must load back
-        print(f'[dry-run] {name} seed {seed}: {cfg_path}', flush=True)
-        return dict(arm=name, seed=seed, iters=iters, miou={},
-                    sec_per_iter=None, checkpoint='<teacher checkpoint>',
-                    config=cfg_path)
-    cmd = [sys.executable, osp.join(common.REPO_ROOT, 'tools', 'train.py'),
-           cfg_path, '--work-dir', work_dir]
-    if args.resume and _last_ckpt(work_dir):
-        cmd.append('--resume')
-    print(f'[train] {name} seed {seed}: {iters} iters -> {work_dir}',
-          flush=True)
-    start = time.time()
-    with open(osp.join(work_dir, 'train.log'), 'a') as log:
-        proc = subprocess.run(cmd, cwd=common.REPO_ROOT, stdout=log,
-                              stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f'training {name} seed {seed} failed; see '
-                           f'{osp.join(work_dir, "train.log")}')
-    result = dict(arm=name, seed=seed, iters=iters, protocol=args.protocol,
-                  wall_s=time.time() - start, checkpoint=_last_ckpt(work_dir),
-                  config=cfg_path)
-    result.update(read_scalars(work_dir))
-    common.write_json(result_path, result)
-    return result
-
-
-def axial_teacher_output(result: dict, args) -> dict:
-    """Evaluate the exported teacher output of an axial SD run."""
-    from mmseg_attnkd.utils.axial_export import export_axial_refine
-    work_dir = osp.dirname(result['config'])
-    out_path = osp.join(work_dir, 'teacher_output_result.json')
-    if osp.isfile(out_path):
-        with open(out_path) as f:
-            return json.load(f)
-    ckpt, cfg = export_axial_refine(
-        result['config'], result['checkpoint'],
-        osp.join(work_dir, 'export', 'teacher_output.pth'))
-    test_dir = osp.join(work_dir, 'export', 'test')
-    with open(osp.join(work_dir, 'export', 'test.log'), 'w') as log:
-        subprocess.run([
-            sys.executable,
-            osp.join(common.REPO_ROOT, 'tools', 'test.py'), cfg, ckpt,
-            '--work-dir', test_dir
-        ], cwd=common.REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-            check=True)
-    miou = None
-    for path in glob.glob(osp.join(test_dir, '*', '*.json')):
-        with open(path) as f:
-            rec = json.load(f)
-        miou = rec.get('mIoU', miou)
-    out = dict(arm=f'{result["arm"]}_teacher', seed=result['seed'],
-               iters=result['iters'],
-               miou={str(result['iters']): miou} if miou is not None else {},
-               sec_per_iter=result.get('sec_per_iter'))
-    common.write_json(out_path, out)
-    return out
-
-
-def aggregate(results: list, args, info: dict) -> str:
-    by_arm = {}
-    for r in results:
-        by_arm.setdefault(r['arm'], []).append(r)
-
-    def ms(vals):
-        vals = [v for v in vals if v is not None]
-        if not vals:
-            return '-'
-        if len(vals) == 1:
-            return f'{vals[0]:.2f}'
-        return f'{statistics.mean(vals):.2f} +- {statistics.stdev(vals):.2f}'
-
-    rows = []
-    for arm, runs in by_arm.items():
-        finals = [list(r['miou'].values())[-1] if r['miou'] else None
-                  for r in runs]
-        bests = [max(r['miou'].values()) if r['miou'] else None
-                 for r in runs]
-        spi = [r.get('sec_per_iter') for r in runs]
-        rows.append([arm, len(runs), ms(finals), ms(bests),
-                     ms(spi) if not arm.endswith('_teacher') else
-                     '(same run)'])
-    proto = PROTOCOLS[args.protocol]
-    dev = info.get('gpu') or 'CPU'
-    targets = target_lines(by_arm)
-    h, w = proto['crop']
-    lines = [
-        f'### CamVid accuracy, {args.protocol} protocol ({dev})', '',
-        f'Machine: {common.machine_line(info)}. {w}x{h} crops, batch '
-        f'{proto["batch"]}, student {args.iters} iters, teacher DeepLabV3+ '
-        f'R{proto["teacher_depth"]}-d8 {args.teacher_iters} iters; all '
-        'models from scratch (no pretrained weights offline). mIoU in %, '
-        'mean +- std over seeds.', '',
-        common.md_table(['arm', 'seeds', 'final val mIoU', 'best val mIoU',
-                         's/iter (median)'], rows)
-    ]
-    if targets:
-        lines += ['', 'Targets (mean final val mIoU over seeds):', '']
-        lines += [f'* {t}' for t in targets]
-    return '\n'.join(lines)
-
-
-def _mean_final(runs: list):
-    vals = [list(r['miou'].values())[-1] for r in runs if r.get('miou')]
-    return statistics.mean(vals) if vals else None
-
-
-def target_lines(by_arm: dict) -> list:
-    """The issue's accuracy targets, each stated as met or missed."""
-    final = {arm: _mean_final(runs) for arm, runs in by_arm.items()}
-    seeds = {arm: len(runs) for arm, runs in by_arm.items()}
-    out = []
-
-    def verdict(ok: bool) -> str:
-        return 'met' if ok else 'missed'
-
-    base, cwd = final.get('baseline'), final.get('cwd')
-    for arm in [*ATTNFD_ARMS, 'attnfd_axial_sd']:
-        if final.get(arm) is None or base is None:
-            continue
-        gain = final[arm] - base
-        text = (f'`{arm}` vs baseline: {gain:+.2f} (target >= +2.00: '
-                f'{verdict(gain >= 2.0)})')
-        if cwd is not None:
-            text += (f'; vs CWD: {final[arm] - cwd:+.2f} (target > 0: '
-                     f'{verdict(final[arm] > cwd)})')
-        out.append(text + f'; {seeds[arm]} seed(s)')
-    for arm in AXIAL_ARMS:
-        s_out, t_out = final.get(arm), final.get(f'{arm}_teacher')
-        if s_out is None:
-            continue
-        if base is not None:
-            out.append(f'`{arm}` student output vs baseline: '
-                       f'{s_out - base:+.2f}')
-        if t_out is not None:
-            out.append(f'`{arm}` teacher output vs its student output: '
-                       f'{t_out - s_out:+.2f}')
-    if final.get('axial_sd') is not None:
-        out.append('axial SD targets count architectures (student >= '
-                   'baseline on 4 of 6, teacher >= student on 5 of 6): this '
-                   'protocol measures one (DeepLabV3+ R18-d8), so neither '
-                   'target is decided here')
-    return out
-
-
-def plot(results: list, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    by_arm, teacher = {}, None
-    for r in results:
-        if r['arm'] == 'teacher':
-            teacher = r
-            continue
-        for it, v in r['miou'].items():
-            by_arm.setdefault(r['arm'], {}).setdefault(int(it), []).append(v)
-    colors = plt.cm.tab20.colors
-    for i, (arm, pts) in enumerate(sorted(by_arm.items())):
-        its = sorted(pts)
-        mean = [statistics.mean(pts[i]) for i in its]
-        color = colors[(2 * i) % 20 + (2 * i) // 20]
-        if arm.endswith('_teacher'):  # exported output: final checkpoint
-            ax.plot(its, mean, marker='*', markersize=12, linestyle='none',
-                    color=color, label=f'{arm} (exported)')
+    # -- one run --------------------------------------------------------
+    def run_arm(self, arm: str, seed: int, attnfd=None, sd=None) -> dict:
+        args, proto = self.args, self.proto
+        attnfd = attnfd or args.attnfd
+        sd = sd or args.sd
+        teacher_ckpt = (self.teacher or {}).get('checkpoint')
+        if arm == 'teacher':
+            model, factor = arms.arm_model('teacher', proto, None, None, {})
+            iters = args.teacher_iters
+            name = f'teacher_{runs.config_digest(dict(model=model, iters=iters, proto=proto))}'  # noqa: E501
         else:
-            ax.plot(its, mean, marker='o', color=color, label=arm)
-    if teacher and teacher['miou']:
-        final = list(teacher['miou'].values())[-1]
-        ax.axhline(final, color='k', linestyle='--', linewidth=1,
-                   label='teacher, final '
-                   f'({teacher["iters"]} iters)')
-    ax.set_xlabel('iteration')
-    ax.set_ylabel('val mIoU (%), mean over seeds')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            init = runs.paired_init_path(
+                osp.join(self.root, 'init'), arms.student_cfg(proto),
+                seed) if not args.dry_run else None
+            model, factor = arms.arm_model(arm, proto, init, teacher_ckpt,
+                                           self.fitted, attnfd, sd)
+            iters = args.iters * factor
+            name = arm
+        work_dir = osp.join(self.root, f'{name}_seed{seed}')
+        result_path = osp.join(work_dir, 'result.json')
+        if osp.isfile(result_path):
+            with open(result_path) as f:
+                result = json.load(f)
+            if result.get('iters') != iters:
+                raise runs.RunFailed(
+                    f'{work_dir} finished with {result.get("iters")} '
+                    f'iterations, not {iters}; use another --work-root for '
+                    'a new schedule.')
+            return result
+        cfg = train_cfg(model, args, self.data_root, seed, iters,
+                        arms.has_axial_output(arm),
+                        proto.get('teacher_workers') if arm == 'teacher'
+                        else None)
+        info = dict(arm=arm, seed=seed, iters=iters, protocol=args.protocol)
+        if arm in ('attnfd', 'attnfd_sd'):
+            info['attnfd'] = dict(attnfd)
+        if arm in ('sd', 'sd_detach', 'attnfd_sd'):
+            info['sd'] = dict(sd)
+        print(f'[train] {arm} seed {seed}: {iters} iters -> {work_dir}',
+              flush=True)
+        record = runs.train_run(work_dir, cfg, info, args.dry_run)
+        if args.dry_run:
+            return record
+        record['val_final'] = list(record['val'].values())[-1] \
+            if record['val'] else None
+        if record.get('teacher_output_val'):
+            record['teacher_output_val_mIoU'] = list(
+                record['teacher_output_val'].values())[-1]
+        common.write_json(result_path, record)
+        return record
+
+    def fit_attention(self, spatial_norm: bool) -> str:
+        """The fitted teacher-attention file (fitted once, then cached)."""
+        if spatial_norm in self.fitted:
+            return self.fitted[spatial_norm]
+        args = self.args
+        model = arms.fit_model(self.proto, self.teacher['checkpoint'],
+                               spatial_norm)
+        key = runs.config_digest(dict(model=model, iters=args.fit_iters))
+        work_dir = osp.join(self.root, f'fit_attention_{key}')
+        out = osp.join(work_dir, 'teacher_attention.pth')
+        if not osp.isfile(out) and not args.dry_run:
+            from mmengine.config import Config
+            cfg = train_cfg(model, args, self.data_root, 0, args.fit_iters)
+            os.makedirs(work_dir, exist_ok=True)
+            cfg_path = osp.join(work_dir, 'attnfd_config.py')
+            Config(cfg).dump(cfg_path)
+            print(f'[fit] teacher attention (spatial_norm={spatial_norm}) '
+                  f'-> {out}', flush=True)
+            runs.run_logged([
+                sys.executable,
+                osp.join(common.REPO_ROOT, 'tools',
+                         'fit_teacher_attention.py'), cfg_path,
+                '--iters', str(args.fit_iters), '--work-dir', work_dir,
+                '--out', out
+            ], osp.join(work_dir, 'fit.log'))
+        self.fitted[spatial_norm] = out
+        return out
+
+    # -- many runs ------------------------------------------------------
+    def past_deadline(self) -> bool:
+        limit = self.args.deadline_min
+        return limit is not None and time.time() - self.start > limit * 60
+
+    def run_many(self, jobs: List[tuple]) -> List[dict]:
+        """Run ``(arm, seed, attnfd, sd)`` jobs, ``--jobs`` at a time."""
+        done = []
+
+        def one(job):
+            arm, seed, attnfd, sd = job
+            if self.past_deadline():
+                with self.lock:
+                    self.failed.append(f'{arm} seed {seed} (not started: '
+                                       'deadline)')
+                return None
+            try:
+                result = self.run_arm(arm, seed, attnfd, sd)
+            except (runs.RunFailed, subprocess.CalledProcessError,
+                    RuntimeError) as err:
+                print(f'[failed] {arm} seed {seed}: {err}', flush=True)
+                with self.lock:
+                    self.failed.append(f'{arm} seed {seed}')
+                return None
+            with self.lock:
+                self.results = [
+                    r for r in self.results
+                    if (r['arm'], r['seed']) != (arm, seed)
+                ] + [result]
+                done.append(result)
+                self.save(final=False)
+            return result
+
+        workers = max(1, self.args.jobs)
+        if workers == 1:
+            for job in jobs:
+                one(job)
+        else:
+            with futures.ThreadPoolExecutor(workers) as pool:
+                list(pool.map(one, jobs))
+        return done
+
+    def save(self, final: bool) -> None:
+        if self.args.dry_run:
+            return
+        accuracy_report.save(self, final)
+
+
+def needs_fit(arm_list: List[str], settings: List[Dict]) -> List[bool]:
+    """CBAM variants (spatial_norm) whose fitted attention is needed."""
+    out = set()
+    for s in settings:
+        if s.get('teacher_attention') == 'fitted':
+            out.add(bool(s.get('spatial_norm', False)))
+    return sorted(out)
+
+
+def main(argv=None) -> List[dict]:
+    args = parse_args(argv)
+    if args.report_only:
+        return accuracy_report.report_only(args)
+    import torch
+    if args.protocol == 'gpu' and not torch.cuda.is_available() \
+            and not args.dry_run and not args.allow_cpu:
+        raise SystemExit('--protocol gpu needs a CUDA device; use --protocol '
+                         'cpu here.')
+    import mmseg_attnkd  # noqa: F401
+    state = Protocol(args)
+    state.teacher = state.run_arm('teacher', 0)
+    state.results.append(state.teacher)
+
+    grid = args.proto.get('grid', 'full')
+    ablation = []
+    if args.ablation:
+        ablation = [(arms.attnfd_name(s), s, None)
+                    for s in arms.attnfd_ablation(grid)]
+        ablation += [(arms.sd_name(s), None, s)
+                     for s in arms.sd_ablation(grid)]
+    main_attnfd = [args.attnfd] if any(
+        a in args.arms for a in ('attnfd', 'attnfd_sd')) else []
+    if not args.choose_on_val:
+        # an ablation setting equal to a main arm's is that arm's run
+        same = {arms.attnfd_name(args.attnfd), arms.sd_name(args.sd)}
+        ablation = [a for a in ablation if a[0] not in same]
+    settings = [s for _, s, _ in ablation if s] + main_attnfd
+    variants = needs_fit(args.arms, settings)
+    with futures.ThreadPoolExecutor(max(1, min(len(variants),
+                                               args.jobs))) as pool:
+        list(pool.map(state.fit_attention, variants))
+    # arms that do not depend on a val-based choice train alongside the
+    # ablation; the others wait for the choice
+    later = [a for a in args.arms if a in arms.CHOICE_ARMS] \
+        if args.choose_on_val else []
+    first = [(name, seed, None, None) for seed in args.ablation_seeds
+             for name, _, _ in ablation]
+    first += [(arm, seed, args.attnfd, args.sd) for seed in args.seeds
+              for arm in args.arms if arm not in later]
+    state.run_many(first)
+    if args.choose_on_val and not args.dry_run:
+        chosen = accuracy_report.choose_on_val(state.results)
+        if chosen.get('attnfd'):
+            args.attnfd = chosen['attnfd']
+        if chosen.get('sd'):
+            args.sd = chosen['sd']
+        args.chosen = chosen
+        for spatial_norm in needs_fit(['attnfd'], [args.attnfd]):
+            state.fit_attention(spatial_norm)
+    state.run_many([(arm, seed, args.attnfd, args.sd)
+                    for seed in args.seeds for arm in later])
+    if args.dry_run:
+        return state.results
+    state.save(final=True)
+    if state.failed:
+        raise SystemExit(f'{len(state.failed)} run(s) did not finish: '
+                         f'{", ".join(state.failed)}; rerun the same command '
+                         'to retry them.')
+    return state.results
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+def _settings(items: Optional[List[str]], default: Dict) -> Dict:
+    out = dict(default)
+    for item in items or []:
+        if '=' not in item:
+            raise SystemExit(f'setting {item!r}: use key=value')
+        key, value = item.split('=', 1)
+        if key not in default:
+            raise SystemExit(f'setting {key!r}: choose from {list(default)}')
+        kind = type(default[key])
+        if kind is bool:
+            out[key] = value.lower() in ('1', 'true', 'yes')
+        else:
+            out[key] = kind(value)
+    return out
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--protocol', choices=tuple(PROTOCOLS),
+    parser.add_argument('--protocol', choices=tuple(arms.PROTOCOLS),
                         default='cpu')
     parser.add_argument('--data-root',
                         default=osp.join(common.REPO_ROOT, '..', 'shared',
                                          'data', 'camvid_segnet'))
-    parser.add_argument('--arms', nargs='+', default=list(ARMS),
-                        choices=ARMS)
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--iters', type=int, default=None,
-                        help='student iterations (protocol default)')
-    parser.add_argument('--teacher-iters', type=int, default=None)
-    parser.add_argument('--val-interval', type=int, default=None)
+    parser.add_argument('--data-cache', default=None,
+                        help='converted data (default bench/cache/'
+                        'camvid-v2-scale<s>; converted there if missing)')
+    parser.add_argument('--arms', nargs='+', default=list(arms.MAIN_ARMS))
+    parser.add_argument('--seeds', nargs='+', type=int, default=None)
+    parser.add_argument('--ablation', action='store_true',
+                        help='also run the AttnFD and SD ablation arms')
+    parser.add_argument('--ablation-seeds', nargs='+', type=int,
+                        default=None)
+    parser.add_argument('--choose-on-val', action='store_true',
+                        help='main arms use the ablation settings with the '
+                        'best mean final val mIoU')
+    parser.add_argument('--attnfd', nargs='+', metavar='KEY=VALUE',
+                        help=f'settings of the attnfd arm (default '
+                        f'{arms.ATTNFD_DEFAULT})')
+    parser.add_argument('--sd', nargs='+', metavar='KEY=VALUE',
+                        help=f'settings of the sd arm (default '
+                        f'{arms.SD_DEFAULT})')
+    for key in ('iters', 'teacher_iters', 'fit_iters', 'val_interval',
+                'batch', 'workers'):
+        parser.add_argument(f'--{key.replace("_", "-")}', type=int,
+                            default=None,
+                            help=f'override the protocol\'s {key}')
     parser.add_argument('--val-images', type=int, default=None,
-                        help='validate on the first N val images only '
-                        '(smoke runs; default: all 101)')
+                        help='evaluate on the first N images only (smoke)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs trained at the same time (GPU)')
+    parser.add_argument('--deadline-min', type=float, default=None,
+                        help='start no new run after this many minutes')
     parser.add_argument('--work-root',
                         default=osp.join(common.BENCH_DIR, 'cache',
-                                         'accuracy'))
-    parser.add_argument('--no-resume', dest='resume', action='store_false',
-                        help='restart interrupted runs from scratch')
+                                         'accuracy-v2'))
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
     parser.add_argument('--report-only', action='store_true',
-                        help='rewrite the table and plot from the results '
-                        'JSON in --out-dir (keeps its machine line); trains '
-                        'nothing')
+                        help='rebuild tables and plot from the results JSON')
     parser.add_argument('--dry-run', action='store_true',
-                        help='write and check every run config, train '
-                        'nothing (e.g. to check the GPU protocol on a CPU)')
+                        help='write and check every config, train nothing')
+    parser.add_argument('--allow-cpu', action='store_true',
+                        help='run the gpu protocol on a CPU (tests only)')
     args = parser.parse_args(argv)
-    proto = PROTOCOLS[args.protocol]
+    unknown = [a for a in args.arms if a not in arms.MAIN_ARMS]
+    if unknown:
+        parser.error(f'unknown arms {unknown}; choose from '
+                     f'{arms.MAIN_ARMS}')
+    proto = copy.deepcopy(arms.PROTOCOLS[args.protocol])
+    for key in ('batch', 'workers', 'val_interval'):
+        if getattr(args, key) is not None:
+            proto[key] = getattr(args, key)
+    args.proto = proto
     args.iters = args.iters or proto['iters']
     args.teacher_iters = args.teacher_iters or proto['teacher_iters']
+    args.fit_iters = args.fit_iters or proto['fit_iters']
+    args.seeds = args.seeds if args.seeds is not None else list(
+        proto['seeds'])
+    args.ablation_seeds = args.ablation_seeds if args.ablation_seeds \
+        is not None else list(proto['ablation_seeds'])
+    args.attnfd = _settings(args.attnfd, arms.ATTNFD_DEFAULT)
+    args.sd = _settings(args.sd, arms.SD_DEFAULT)
+    args.chosen = None
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
-
-
-def report_only(args) -> list:
-    """Table, plot and README section from an existing results JSON."""
-    name = f'accuracy_{args.protocol}'
-    path = osp.join(args.out_dir, f'{name}.json')
-    if not osp.isfile(path):
-        raise SystemExit(f'{path} does not exist: run the protocol first.')
-    with open(path) as f:
-        data = json.load(f)
-    runs = data['runs']
-    text = aggregate(runs, args, data['machine'])
-    plot(runs, osp.join(args.out_dir, f'{name}.png'))
-    common.save_results(args.out_dir, name, text)
-    print(text)
-    return runs
-
-
-def main(argv=None) -> list:
-    args = parse_args(argv)
-    if args.report_only:
-        return report_only(args)
-    import torch
-    if args.protocol == 'gpu' and not torch.cuda.is_available() \
-            and not args.dry_run:
-        raise SystemExit('--protocol gpu needs a CUDA device; use --protocol '
-                         'cpu here.')
-    import mmseg_attnkd  # noqa: F401
-    info = common.machine_info()
-    data_root = prepare_data(args) if not args.dry_run else osp.join(
-        common.BENCH_DIR, 'cache',
-        f'camvid-scale{PROTOCOLS[args.protocol]["scale"]}')
-    teacher = run_training('teacher', arm_model('teacher', args, None), args,
-                           data_root, 0, args.teacher_iters)
-    results, name = [], f'accuracy_{args.protocol}'
-    failed = []
-    for seed in args.seeds:
-        for arm in args.arms:
-            try:
-                r = run_training(arm,
-                                 arm_model(arm, args, teacher['checkpoint']),
-                                 args, data_root, seed, args.iters)
-                results.append(r)
-                if arm in AXIAL_ARMS and not args.dry_run:
-                    results.append(axial_teacher_output(r, args))
-            except (RuntimeError, subprocess.CalledProcessError) as err:
-                # an unattended protocol goes on with the other runs; the
-                # failure is reported at the end and the run retried next time
-                print(f'[failed] {arm} seed {seed}: {err}', flush=True)
-                failed.append(f'{arm} seed {seed}')
-                continue
-            if args.dry_run:
-                continue
-            # refresh the outputs after every run (long protocol)
-            all_runs = [teacher] + results
-            plot(all_runs, osp.join(args.out_dir, f'{name}.png'))
-            common.save_results(
-                args.out_dir, name, aggregate(all_runs, args, info),
-                dict(machine=info, args=vars(args), runs=all_runs),
-                readme=False)
-    if args.dry_run:
-        return results
-    text = aggregate([teacher] + results, args, info)
-    common.save_results(args.out_dir, name, text, readme=True)
-    print(text)
-    if failed:
-        raise SystemExit(f'{len(failed)} run(s) failed: {", ".join(failed)}; '
-                         'see their train.log / export/test.log; rerun the '
-                         'same command to retry them.')
-    return results
 
 
 if __name__ == '__main__':

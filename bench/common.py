@@ -200,6 +200,61 @@ def deeplabv3plus_cfg(depth: int,
 STUDENT_DEPTH = 18
 
 
+def deeplabv3plus_width_cfg(width: int,
+                            num_classes: int,
+                            crop_size: Tuple[int, int],
+                            output_stride: int = 16) -> dict:
+    """MMSeg DeepLabV3+ with a ResNetV1c-18 layout of ``width`` base channels.
+
+    Stage channels are ``width * (1, 2, 4, 8)`` (``width=64`` is MMSeg's
+    R18), ASPP ``2 * width`` channels, low-level branch ``width // 2``; the
+    FCN auxiliary head (weight 0.4) on stage 3. ``output_stride`` 16 dilates
+    the last stage, 8 the last two (MMSeg's ``-d8`` layout). From scratch,
+    BN.
+
+    Args:
+        width: Base channels (8, 16, 32, 64, ...).
+        num_classes: Classes of both heads.
+        crop_size: ``(H, W)`` padded by the data preprocessor.
+        output_stride: 16 or 8.
+    """
+    if output_stride == 16:
+        dilations, strides = (1, 1, 1, 2), (1, 2, 2, 1)
+    elif output_stride == 8:
+        dilations, strides = (1, 1, 2, 4), (1, 2, 1, 1)
+    else:
+        raise ValueError(f'output_stride must be 8 or 16, got {output_stride}')
+    norm_cfg = dict(type='BN', requires_grad=True)
+    head = dict(num_classes=num_classes, norm_cfg=norm_cfg,
+                align_corners=False, dropout_ratio=0.1)
+    return dict(
+        _scope_='mmseg',
+        type='EncoderDecoder',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
+            seg_pad_val=255, size=tuple(crop_size)),
+        pretrained=None,
+        backbone=dict(
+            type='ResNetV1c', depth=18, stem_channels=width,
+            base_channels=width, num_stages=4, out_indices=(0, 1, 2, 3),
+            dilations=dilations, strides=strides, norm_cfg=norm_cfg,
+            norm_eval=False, style='pytorch', contract_dilation=True),
+        decode_head=dict(
+            type='DepthwiseSeparableASPPHead', in_channels=width * 8,
+            in_index=3, channels=width * 2, dilations=(1, 6, 12, 18),
+            c1_in_channels=width, c1_channels=max(width // 2, 4),
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                             loss_weight=1.0), **head),
+        auxiliary_head=dict(
+            type='FCNHead', in_channels=width * 4, in_index=2,
+            channels=width, num_convs=1, concat_input=False,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                             loss_weight=0.4), **head),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole'))
+
+
 def cwd_distiller() -> dict:
     """MMRazor's CWD recipe: ChannelWiseDivergence on conv_seg, tau 1, w 5."""
     return _logit_distiller(
@@ -274,10 +329,17 @@ def axial_sd_cfg(student: dict, axial: Optional[dict] = None) -> dict:
                 architecture=copy.deepcopy(student), distiller=distiller)
 
 
-def build_model(cfg: dict):
-    """Build an MMSeg segmentor or an MMRazor algorithm from a model dict."""
+def build_model(cfg: dict, seed: Optional[int] = None):
+    """Build an MMSeg segmentor or an MMRazor algorithm from a model dict.
+
+    With ``seed``, the global torch RNG is seeded first, so construction
+    and ``init_weights`` draw the same weights every time.
+    """
     import mmseg_attnkd  # noqa: F401
+    import torch
     from mmengine.registry import DefaultScope
+    if seed is not None:
+        torch.manual_seed(seed)
     cfg = copy.deepcopy(cfg)
     scope = cfg.pop('_scope_', 'mmseg')
     if scope == 'mmrazor':

@@ -1,0 +1,320 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Tables, targets, plot and the val-based choice of ``accuracy.py``.
+
+Numbers on test are reported once per finished run (its final checkpoint);
+every choice (AttnFD and axial-SD settings) is made on val.
+"""
+import json
+import os
+import os.path as osp
+import statistics
+from typing import Dict, List, Optional
+
+from bench import camvid_arms as arms
+from bench import common
+from bench.stats import format_mean_std, format_paired, mean_std, paired_diff
+
+#: Pseudo-arm suffix of the exported axial teacher output of a run.
+TEACHER_OUTPUT = ':teacher_output'
+
+
+def expand(results: List[dict]) -> List[dict]:
+    """Runs plus one pseudo-run per exported axial teacher output."""
+    out = []
+    for r in results:
+        out.append(r)
+        if 'teacher_output_test_mIoU' in r:
+            out.append(dict(
+                arm=r['arm'] + TEACHER_OUTPUT, seed=r['seed'],
+                iters=r['iters'], test_mIoU=r['teacher_output_test_mIoU'],
+                val_final=r.get('teacher_output_val_mIoU'),
+                train_seconds=r.get('train_seconds', {}),
+                sec_per_iter=r.get('sec_per_iter'), val={}))
+    return out
+
+
+def by_arm(results: List[dict]) -> Dict[str, Dict[int, dict]]:
+    table: Dict[str, Dict[int, dict]] = {}
+    for r in expand(results):
+        table.setdefault(r['arm'], {})[r['seed']] = r
+    return table
+
+
+def _values(runs: Dict[int, dict], key: str) -> Dict[int, float]:
+    return {s: r[key] for s, r in runs.items() if r.get(key) is not None}
+
+
+def _final_seconds(r: dict) -> Optional[float]:
+    secs = r.get('train_seconds') or {}
+    return list(secs.values())[-1] if secs else None
+
+
+def choose_on_val(results: List[dict]) -> Dict[str, Optional[Dict]]:
+    """Best AttnFD and axial-SD ablation settings by mean final val mIoU.
+
+    Returns:
+        dict: ``attnfd``/``sd`` settings (None when no ablation run
+        finished), and ``attnfd_scores``/``sd_scores`` ``{arm: mean}``.
+    """
+    table = by_arm(results)
+    out: Dict[str, Optional[Dict]] = {}
+    attnfd = {arms.attnfd_name(s): s for size in ('full', 'small')
+              for s in arms.attnfd_ablation(size)}
+    for key, grid, namer in (('attnfd', list(attnfd.values()),
+                              arms.attnfd_name),
+                             ('sd', arms.sd_ablation(), arms.sd_name)):
+        scores = {}
+        for s in grid:
+            ms = mean_std(_values(table.get(namer(s), {}),
+                                  'val_final').values())
+            if ms is not None:
+                scores[namer(s)] = (ms.mean, s)
+        if scores:
+            best = max(scores, key=lambda n: scores[n][0])
+            out[key] = dict(scores[best][1])
+        else:
+            out[key] = None
+        out[f'{key}_scores'] = {n: round(v[0], 2) for n, v in scores.items()}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------
+def main_table(table: Dict[str, Dict[int, dict]], order: List[str]) -> str:
+    base = _values(table.get('baseline', {}), 'test_mIoU')
+    rows = []
+    for arm in order:
+        runs = table.get(arm)
+        if not runs:
+            continue
+        test = _values(runs, 'test_mIoU')
+        secs = [_final_seconds(r) for r in runs.values()]
+        spi = [r.get('sec_per_iter') for r in runs.values()]
+        rows.append([
+            arm, len(runs),
+            format_mean_std(mean_std(test.values())),
+            format_mean_std(mean_std(_values(runs, 'val_final').values())),
+            format_paired(paired_diff(test, base)) if arm != 'baseline'
+            else '0',
+            format_mean_std(mean_std(secs), 0),
+            f'{statistics.median([v for v in spi if v]):.3f}'
+            if any(spi) else '-'
+        ])
+    return common.md_table(
+        ['arm', 'seeds', 'test mIoU', 'final val mIoU',
+         'test vs baseline (paired, 95% CI)', 'train s', 's/iter'], rows)
+
+
+def ablation_table(table: Dict[str, Dict[int, dict]], grid: List[Dict],
+                   namer, chosen: Optional[Dict],
+                   main: Optional[Dict] = None,
+                   main_arm: str = '') -> str:
+    """One row per setting; a setting equal to the main arm's (``main``)
+    shows that arm's runs (the protocol does not train it twice)."""
+    rows = []
+    for s in grid:
+        runs = table.get(namer(s))
+        if not runs and main and namer(main) == namer(s):
+            runs = table.get(main_arm)
+        if not runs:
+            continue
+        mark = ' (chosen)' if chosen and namer(chosen) == namer(s) else ''
+        rows.append([
+            namer(s) + mark, len(runs),
+            format_mean_std(mean_std(_values(runs, 'val_final').values())),
+            format_mean_std(mean_std(_values(runs, 'test_mIoU').values()))
+        ])
+    return common.md_table(
+        ['setting', 'seeds', 'final val mIoU (choice)', 'test mIoU'], rows)
+
+
+def _verdict(ok: Optional[bool]) -> str:
+    return 'undecided' if ok is None else ('met' if ok else 'missed')
+
+
+def target_lines(table: Dict[str, Dict[int, dict]], iters: int) -> List[str]:
+    """The issue's targets, each stated as met or missed."""
+    test = {a: _values(r, 'test_mIoU') for a, r in table.items()}
+    mean = {a: statistics.mean(v.values()) for a, v in test.items() if v}
+    out = []
+    base, teacher = mean.get('baseline'), None
+    for name in table:
+        if name.startswith('teacher_'):
+            teacher = mean.get(name)
+    if base is not None and teacher is not None:
+        out.append(f'teacher test mIoU >= baseline + 8: {teacher:.2f} vs '
+                   f'{base:.2f} + 8 -> {_verdict(teacher >= base + 8)}')
+    if 'baseline' in table:
+        gains = []
+        for r in table['baseline'].values():
+            val = {int(k): v for k, v in r.get('val', {}).items()}
+            quarter = [k for k in val if k <= 0.75 * r['iters']]
+            if val and quarter:
+                gains.append(val[max(val)] - val[max(quarter)])
+        if gains:
+            g = statistics.mean(gains)
+            out.append(f'baseline at plateau (last quarter adds < 1.0 val '
+                       f'mIoU): {g:+.2f} -> {_verdict(g < 1.0)}')
+    pd = paired_diff(test.get('attnfd', {}), test.get('baseline', {}))
+    if pd is not None:
+        ok = pd.mean >= 2.0 and pd.above_zero
+        out.append(f'AttnFD - baseline >= +2.0 test mIoU with the 95% '
+                   f'interval above 0 (equal iterations): '
+                   f'{format_paired(pd)} -> {_verdict(ok)}')
+    pd2 = paired_diff(test.get('attnfd', {}), test.get('baseline_2x', {}))
+    if pd2 is not None:
+        secs = {a: mean_std([_final_seconds(r) for r in table[a].values()])
+                for a in ('attnfd', 'baseline_2x') if a in table}
+        note = ''
+        if all(secs.get(a) for a in ('attnfd', 'baseline_2x')):
+            note = (f' (training seconds {secs["attnfd"].mean:.0f} vs '
+                    f'{secs["baseline_2x"].mean:.0f})')
+        ok = pd2.mean >= 2.0 and pd2.above_zero
+        out.append(f'AttnFD - baseline at equal training time (baseline '
+                   f'with {2 * iters} iterations){note}: '
+                   f'{format_paired(pd2)} -> {_verdict(ok)}')
+    for ref in ('kd', 'cwd'):
+        if 'attnfd' in mean and ref in mean:
+            out.append(f'AttnFD >= {ref.upper()}: {mean["attnfd"]:.2f} vs '
+                       f'{mean[ref]:.2f} -> '
+                       f'{_verdict(mean["attnfd"] >= mean[ref])}')
+    t_out = 'sd' + TEACHER_OUTPUT
+    if 'sd' in mean and t_out in mean:
+        out.append(f'axial SD exported teacher output >= its student output:'
+                   f' {mean[t_out]:.2f} vs {mean["sd"]:.2f} -> '
+                   f'{_verdict(mean[t_out] >= mean["sd"])}')
+    if 'sd' in mean and 'ce2' in mean:
+        out.append(f'axial SD student output > doubled-CE control: '
+                   f'{mean["sd"]:.2f} vs {mean["ce2"]:.2f} -> '
+                   f'{_verdict(mean["sd"] > mean["ce2"])}')
+    if all(k in mean for k in ('attnfd', 'baseline')) and teacher:
+        gap = teacher - mean['baseline']
+        if gap > 0:
+            share = (mean['attnfd'] - mean['baseline']) / gap
+            out.append(f'stretch: AttnFD closes >= 50% of the teacher-student '
+                       f'gap: {100 * share:.0f}% -> {_verdict(share >= 0.5)}')
+    return out
+
+
+def render(results: List[dict], meta: Dict) -> str:
+    table = by_arm(results)
+    proto = meta['proto']
+    teacher = [a for a in table if a.startswith('teacher_')]
+    order = teacher + [a for a in arms.MAIN_ARMS for a in (
+        a, a + TEACHER_OUTPUT)] + [a for a in arms.EXTRA_ARMS]
+    h, w = proto['crop']
+    s, t = proto['student'], proto['teacher']
+    lines = [
+        f'### CamVid accuracy v2, {meta["protocol"]} protocol', '',
+        f'{common.machine_line(meta["machine"])}. Commit(s): '
+        f'{", ".join(sorted({r.get("commit", "?") for r in results}))}. '
+        f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`. '
+        f'Wall time so far: {meta["wall_h"]:.2f} h.', '',
+        f'CamVid SegNet split at {w}x{h}: train 367, choice on val 101, '
+        f'report on test 233 (final checkpoint of every run, once). Batch '
+        f'{proto["batch"]}, SGD lr {proto["lr"]}, poly, from scratch. '
+        f'Student DeepLabV3+ ResNetV1c-18 layout width {s["width"]} OS'
+        f'{s["output_stride"]}; teacher width {t["width"]} OS'
+        f'{t["output_stride"]}, {meta["teacher_iters"]} iterations; students '
+        f'{meta["iters"]} iterations. Paired seeds: for seed k every arm '
+        'starts from the same student weights and data order. mIoU in %, '
+        'mean +- std over seeds; paired differences with a 95% t-interval.',
+        '', f'AttnFD settings of the main arms: `{meta["attnfd"]}`; axial SD:'
+        f' `{meta["sd"]}`' + (' (chosen on val from the ablation).'
+                              if meta.get('chosen') else '.'), '',
+        main_table(table, order), ''
+    ]
+    targets = target_lines(table, meta['iters'])
+    if targets:
+        lines += ['Targets (test mIoU, final checkpoints; never tuned on '
+                  'test):', ''] + [f'* {x}' for x in targets] + ['']
+    chosen = meta.get('chosen') or {}
+    attnfd_grid = list({arms.attnfd_name(s): s for size in ('full', 'small')
+                        for s in arms.attnfd_ablation(size)}.values())
+    if any(a in table for a in map(arms.attnfd_name, attnfd_grid)):
+        lines += ['#### AttnFD ablation (choice by mean final val mIoU)', '',
+                  ablation_table(table, attnfd_grid, arms.attnfd_name,
+                                 chosen.get('attnfd'), meta['attnfd'],
+                                 'attnfd'), '']
+    if any(a in table for a in map(arms.sd_name, arms.sd_ablation())):
+        lines += ['#### Axial-SD ablation (choice by mean final val mIoU)',
+                  '', ablation_table(table, arms.sd_ablation(), arms.sd_name,
+                                     chosen.get('sd'), meta['sd'], 'sd'),
+                  '']
+    return '\n'.join(lines)
+
+
+def plot(results: List[dict], path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    table = by_arm(results)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    colors = plt.cm.tab10.colors
+    shown = [a for a in arms.MAIN_ARMS if a in table]
+    for i, arm in enumerate(shown):
+        curves = [r for r in table[arm].values() if r.get('val')]
+        if not curves:
+            continue
+        its = sorted({int(k) for r in curves for k in r['val']})
+        mean = [statistics.mean(r['val'][str(k)] for r in curves
+                                if str(k) in r['val']) for k in its]
+        secs = [statistics.mean(r['train_seconds'].get(str(k), 0)
+                                for r in curves) for k in its]
+        for ax, x in zip(axes, (its, secs)):
+            ax.plot(x, mean, marker='o', markersize=3,
+                    color=colors[i % 10], label=arm)
+    for name, runs in table.items():
+        if name.startswith('teacher_'):
+            r = next(iter(runs.values()))
+            if r.get('val'):
+                for ax in axes:
+                    ax.axhline(list(r['val'].values())[-1], color='k',
+                               linestyle='--', linewidth=1,
+                               label='teacher (final val)')
+    axes[0].set_xlabel('iteration')
+    axes[1].set_xlabel('training seconds (validation excluded)')
+    axes[0].set_ylabel('val mIoU (%), mean over seeds')
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _meta(state) -> Dict:
+    args = state.args
+    return dict(protocol=args.protocol, proto=args.proto,
+                machine=state.info, argv=args.argv, iters=args.iters,
+                teacher_iters=args.teacher_iters, attnfd=args.attnfd,
+                sd=args.sd, chosen=args.chosen,
+                wall_h=(__import__('time').time() - state.start) / 3600,
+                failed=list(state.failed))
+
+
+def save(state, final: bool) -> None:
+    """Write ``accuracy_<protocol>.{md,json,png}`` to ``--out-dir``."""
+    args = state.args
+    name = f'accuracy_{args.protocol}'
+    meta = _meta(state)
+    text = render(state.results, meta)
+    plot(state.results, osp.join(args.out_dir, f'{name}.png'))
+    common.save_results(args.out_dir, name, text,
+                        dict(meta=meta, runs=state.results), readme=final)
+
+
+def report_only(args) -> List[dict]:
+    name = f'accuracy_{args.protocol}'
+    path = osp.join(args.out_dir, f'{name}.json')
+    if not osp.isfile(path):
+        raise SystemExit(f'{path} does not exist: run the protocol first.')
+    with open(path) as f:
+        data = json.load(f)
+    text = render(data['runs'], data['meta'])
+    plot(data['runs'], osp.join(args.out_dir, f'{name}.png'))
+    common.save_results(args.out_dir, name, text, readme=True)
+    print(text)
+    return data['runs']

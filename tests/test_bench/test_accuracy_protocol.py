@@ -1,0 +1,98 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""The accuracy protocol's paired design and configs, on tiny models."""
+import copy
+
+import pytest
+import torch
+
+from bench import accuracy, common, runs
+from bench import camvid_arms as arms
+
+TINY = dict(arms.PROTOCOLS['cpu'], crop=(32, 48),
+            student=dict(width=8, output_stride=16),
+            teacher=dict(width=16, output_stride=8))
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    model = common.build_model(arms.teacher_cfg(TINY), seed=3)
+    torch.save(dict(state_dict=model.state_dict()), path)
+    return str(path)
+
+
+def _student_state(model):
+    student = getattr(model, 'architecture', model)
+    return student.state_dict()
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt,
+                                                seed):
+    init = runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY), seed)
+    assert runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY),
+                                 seed) == init  # saved once
+    want = torch.load(init, weights_only=True)['state_dict']
+    checked = 0
+    for arm in ('baseline', 'ce2', 'kd', 'cwd', 'attnfd', 'sd', 'sd_detach',
+                'attnfd_sd'):
+        cfg, _ = arms.arm_model(arm, TINY, init, teacher_ckpt, {})
+        # a different global seed per arm: the init must not depend on it
+        model = common.build_model(cfg, seed=100 + checked)
+        got = _student_state(model)
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            torch.testing.assert_close(got[key], value, msg=f'{arm} {key}')
+        checked += 1
+    other = runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY),
+                                  seed + 10)
+    other_state = torch.load(other, weights_only=True)['state_dict']
+    assert not torch.equal(other_state['backbone.stem.0.weight'],
+                           want['backbone.stem.0.weight'])
+
+
+def test_arm_configs_differ_only_where_the_arm_says(teacher_ckpt):
+    base, _ = arms.arm_model('baseline', TINY, 'init.pth', None, {})
+    ce2, _ = arms.arm_model('ce2', TINY, 'init.pth', None, {})
+    assert ce2['decode_head']['loss_decode']['loss_weight'] == 2.0
+    ce2['decode_head']['loss_decode']['loss_weight'] = 1.0
+    assert ce2 == base
+    twice, factor = arms.arm_model('baseline_2x', TINY, 'init.pth', None, {})
+    assert factor == 2 and twice == base
+    sd, _ = arms.arm_model('sd', TINY, 'init.pth', None, {},
+                           sd=dict(target='logits', mse_weight=0.3,
+                                   detach_input=False))
+    assert sd['architecture'] == base
+    assert sd['distiller']['mse']['target'] == 'logits'
+    det, _ = arms.arm_model('sd_detach', TINY, 'init.pth', None, {})
+    assert det['distiller']['axial']['detach_input'] is True
+    fitted, _ = arms.arm_model(
+        'attnfd', TINY, 'init.pth', teacher_ckpt, {False: 'fit.pth'},
+        attnfd=dict(arms.ATTNFD_DEFAULT, teacher_attention='fitted'))
+    assert fitted['distiller']['teacher_attention_ckpt'] == 'fit.pth'
+    assert fitted['architecture'] == base
+
+
+def test_ablation_names_are_unique_and_parse_back():
+    names = [arms.attnfd_name(s) for s in arms.attnfd_ablation()]
+    names += [arms.sd_name(s) for s in arms.sd_ablation()]
+    assert len(names) == len(set(names))
+    cfg, _ = arms.arm_model(names[0], TINY, None, 'x.pth',
+                            {False: 'fit.pth'})
+    assert cfg['distiller']['type'] == 'AttnFDDistiller'
+
+
+def test_dry_run_writes_loadable_configs(tmp_path):
+    results = accuracy.main([
+        '--dry-run', '--seeds', '0', '--iters', '4', '--teacher-iters', '4',
+        '--work-root', str(tmp_path), '--arms', 'baseline', 'kd', 'sd',
+        '--data-cache', str(tmp_path / 'data')
+    ])
+    assert {r['arm'] for r in results} >= {'baseline', 'kd', 'sd'}
+    with pytest.raises(SystemExit):
+        accuracy.parse_args(['--arms', 'nope'])
+    args = accuracy.parse_args(['--attnfd', 'loss_weight=8',
+                                'spatial_norm=1'])
+    assert args.attnfd == dict(arms.ATTNFD_DEFAULT, loss_weight=8.0,
+                               spatial_norm=True)
+    assert copy.deepcopy(args.sd) == arms.SD_DEFAULT
