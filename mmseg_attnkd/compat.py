@@ -24,7 +24,12 @@ every fix is a runtime, idempotent, narrowly scoped change:
     message hub, so ``--resume`` fails. Exactly those are allow-listed via
     ``torch.serialization.add_safe_globals``, ``getattr`` only as a
     restricted stand-in; weights-only loading stays on, so any other
-    pickled object is still refused. MMEngine's local-file loader is
+    pickled object is still refused. Pickle protocol 2 (``torch.save``'s)
+    writes an empty ``bytes`` object as the call ``bytes()``; numpy uses
+    one for the data of every empty array (a ``HistoryBuffer`` with no
+    values yet, an empty metric array) and of empty numpy strings, so
+    ``bytes`` is allowed as a second restricted stand-in that only builds
+    ``b''``. MMEngine's local-file loader is
     re-registered (``CheckpointLoader.register_scheme``) to pass
     ``weights_only=True`` explicitly, so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
     cannot silently turn the check off.
@@ -134,8 +139,32 @@ def _mmengine_globals() -> list:
     return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')]
 
 
+def _empty_bytes(*args, **kwargs) -> bytes:
+    """Restricted stand-in for ``builtins.bytes`` during weights-only loads.
+
+    Pickle protocol 2 stores non-empty ``bytes`` through ``_codecs.encode``
+    (allowed by torch) but ``b''`` as the call ``bytes()``, which numpy's
+    arrays and scalars use for empty data: ``HistoryBuffer()`` (MMEngine's
+    val/test loops create one per loss before its first value), a
+    zero-size metric array, ``np.str_('')``. Only that call is resolved;
+    ``bytes(n)`` (which would allocate ``n`` bytes) or any other argument
+    is refused.
+    """
+    if args or kwargs:
+        import pickle
+        raise pickle.UnpicklingError(
+            'refused bytes(...) with arguments while loading a checkpoint: '
+            "only bytes() (an empty b'' in pickle protocol 2) is allowed in "
+            'weights-only loading.')
+    return b''
+
+
+def _builtin_globals() -> list:
+    return [(_empty_bytes, 'builtins.bytes')]
+
+
 def _trusted_globals() -> list:
-    return _numpy_globals() + _mmengine_globals()
+    return _numpy_globals() + _mmengine_globals() + _builtin_globals()
 
 
 TRUSTED_CHECKPOINT_GLOBALS: List[object] = _trusted_globals()
@@ -183,9 +212,10 @@ def load_from_local_weights_only(filename: str, map_location=None):
 def enable_safe_checkpoint_loading() -> None:
     """Allow-list what mmengine/mmseg/mmrazor checkpoints contain (b).
 
-    numpy arrays, dtypes and scalars; ``HistoryBuffer``; and ``getattr``
+    numpy arrays, dtypes and scalars; ``HistoryBuffer``; ``getattr``
     restricted to ``HistoryBuffer``'s statistics methods (see
-    :func:`_history_buffer_getattr`). Nothing else: any other global in a
+    :func:`_history_buffer_getattr`); and ``bytes`` restricted to ``bytes()``
+    (see :func:`_empty_bytes`). Nothing else: any other global in a
     pickle still makes ``torch.load`` raise before it is called.
     """
     if 'safe_checkpoint_loading' in APPLIED:
