@@ -165,6 +165,7 @@ class Protocol:
         self.results: List[dict] = []
         self.failed: List[str] = []
         self.lock = threading.Lock()
+        self.init_lock = threading.Lock()
         self.start = time.time()
 
     # -- one run --------------------------------------------------------
@@ -178,9 +179,7 @@ class Protocol:
             iters = args.teacher_iters
             name = f'teacher_{runs.config_digest(dict(model=model, iters=iters, proto=proto))}'  # noqa: E501
         else:
-            init = runs.paired_init_path(
-                osp.join(self.root, 'init'), arms.student_cfg(proto),
-                seed) if not args.dry_run else None
+            init = self.init_path(seed)
             model, factor = arms.arm_model(arm, proto, init, teacher_ckpt,
                                            self.fitted, attnfd, sd)
             iters = args.iters * factor
@@ -217,6 +216,16 @@ class Protocol:
                 record['teacher_output_val'].values())[-1]
         common.write_json(result_path, record)
         return record
+
+    def init_path(self, seed: int) -> Optional[str]:
+        """The seed's saved initial student (built once, under a lock: the
+        build seeds the global RNG, which parallel runs must not share)."""
+        if self.args.dry_run:
+            return None
+        with self.init_lock:
+            return runs.paired_init_path(
+                osp.join(self.root, 'init'), arms.student_cfg(self.proto),
+                seed)
 
     def fit_attention(self, spatial_norm: bool) -> str:
         """The fitted teacher-attention file (fitted once, then cached)."""
