@@ -32,11 +32,16 @@ _LOGITS_COPY = '__verify_logits'
 
 @dataclass
 class ImageCheck:
-    """One image: input size, largest logit difference, label agreement."""
+    """One image: input size, largest logit difference, label agreement.
+
+    ``max_abs_logit`` (largest PyTorch ``|logit|``) puts the difference in
+    scale.
+    """
     image: str
     shape: Tuple[int, int]
     max_abs_diff: float
     agreement: float
+    max_abs_logit: float = 0.0
 
 
 @dataclass
@@ -188,7 +193,8 @@ def verify_onnx(onnx_path: str,
         report.checks.append(ImageCheck(
             image=path, shape=tuple(x.shape[2:]),
             max_abs_diff=float(np.abs(got - ref).max()),
-            agreement=float(same.mean())))
+            agreement=float(same.mean()),
+            max_abs_logit=float(np.abs(ref).max())))
     if strict and not report.passed:
         raise VerificationError(
             f'{onnx_path} does not match PyTorch: {report.summary()}',

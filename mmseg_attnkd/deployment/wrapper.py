@@ -68,9 +68,13 @@ class SegmentorExportWrapper(nn.Module):
     @property
     def input_description(self) -> str:
         """How the graph expects its input (stored in the ONNX metadata)."""
-        order = 'BGR' if self.channel_conversion else 'RGB'
-        return (f'float32 NCHW, {order} (the order cv2.imread returns when '
-                f'{order} = BGR), 0-255; normalisation is inside the graph')
+        if self.channel_conversion:
+            return ('float32 NCHW, 0-255, BGR channel order (as cv2.imread '
+                    'returns it); the swap to the model\'s order and the '
+                    'normalisation are inside the graph')
+        return ('float32 NCHW, 0-255, channels in the order the model was '
+                'trained on (no channel swap in the config); the '
+                'normalisation is inside the graph')
 
     def preprocess(self, image: Tensor) -> Tensor:
         """Channel order and normalisation of MMSeg's data preprocessor.

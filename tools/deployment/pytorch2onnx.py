@@ -92,7 +92,8 @@ def main(argv=None) -> int:
         for check in report.checks:
             print(f'  {osp.basename(check.image)} at {check.shape[0]}x'
                   f'{check.shape[1]}: max |delta logit| '
-                  f'{check.max_abs_diff:.3g}, equal labels '
+                  f'{check.max_abs_diff:.3g} (max |logit| '
+                  f'{check.max_abs_logit:.3g}), equal labels '
                   f'{100 * check.agreement:.4f}%')
         print(report.summary())
     if args.report:
