@@ -140,7 +140,7 @@ def target_lines(table: Dict[str, Dict[int, dict]], iters: int) -> List[str]:
     out = []
     base, teacher = mean.get('baseline'), None
     for name in table:
-        if name.startswith('teacher_'):
+        if name == 'teacher':
             teacher = mean.get(name)
     if base is not None and teacher is not None:
         out.append(f'teacher test mIoU >= baseline + 8: {teacher:.2f} vs '
@@ -200,7 +200,7 @@ def target_lines(table: Dict[str, Dict[int, dict]], iters: int) -> List[str]:
 def render(results: List[dict], meta: Dict) -> str:
     table = by_arm(results)
     proto = meta['proto']
-    teacher = [a for a in table if a.startswith('teacher_')]
+    teacher = [a for a in table if a == 'teacher']
     order = teacher + [a for a in arms.MAIN_ARMS for a in (
         a, a + TEACHER_OUTPUT)] + [a for a in arms.EXTRA_ARMS]
     h, w = proto['crop']
@@ -266,7 +266,7 @@ def plot(results: List[dict], path: str) -> None:
             ax.plot(x, mean, marker='o', markersize=3,
                     color=colors[i % 10], label=arm)
     for name, runs in table.items():
-        if name.startswith('teacher_'):
+        if name == 'teacher':
             r = next(iter(runs.values()))
             if r.get('val'):
                 for ax in axes:

@@ -75,7 +75,7 @@ def test_choose_on_val_picks_best_mean_val_never_test():
 
 
 def test_targets_and_teacher_output_pseudo_arm():
-    results = [_run('teacher_abc', 0, 60.0, 55.0)]
+    results = [_run('teacher', 0, 60.0, 55.0)]
     for seed, (b, f) in enumerate([(40.0, 43.0), (41.0, 43.5), (39.0,
                                                                  42.0)]):
         results.append(_run('baseline', seed, b, b))
