@@ -91,6 +91,8 @@ def load_checkpoint_safely(filename: Union[str, os.PathLike],
 def _first_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     for ln in lines:
-        if 'GLOBAL' in ln or 'Unsupported' in ln:
+        # torch's "Unsupported global" line, or the refusal of one of the
+        # restricted stand-ins of compat (getattr, bytes)
+        if 'GLOBAL' in ln or 'Unsupported' in ln or ln.startswith('refused'):
             return ln
     return lines[0] if lines else type(err).__name__

@@ -166,7 +166,7 @@ def test_real_camvid_sample(shared_data, tmp_path):
     if not osp.isdir(root):
         pytest.skip(f'real CamVid not present at {root}')
     out = str(tmp_path / 'real')
-    counts = convert_camvid(root, out, scale=0.5,
+    counts = convert_camvid(root, out, splits=['train', 'val'], scale=0.5,
                             limits=dict(train=2, val=1))
     assert counts == dict(train=2, val=1)
     for split in ('train', 'val'):

@@ -2,9 +2,12 @@
 """Every bad input gets a clear error naming the problem and the fix.
 
 Each case builds the real component with one thing wrong and checks the
-exception type and the key parts of its message. ``python
-tests/test_reliability/test_errors.py`` prints the table of
-``docs/errors.md`` from the messages these cases actually produce.
+exception type and the key parts of its message; the command-line cases
+(``CLI_CASES``) run the dataset converter tools and check that a bad input
+ends in one line on stderr and a non-zero exit status. ``python
+tests/test_reliability/test_errors.py --write docs/errors.md`` regenerates
+the tables of ``docs/errors.md`` from the messages these cases actually
+produce (without ``--write`` it prints them).
 """
 import copy
 import math
@@ -116,6 +119,19 @@ def _ckpt_unsafe(tmp):
         _build(_cwd_model(teacher_ckpt=path))
     finally:
         assert not osp.exists(marker), 'the pickle payload was executed'
+
+
+class _BigBytes:
+    """``bytes(10**12)`` would allocate 1 TB while unpickling."""
+
+    def __reduce__(self):
+        return (bytes, (10**12, ))
+
+
+def _ckpt_bytes_call(tmp):
+    path = _save(tmp / 'bytes.pth', dict(state_dict=_teacher_state(),
+                                          extra=_BigBytes()))
+    _build(_cwd_model(teacher_ckpt=path))
 
 
 def _ckpt_wrong_arch(tmp):
@@ -232,6 +248,9 @@ CASES = [
     ('ckpt-unsafe', 'teacher_ckpt pickles arbitrary code',
      _ckpt_unsafe, UnsafeCheckpointError,
      ['refused to load', 'allow-list', 'UNSAFE']),
+    ('ckpt-bytes', 'teacher_ckpt pickles bytes(n) (only the bytes() of '
+     'empty numpy data is allowed)', _ckpt_bytes_call, UnsafeCheckpointError,
+     ['refused to load', 'bytes']),
     ('ckpt-shape', 'teacher_ckpt is for another architecture (shapes '
      'differ)', _ckpt_wrong_arch, ValueError,
      ['does not fit the teacher', 'another shape', 'num_classes']),
@@ -270,6 +289,286 @@ CASES = [
     ('resume-path', '--resume with a missing file (tools/train.py)',
      _resume_missing, FileNotFoundError, ['no such checkpoint file']),
 ]
+
+
+# --------------------------------------------------------------------------
+# command-line tools: a bad input ends in one line on stderr and exit
+# status 1 (2 for a bad option), never a traceback
+# --------------------------------------------------------------------------
+CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
+
+
+def _tool(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'cli_case_{name}', osp.join(CONVERTERS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fixtures():
+    sys.path.insert(0, osp.join(REPO, 'tests', 'test_datasets'))
+    import _dataset_fixtures
+    return _dataset_fixtures
+
+
+def _png(path, array):
+    import os
+
+    from PIL import Image
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
+
+
+def _camvid(tmp):
+    return _fixtures().write_segnet_camvid(str(tmp / 'CamVid'), num_train=2,
+                                           num_val=1)
+
+
+def _sstem(tmp):
+    return _fixtures().write_sstem(str(tmp / 'stack1'), sections=range(4))
+
+
+def _semiseg(tmp, mask=None, mask_name='0.png', image_size=(16, 16)):
+    import numpy as np
+    root = str(tmp / 'MultiClassInfection-Train')
+    _png(osp.join(root, 'Imgs', '0.jpg'), np.zeros(image_size, np.uint8))
+    if mask is None:
+        mask = np.zeros((16, 16), np.uint8)
+    _png(osp.join(root, 'GT', mask_name), mask)
+    return root
+
+
+def _colour_mask():
+    import numpy as np
+    mask = np.zeros((16, 16, 3), np.uint8)
+    mask[:8, :, 0] = 255
+    return mask
+
+
+def _binary_mask():
+    import numpy as np
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:8, 4:8] = 255
+    return mask
+
+
+def _out(tmp):
+    return ['--out-dir', str(tmp / 'out')]
+
+
+def _file(tmp):
+    path = tmp / 'a_file'
+    path.write_text('x')
+    return str(path)
+
+
+def _camvid_bad_label(tmp):
+    import numpy as np
+    root = _camvid(tmp)
+    _png(osp.join(root, 'trainannot', 'seq0_000000.png'),
+         np.full((48, 64), 40, np.uint8))
+    return ['--data-root', root] + _out(tmp)
+
+
+def _camvid_no_label(tmp):
+    import os
+    root = _camvid(tmp)
+    os.remove(osp.join(root, 'trainannot', 'seq1_000001.png'))
+    return ['--data-root', root] + _out(tmp)
+
+
+def _camvid_corrupt_image(tmp):
+    root = _camvid(tmp)
+    with open(osp.join(root, 'train', 'seq0_000000.png'), 'wb') as f:
+        f.write(b'not a png')
+    return ['--data-root', root] + _out(tmp)
+
+
+def _sstem_bad_grey(tmp):
+    import numpy as np
+    root = _sstem(tmp)
+    _png(osp.join(root, 'labels', 'labels00000001.png'),
+         np.full((64, 64), 7, np.uint8))
+    return ['--data-root', root] + _out(tmp)
+
+
+def _medseg_no_mask(tmp):
+    import numpy as np
+    root = _semiseg(tmp)
+    _png(osp.join(root, 'Imgs', '1.jpg'), np.zeros((16, 16), np.uint8))
+    return ['--data-root', root] + _out(tmp)
+
+
+def _check_bad_labels(tmp):
+    import numpy as np
+    root = str(tmp / 'data')
+    generate_seg_dataset(root, num_train=2, num_val=1, size=(32, 32))
+    _png(osp.join(root, 'ann_dir', 'train', '0001.png'),
+         np.full((32, 32), 17, np.uint8))
+    return ['--type', 'CamVidDataset', '--data-root', root, '--splits',
+            'train']
+
+
+#: (id, bad input, tool, argv(tmp), exit status, message fragments)
+CLI_CASES = [
+    ('camvid-root', 'CamVid: --data-root does not exist', 'camvid',
+     lambda t: ['--data-root', str(t / 'nope')] + _out(t), 1,
+     ['does not exist', 'pass the SegNet "CamVid" folder']),
+    ('camvid-wrong-root', 'CamVid: --data-root is not the SegNet folder',
+     'camvid', lambda t: ['--data-root', str(t)] + _out(t), 1,
+     ['No CamVid split', 'as --data-root']),
+    ('camvid-split', 'CamVid: --splits names a split the release lacks',
+     'camvid', lambda t: ['--data-root', _camvid(t), '--splits', 'tst']
+     + _out(t), 1, ["split 'tst' not found", '(train val)']),
+    ('camvid-label-missing', 'CamVid: an image has no label', 'camvid',
+     _camvid_no_label, 1, ['have no label', 'seq1_000001.png']),
+    ('camvid-label-values', 'CamVid: a label holds values outside 0..11',
+     'camvid', _camvid_bad_label, 1, ['[40]', 'SegNet CamVid labels']),
+    ('camvid-corrupt', 'CamVid: an image file is damaged', 'camvid',
+     _camvid_corrupt_image, 1, ['cannot identify image file',
+                                're-export it or remove it']),
+    ('camvid-scale', 'CamVid: --scale 0', 'camvid',
+     lambda t: ['--data-root', str(t), '--scale', '0'] + _out(t), 2,
+     ['--scale', 'not a finite number > 0']),
+    ('camvid-limit', 'CamVid: --limit-val 0', 'camvid',
+     lambda t: ['--data-root', str(t), '--limit-val', '0'] + _out(t), 2,
+     ['--limit-val', 'pass a whole number > 0']),
+    ('camvid-limit-split', 'CamVid: --limit-test for a split not in --splits',
+     'camvid', lambda t: ['--data-root', _camvid(t), '--splits', 'train',
+                          '--limit-test', '1'] + _out(t), 1,
+     ['drop those --limit-<split> options']),
+    ('camvid-out-file', 'CamVid: --out-dir is an existing file', 'camvid',
+     lambda t: ['--data-root', _camvid(t), '--out-dir', _file(t)], 1,
+     ['is a file, not a folder', 'pass a folder path']),
+    ('camvid-args', 'CamVid: a required option is missing', 'camvid',
+     lambda t: ['--data-root', str(t)], 2,
+     ['required: --out-dir', '--help']),
+    ('sstem-root', 'ssTEM: --data-root has no raw/ folder',
+     'drosophila_sstem', lambda t: ['--data-root', str(t)] + _out(t), 1,
+     ['No raw/ folder', '--data-root must hold']),
+    ('sstem-sections', 'ssTEM: --train-sections is not a range',
+     'drosophila_sstem', lambda t: ['--data-root', _sstem(t),
+                                    '--train-sections', '0-x'] + _out(t), 1,
+     ["Cannot parse '0-x'", 'ranges and commas']),
+    ('sstem-overlap', 'ssTEM: a section in two splits', 'drosophila_sstem',
+     lambda t: ['--data-root', _sstem(t), '--train-sections', '0-2',
+                '--test-sections', '2-3'] + _out(t), 1,
+     ['[2]', 'disjoint']),
+    ('sstem-tile', 'ssTEM: --tile larger than the sections',
+     'drosophila_sstem', lambda t: ['--data-root', _sstem(t),
+                                    '--train-sections', '0-1',
+                                    '--test-sections', '2-3', '--tile',
+                                    '1000'] + _out(t), 1,
+     ['exceeds the image size', 'Pass a smaller --tile']),
+    ('sstem-tile-zero', 'ssTEM: --tile 0', 'drosophila_sstem',
+     lambda t: ['--data-root', str(t), '--tile', '0'] + _out(t), 2,
+     ['--tile', 'pass a whole number > 0']),
+    ('sstem-grey', 'ssTEM: a label with a grey value that is no class',
+     'drosophila_sstem', _sstem_bad_grey, 1,
+     ['grey values [7]', 'original label PNGs']),
+    ('medseg-root', 'MedSeg: --data-root does not exist', 'medseg_covid',
+     lambda t: ['--data-root', str(t / 'nope')] + _out(t), 1,
+     ['does not exist', 'pass the folder holding']),
+    ('medseg-folders', 'MedSeg slices: image/mask folders under other '
+     'names', 'medseg_covid',
+     lambda t: ['--data-root', str(t)] + _out(t), 1,
+     ['does not exist', '--img-dir and --mask-dir']),
+    ('medseg-layout', 'MedSeg slices: --layout medseg on COVID-SemiSeg '
+     'folders (Imgs/, GT/)', 'medseg_covid',
+     lambda t: ['--data-root', _semiseg(t), '--layout', 'medseg'] + _out(t),
+     1, ["holds the folders ['GT', 'Imgs']", '--layout semiseg']),
+    ('medseg-img-dir', 'MedSeg slices: --img-dir does not exist',
+     'medseg_covid', lambda t: ['--data-root', _semiseg(t), '--img-dir',
+                                'ct', '--mask-dir', 'GT'] + _out(t), 1,
+     ['/ct', 'does not exist', '--img-dir']),
+    ('medseg-no-mask', 'MedSeg slices: an image without a mask',
+     'medseg_covid', _medseg_no_mask, 1,
+     ['have no mask', '1.jpg', 'same file name stem']),
+    ('medseg-colour', 'MedSeg slices: a colour (RGB) mask', 'medseg_covid',
+     lambda t: ['--data-root', _semiseg(t, mask=_colour_mask())] + _out(t),
+     1, ['colour (RGB) mask', 'grey or palette PNG']),
+    ('medseg-jpeg-mask', 'MedSeg slices: JPEG masks', 'medseg_covid',
+     lambda t: ['--data-root', _semiseg(t, mask_name='0.jpg')] + _out(t), 1,
+     ['JPEG mask', 'export the masks as PNG']),
+    ('medseg-binary', 'MedSeg slices: binary 0/255 infection masks '
+     '(COVID-SemiSeg LungInfection)', 'medseg_covid',
+     lambda t: ['--data-root', _semiseg(t, mask=_binary_mask())] + _out(t),
+     1, ['[255]', 'binary infection mask', 'MultiClassInfection']),
+    ('medseg-size', 'MedSeg slices: image and mask sizes differ',
+     'medseg_covid', lambda t: ['--data-root', _semiseg(
+         t, image_size=(16, 20))] + _out(t), 1, ['same size']),
+    ('medseg-val-cases', 'MedSeg: --val-cases with slice folders',
+     'medseg_covid', lambda t: ['--data-root', _semiseg(t), '--val-cases',
+                                'rp1'] + _out(t), 1,
+     ['NIfTI input only', '--split']),
+    ('medseg-nifti-options', 'MedSeg: --img-dir with --format nifti',
+     'medseg_covid', lambda t: ['--data-root', str(t), '--format', 'nifti',
+                                '--img-dir', 'x'] + _out(t), 1,
+     ['only for slice folders', '--format slices']),
+    ('medseg-window', 'MedSeg: --window-width 0', 'medseg_covid',
+     lambda t: ['--data-root', str(t), '--window-width', '0'] + _out(t), 2,
+     ['--window-width', 'not a finite number > 0']),
+    ('medseg-val-every', 'MedSeg: --val-every -1', 'medseg_covid',
+     lambda t: ['--data-root', str(t), '--val-every', '-1'] + _out(t), 2,
+     ['--val-every', 'is negative']),
+    ('check-config', 'check_dataset: --config does not exist',
+     'check_dataset', lambda t: ['--config', str(t / 'nope.py')], 1,
+     ['does not exist', 'pass the path of a config file']),
+    ('check-type', 'check_dataset: --type is not a dataset',
+     'check_dataset', lambda t: ['--type', 'CamVid', '--data-root', str(t)],
+     1, ["'CamVid' is not a registered dataset", 'CamVidDataset']),
+    ('check-args', 'check_dataset: neither --config nor --type',
+     'check_dataset', lambda t: [], 1, ['give --config CONFIG']),
+    ('check-labels', 'check_dataset: a label outside the classes',
+     'check_dataset', _check_bad_labels, 1, ['[train] FAILED', '[17]']),
+]
+
+
+def run_cli_case(case, tmp):
+    """Run one CLI case in this process; return (exit status, stderr)."""
+    import contextlib
+    import io
+    _, _, tool, make_argv, _, _ = case
+    argv = make_argv(tmp)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(io.StringIO()):
+        try:
+            _tool(tool).main(argv)
+        except SystemExit as exc:
+            return exc.code, err.getvalue()
+    return 0, err.getvalue()
+
+
+@pytest.mark.parametrize('case', CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_error_message(case, tmp_path):
+    _, _, tool, _, status, fragments = case
+    code, err = run_cli_case(case, tmp_path)
+    lines = err.strip().splitlines()
+    assert code == status, err
+    assert len(lines) == 1, err  # one line, no traceback
+    assert lines[0].startswith(f'{tool}.py: error: '), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], f'{fragment!r} not in: {lines[0]}'
+
+
+def test_cli_error_in_a_real_process(tmp_path, subprocess_env):
+    """The issue's case end to end: COVID-SemiSeg folders without
+    --layout medseg's names, run as a script: one line, status 1."""
+    import subprocess
+    root = _semiseg(tmp_path)
+    out = subprocess.run(
+        [sys.executable, osp.join(CONVERTERS, 'medseg_covid.py'),
+         '--data-root', root, '--layout', 'medseg', '--out-dir',
+         str(tmp_path / 'out')], env=subprocess_env, capture_output=True,
+        text=True, timeout=300)
+    assert out.returncode == 1
+    assert 'Traceback' not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and '--layout semiseg' in lines[0], out.stderr
 
 
 def _dataset(tmp, crop, resize=False):
@@ -426,23 +725,67 @@ def test_crop_hook_stops_runner_before_first_step(tmp_path):
     assert not osp.exists(osp.join(work_dir, 'iter_1.pth'))
 
 
-if __name__ == '__main__':  # print the table of docs/errors.md
+def _cell(text: str, tmp: str) -> str:
+    text = text.replace(tmp, '<dir>').replace('|', '\\|')
+    return ' '.join(text.split())
+
+
+def render_tables() -> str:
+    """The two message tables of docs/errors.md, from the cases above."""
     import tempfile
     from pathlib import Path
-    print('| Bad input | Exception | Message |')
-    print('|---|---|---|')
+    lines = ['### Training, checkpoints and datasets', '',
+             '| Bad input | Exception | Message |', '|---|---|---|']
     for cid, what, trigger, exc_type, _ in CASES:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 trigger(Path(tmp))
             except exc_type as err:  # noqa: PERF203
-                msg = str(err).replace(tmp, '<dir>')
-                msg = msg.replace('|', '\\|').replace('\n', ' ')
+                msg = str(err)
                 if isinstance(err, KeyError):
                     msg = msg.strip('"')
-                print(f'| {what} | `{exc_type.__name__}` | {msg} |')
+                lines.append(f'| {what} | `{exc_type.__name__}` | '
+                             f'{_cell(msg, tmp)} |')
             else:
                 raise SystemExit(f'{cid} did not raise')
+    lines += ['', '### Command-line tools (dataset converters)', '',
+              'Each prints one line on stderr and exits with the status '
+              'shown (2: a bad option, as argparse; 1: a bad input).', '',
+              '| Bad input | Exit | Message (stderr) |', '|---|:---:|---|']
+    for case in CLI_CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            code, err = run_cli_case(case, Path(tmp))
+            if code == 0:
+                raise SystemExit(f'{case[0]} did not fail')
+            lines.append(f'| {case[1]} | {code} | `{_cell(err, tmp)}` |')
+    return '\n'.join(lines) + '\n'
+
+
+START, END = '<!-- errors:start -->', '<!-- errors:end -->'
+
+
+if __name__ == '__main__':  # the tables of docs/errors.md
+    import argparse
+    parser = argparse.ArgumentParser(
+        description='Print the message tables of docs/errors.md, or write '
+        'them between its markers with --write.')
+    parser.add_argument('--write', metavar='DOC',
+                        help='e.g. docs/errors.md: replace the part between '
+                        f'{START} and {END}')
+    cli_args = parser.parse_args()
+    tables = render_tables()
+    if not cli_args.write:
+        print(tables, end='')
+    else:
+        with open(cli_args.write, encoding='utf-8') as f:
+            doc = f.read()
+        if START not in doc or END not in doc:
+            raise SystemExit(f'{cli_args.write} has no {START} ... {END}')
+        head, rest = doc.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        with open(cli_args.write, 'w', encoding='utf-8') as f:
+            f.write(f'{head}{START}\n{tables}{END}{tail}')
+        print(f'wrote {cli_args.write}')
 
 
 def test_frozen_teacher_runs_in_eval_mode():

@@ -13,8 +13,10 @@ Examples::
     python tools/dataset_converters/drosophila_sstem.py \
         --data-root ../shared/data/drosophila_sstem \
         --out-dir data/drosophila_sstem --split study [--scale 0.5]
+
+A bad input ends with one line (what is wrong and what to pass) and exit
+status 1 (2 for a bad option).
 """
-import argparse
 import sys
 import time
 
@@ -22,6 +24,17 @@ from mmseg_attnkd.datasets.converters import (convert_drosophila_sstem,
                                               parse_index_ranges)
 from mmseg_attnkd.datasets.converters.drosophila_sstem import \
     SSTEM_STUDY_SPLIT
+from mmseg_attnkd.datasets.converters.io_utils import (
+    ConverterArgumentParser, check_out_dir, cli_errors, positive_float,
+    positive_int)
+
+#: Fixes appended to library messages that name only the problem.
+CLI_HINTS = (
+    ('exceeds the image size', 'Pass a smaller --tile (at most the section '
+     'size after --scale) or drop --tile.'),
+    ('Cannot parse', 'Pass the --*-sections options as ranges and commas.'),
+    ('Bad range', 'Pass the --*-sections options as ranges and commas.'),
+)
 
 
 def _ranges(indices) -> str:
@@ -29,7 +42,8 @@ def _ranges(indices) -> str:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ConverterArgumentParser(
+        prog='drosophila_sstem.py',
         description='Drosophila ssTEM (raw/NN.tif + labels/labelsNNNNNNNN.png'
         ') -> MMSeg layout with 5 classes and a split by section index.')
     parser.add_argument('--data-root', required=True,
@@ -50,9 +64,9 @@ def parse_args(argv=None):
                         'no val split)')
     parser.add_argument('--test-sections', default=None,
                         help='section indices for test, e.g. 16-19')
-    parser.add_argument('--tile', type=int, default=None,
+    parser.add_argument('--tile', type=positive_int, default=None,
                         help='cut sections into TILE x TILE patches')
-    parser.add_argument('--scale', type=float, default=1.0,
+    parser.add_argument('--scale', type=positive_float, default=1.0,
                         help='resize sections by this factor first (0.5: '
                         '512x512); labels use nearest neighbour')
     return parser.parse_args(argv)
@@ -74,7 +88,14 @@ def resolve_split(args) -> dict:
 
 
 def main(argv=None) -> dict:
+    """Parse ``argv`` and convert; a bad input exits with one line."""
     args = parse_args(argv)
+    with cli_errors('drosophila_sstem.py', hints=CLI_HINTS):
+        return convert(args)
+
+
+def convert(args) -> dict:
+    check_out_dir(args.out_dir)
     split = resolve_split(args)
     start = time.time()
     counts = convert_drosophila_sstem(

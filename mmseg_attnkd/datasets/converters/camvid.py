@@ -61,10 +61,14 @@ def read_segnet_split(data_root: str, split: str) -> List[Tuple[str, str]]:
                        if n.lower().endswith('.png'))
         pairs = [(osp.join(img_dir, n), osp.join(ann_dir, n)) for n in names]
     else:
+        present = [s for s in ('train', 'val', 'test')
+                   if osp.isfile(osp.join(data_root, f'{s}.txt'))
+                   or osp.isdir(osp.join(data_root, s))]
         raise FileNotFoundError(
             f'CamVid split {split!r} not found: neither {txt} nor {img_dir} '
             'exists. --data-root must be the SegNet "CamVid" folder holding '
-            'train/, trainannot/, val/, valannot/.')
+            'train/, trainannot/, val/, valannot/; pass --splits from the '
+            f'splits it has ({" ".join(present) or "none"}).')
     missing_img = [p[0] for p in pairs if not osp.isfile(p[0])]
     if missing_img:
         raise FileNotFoundError(
@@ -141,12 +145,15 @@ def convert_camvid(data_root: str,
         if not splits:
             raise FileNotFoundError(
                 f'No CamVid split (train/, val/, test/ or *.txt) found in '
-                f'{data_root!r}; is it the SegNet "CamVid" folder?')
+                f'{data_root!r}; pass the SegNet "CamVid" folder (holding '
+                'train/, trainannot/, val/, valannot/) as --data-root.')
     limits = limits or {}
     unknown = set(limits) - set(splits)
     if unknown:
         raise ValueError(f'limits given for splits {sorted(unknown)} that '
-                         f'are not converted (splits: {list(splits)}).')
+                         f'are not converted (splits: {list(splits)}); drop '
+                         'those --limit-<split> options or add the splits '
+                         'to --splits.')
     counts = {}
     for split in splits:
         pairs = select_evenly(read_segnet_split(data_root, split),

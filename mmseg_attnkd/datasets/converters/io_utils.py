@@ -1,15 +1,20 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Small helpers shared by the dataset converters."""
+"""Small helpers shared by the dataset converters and their command lines."""
+import argparse
+import contextlib
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple, TypeVar
+import sys
+from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 from PIL import Image
 
 __all__ = [
     'parse_index_ranges', 'select_evenly', 'scaled_size', 'resize_image',
-    'resize_label', 'save_png', 'prepare_split_dirs'
+    'resize_label', 'save_png', 'prepare_split_dirs',
+    'ConverterArgumentParser', 'positive_int', 'positive_float',
+    'check_out_dir', 'cli_errors', 'one_line'
 ]
 
 T = TypeVar('T')
@@ -110,3 +115,115 @@ def prepare_split_dirs(out_dir: str, split: str) -> Tuple[str, str]:
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     return img_dir, ann_dir
+
+
+# --------------------------------------------------------------------------
+# command lines: a bad input ends in one line and a non-zero exit status
+# --------------------------------------------------------------------------
+class ConverterArgumentParser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors are one line (exit status 2).
+
+    The line names the problem as argparse words it and points to
+    ``--help`` for the options, instead of printing the whole usage block.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f'{self.prog}: error: {message}; run {self.prog} '
+                  '--help for the options.\n')
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an integer; pass a whole number > 0') from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f'{value} is not > 0; pass a whole number > 0')
+    return value
+
+
+def positive_float(text: str) -> float:
+    """``argparse`` type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a number; pass a number > 0') from None
+    if not 0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(
+            f'{text} is not a finite number > 0; pass e.g. 0.5')
+    return value
+
+
+def check_out_dir(out_dir: str, option: str = '--out-dir') -> None:
+    """Refuse an output path that exists but is not a folder.
+
+    Raises:
+        NotADirectoryError: ``out_dir`` (or one of its parents) is a file.
+    """
+    path = osp.abspath(out_dir)
+    while path and not osp.exists(path):
+        parent = osp.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    if osp.exists(path) and not osp.isdir(path):
+        raise NotADirectoryError(
+            f'{option} {out_dir!r}: {path!r} is a file, not a folder; pass '
+            'a folder path (it is created if missing).')
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line, with a hint for OS errors."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        # e.g. PermissionError from makedirs: "[Errno 13] Permission ..."
+        what = err.filename
+        if err.filename2:
+            what = f'{what} -> {err.filename2}'
+        text = (f'{err.strerror}: {what!r}; check the path and its '
+                'permissions, or pass another one.')
+    else:
+        text = str(err) or type(err).__name__
+        if type(err).__name__ == 'UnidentifiedImageError':
+            text += (' (not a readable image: the file is damaged or has '
+                     'another format; re-export it or remove it from the '
+                     'input folder).')
+    return ' '.join(text.split())
+
+
+#: What a converter command line turns into one line + exit status 1:
+#: missing or unreadable files and folders (``OSError``, including PIL's
+#: ``UnidentifiedImageError``), bad values (``ValueError``) and a missing
+#: optional reader (``ImportError``, e.g. nibabel).
+CLI_INPUT_ERRORS = (OSError, ValueError, ImportError)
+
+
+@contextlib.contextmanager
+def cli_errors(prog: str,
+               hints: Sequence[Tuple[str, str]] = ()) -> Iterator[None]:
+    """End a converter command line on bad input with one line, status 1.
+
+    Inside the block, an exception from :data:`CLI_INPUT_ERRORS` is printed
+    to stderr as ``<prog>: error: <message>`` (the converters' messages say
+    what is wrong and what to pass instead) and becomes ``SystemExit(1)``;
+    anything else (a bug) keeps its traceback.
+
+    Args:
+        prog: The tool's name, first on the line.
+        hints: ``(substring, fix)`` pairs: a message containing
+            ``substring`` gets ``fix`` appended (for library messages that
+            name the problem but not the command-line option to change).
+    """
+    try:
+        yield
+    except CLI_INPUT_ERRORS as err:
+        text = one_line(err)
+        for needle, fix in hints:
+            if needle in text:
+                text = f'{text} {fix}'
+                break
+        print(f'{osp.basename(prog)}: error: {text}', file=sys.stderr)
+        raise SystemExit(1) from None

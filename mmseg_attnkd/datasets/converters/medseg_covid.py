@@ -8,10 +8,18 @@ Accepted inputs under ``data_root``:
   ``rp_msk/<n>.nii.gz`` (whole volumes); or generic ``images/<case>.nii[.gz]``
   + ``masks/<case>.nii[.gz]``. Read with nibabel (optional dependency).
 * Slice folders: ``images/<name>.<png|jpg|tif|npy>`` + ``masks/<name>.<...>``
-  (same stem), optionally already split as ``images/{train,val}/``.
+  (same stem), optionally already split as ``images/{train,val}/``; or the
+  COVID-SemiSeg layout of the MedSeg slices (Fan et al., Inf-Net, IEEE TMI
+  2020): ``Imgs/<name>.jpg`` (grey JPEG crops) + ``GT/<name>.png`` (palette
+  PNGs, 0 background, 1 ground-glass, 2 consolidation), found automatically;
+  any other folder names are given as ``img_dir``/``mask_dir``.
 
 Mask values: 0 background, 1 ground-glass opacity, 2 consolidation,
-3 pleural effusion.
+3 pleural effusion. Masks are read as class indices: grey (``L``, 16-bit)
+or palette (``P``: the palette index, as MMSeg reads it) images or ``.npy``;
+3-class masks (no pleural effusion, e.g. COVID-SemiSeg) and 4-class masks
+are both accepted. Colour (RGB) masks, binary 0/255 infection masks and
+lossy JPEG masks are refused with a message naming the file.
 
 Intensities. CT values in Hounsfield units (NIfTI volumes, and slice files
 that are not 8-bit) are mapped to 8-bit with the lung window
@@ -46,7 +54,9 @@ from .io_utils import prepare_split_dirs, save_png
 
 __all__ = [
     'LUNG_WINDOW', 'window_ct', 'remap_medseg_mask', 'load_nifti',
-    'find_nifti_pairs', 'convert_medseg_nifti', 'convert_medseg_slices'
+    'find_nifti_pairs', 'convert_medseg_nifti', 'convert_medseg_slices',
+    'SLICE_LAYOUTS', 'find_slice_folders', 'read_slice_image',
+    'read_slice_mask'
 ]
 
 #: Default CT window ``(level, width)`` in HU: the common lung window.
@@ -54,6 +64,11 @@ LUNG_WINDOW = (-600.0, 1500.0)
 
 _NIFTI_EXTS = ('.nii.gz', '.nii')
 _SLICE_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.npy')
+_LOSSY_EXTS = ('.jpg', '.jpeg')
+
+#: ``(image folder, mask folder)`` of the known per-slice layouts: the
+#: generic one and COVID-SemiSeg's (``Imgs/`` grey JPEG, ``GT/`` palette PNG).
+SLICE_LAYOUTS = {'medseg': ('images', 'masks'), 'semiseg': ('Imgs', 'GT')}
 
 
 def window_ct(hu: np.ndarray,
@@ -108,10 +123,15 @@ def remap_medseg_mask(mask: np.ndarray,
                 'must hold class indices 0..3. Was it resampled with '
                 'interpolation?')
         mask = rounded
-    check_label_array(
-        mask, 4, ignore_index=None, name=name,
-        hint='MedSeg masks use 0 background, 1 ground-glass opacity, '
-        '2 consolidation, 3 pleural effusion.')
+    hint = ('MedSeg masks use 0 background, 1 ground-glass opacity, '
+            '2 consolidation, 3 pleural effusion.')
+    values = np.unique(mask)
+    if values.size and set(values.tolist()) <= {0, 255} and 255 in values:
+        hint = ('This looks like a binary infection mask (0/255, e.g. '
+                "COVID-SemiSeg's LungInfection-*/GT); convert the multi-class "
+                'masks instead (MultiClassInfection-*/GT: 0 background, '
+                '1 ground-glass, 2 consolidation).')
+    check_label_array(mask, 4, ignore_index=None, name=name, hint=hint)
     out = mask.astype(np.uint8)
     if three_class:
         out[out == 3] = 0 if effusion_to == 'background' else 255
@@ -263,11 +283,74 @@ def convert_medseg_nifti(data_root: str,
     return counts
 
 
-def _read_slice(path: str) -> np.ndarray:
+_HU_MODES = ('I', 'I;16', 'I;16B', 'I;16L', 'F')
+
+
+def _grey_if_equal(rgb: np.ndarray, tolerance: int) -> Optional[np.ndarray]:
+    """The first channel of an ``(H, W, 3)`` array whose channels agree."""
+    chans = rgb[..., :3].astype(np.int16)
+    if np.abs(chans - chans[..., :1]).max(initial=0) <= tolerance:
+        return rgb[..., 0]
+    return None
+
+
+def read_slice_image(path: str) -> np.ndarray:
+    """Read one CT slice image.
+
+    Returns ``(H, W)`` uint8 for 8-bit grey images (including grey JPEGs
+    stored with three equal channels, up to JPEG rounding), ``(H, W, 3)``
+    uint8 for colour images, and the raw values (int/float, treated as HU
+    and windowed by the converter) for 16-bit, 32-bit and ``.npy`` slices.
+    """
     if path.lower().endswith('.npy'):
         return np.load(path, allow_pickle=False)
     with Image.open(path) as img:
-        return np.array(img)
+        if img.mode in _HU_MODES:
+            return np.array(img)
+        if img.mode == 'L':
+            return np.array(img)
+        rgb = np.array(img.convert('RGB'))
+    grey = _grey_if_equal(rgb, tolerance=3)
+    return grey.copy() if grey is not None else rgb
+
+
+def read_slice_mask(path: str) -> np.ndarray:
+    """Read one mask as ``(H, W)`` class indices.
+
+    Grey (``L``, 16-bit) images and ``.npy`` give their values, palette
+    (``P``) PNGs their palette indices (as MMSeg's ``LoadAnnotations``
+    reads them); an RGB file whose three channels are equal is read as
+    grey.
+
+    Raises:
+        ValueError: a JPEG mask (lossy: class values are blurred), a 1-bit
+            mask, or a colour-coded RGB mask.
+    """
+    if path.lower().endswith(_LOSSY_EXTS):
+        raise ValueError(
+            f'{path} is a JPEG mask: JPEG is lossy and blurs class values '
+            'at every edge; export the masks as PNG (grey or palette) or '
+            '.npy with the class indices 0..3.')
+    if path.lower().endswith('.npy'):
+        return np.load(path, allow_pickle=False)
+    with Image.open(path) as img:
+        if img.mode == '1':
+            raise ValueError(
+                f'{path} is a 1-bit (binary) mask, so it cannot hold the '
+                'classes 0 background, 1 ground-glass, 2 consolidation, '
+                '3 pleural effusion; pass the multi-class masks (grey or '
+                'palette PNGs of class indices).')
+        if img.mode in ('L', 'P') + _HU_MODES:
+            return np.array(img)
+        rgb = np.array(img.convert('RGB'))
+    grey = _grey_if_equal(rgb, tolerance=0)
+    if grey is None:
+        raise ValueError(
+            f'{path} is a colour (RGB) mask; the converter needs class '
+            'indices 0..3 as a grey or palette PNG (0 background, '
+            '1 ground-glass, 2 consolidation, 3 pleural effusion). Map the '
+            'colours to these indices first.')
+    return grey.copy()
 
 
 def _list_slices(folder: str) -> Dict[str, str]:
@@ -278,20 +361,88 @@ def _list_slices(folder: str) -> Dict[str, str]:
     }
 
 
+def _resolve(data_root: str, folder: str) -> str:
+    return folder if osp.isabs(folder) else osp.join(data_root, folder)
+
+
+def find_slice_folders(data_root: str,
+                       img_dir: Optional[str] = None,
+                       mask_dir: Optional[str] = None) -> Tuple[str, str]:
+    """The image and mask folders of a per-slice dataset.
+
+    Args:
+        data_root: The dataset folder.
+        img_dir: Image folder, absolute or relative to ``data_root``. Default:
+            the first of :data:`SLICE_LAYOUTS` whose folders both exist
+            (``images``/``masks``, then COVID-SemiSeg's ``Imgs``/``GT``).
+        mask_dir: Mask folder, likewise.
+
+    Returns:
+        tuple: ``(image folder, mask folder)`` paths.
+
+    Raises:
+        FileNotFoundError: ``data_root`` or a folder is missing; the message
+            lists what is there and the options to pass.
+    """
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(
+            f'MedSeg data root {data_root!r} does not exist; pass the folder '
+            'holding the slice folders (images/ + masks/, or Imgs/ + GT/) as '
+            '--data-root.')
+    if img_dir is None and mask_dir is None:
+        for img_name, mask_name in SLICE_LAYOUTS.values():
+            if osp.isdir(osp.join(data_root, img_name)) and \
+                    osp.isdir(osp.join(data_root, mask_name)):
+                return (osp.join(data_root, img_name),
+                        osp.join(data_root, mask_name))
+    defaults = SLICE_LAYOUTS['medseg']
+    folders = (_resolve(data_root, img_dir or defaults[0]),
+               _resolve(data_root, mask_dir or defaults[1]))
+    for folder, option in zip(folders, ('--img-dir', '--mask-dir')):
+        if not osp.isdir(folder):
+            present = sorted(n for n in os.listdir(data_root)
+                             if osp.isdir(osp.join(data_root, n)))
+            holds = f'holds the folders {present}' if present else \
+                'holds no folders'
+            raise FileNotFoundError(
+                f'slice folder {folder!r} does not exist ({data_root!r} '
+                f'{holds}). Pass the image and mask '
+                'folders with --img-dir and --mask-dir (names relative to '
+                '--data-root, or absolute paths), or --layout semiseg for '
+                'Imgs/ + GT/; the default is images/ + masks/.')
+    return folders
+
+
 def convert_medseg_slices(data_root: str,
                           out_dir: str,
                           window: Tuple[float, float] = LUNG_WINDOW,
                           val_every: int = 5,
                           three_class: bool = False,
                           effusion_to: str = 'background',
-                          skip_empty: bool = False) -> Dict[str, int]:
+                          skip_empty: bool = False,
+                          img_dir: Optional[str] = None,
+                          mask_dir: Optional[str] = None,
+                          split: Optional[str] = None,
+                          stats: Optional[dict] = None) -> Dict[str, int]:
     """Convert folders of per-slice images and masks.
 
-    ``data_root/images`` and ``data_root/masks`` hold files with the same
-    stem. If ``images/train`` and ``images/val`` exist, that split is kept;
-    otherwise slices are split by their index in name order as in
-    :func:`convert_medseg_nifti`. 8-bit images are kept as they are; other
-    dtypes (int16/float HU) are windowed with ``window``.
+    The image and mask folders (see :func:`find_slice_folders`) hold files
+    with the same stem; images may be PNG, JPEG, TIFF, BMP or ``.npy``, masks
+    grey or palette PNG/TIFF/BMP or ``.npy`` (see :func:`read_slice_mask`).
+    If the image folder has ``train``/``val`` subfolders, that split is kept;
+    otherwise slices go to ``split`` if given, else are split by their index
+    in name order as in :func:`convert_medseg_nifti`. 8-bit images are kept
+    as they are (grey JPEGs become grey PNGs); other dtypes (int16/float HU)
+    are windowed with ``window``.
+
+    Args:
+        img_dir: Image folder (absolute or relative to ``data_root``).
+        mask_dir: Mask folder (absolute or relative to ``data_root``).
+        split: ``'train'`` or ``'val'``: put every slice there (e.g. a
+            separate test set as ``val``); None: by ``val_every``.
+        stats: If a dict is given, ``label_values`` (sorted mask values
+            seen, before the three-class mapping) is stored in it.
+        (Other arguments as in :func:`convert_medseg_nifti`.)
 
     Returns:
         dict: ``train``/``val``/``skipped`` slice counts.
@@ -299,53 +450,58 @@ def convert_medseg_slices(data_root: str,
     Raises:
         FileNotFoundError: Missing folders, no slices, or an image without
             a mask (named).
+        ValueError: A mask with values outside 0..3, a colour/JPEG/binary
+            mask, or an image and mask of different sizes (named).
     """
-    img_root = osp.join(data_root, 'images')
-    mask_root = osp.join(data_root, 'masks')
-    for folder in (img_root, mask_root):
-        if not osp.isdir(folder):
-            raise FileNotFoundError(
-                f'{folder!r} does not exist; slice mode expects '
-                '<data-root>/images and <data-root>/masks with matching '
-                'file names.')
+    if split not in (None, 'train', 'val'):
+        raise ValueError(f"split must be 'train', 'val' or None, got "
+                         f'{split!r}.')
+    img_root, mask_root = find_slice_folders(data_root, img_dir, mask_dir)
     if osp.isdir(osp.join(img_root, 'train')):
         groups = [(s, osp.join(img_root, s), osp.join(mask_root, s))
                   for s in ('train', 'val')
                   if osp.isdir(osp.join(img_root, s))]
     else:
-        groups = [(None, img_root, mask_root)]
+        groups = [(split, img_root, mask_root)]
     counts = dict(train=0, val=0, skipped=0)
+    seen = set()
     dirs = {s: prepare_split_dirs(out_dir, s) for s in ('train', 'val')}
     total = 0
-    for fixed_split, img_dir, mask_dir in groups:
-        images = _list_slices(img_dir)
-        masks = _list_slices(mask_dir) if osp.isdir(mask_dir) else {}
+    for fixed_split, img_folder, mask_folder in groups:
+        images = _list_slices(img_folder)
+        masks = _list_slices(mask_folder) if osp.isdir(mask_folder) else {}
         missing = [images[s] for s in images if s not in masks]
         if missing:
             raise FileNotFoundError(
-                f'{len(missing)} slice image(s) have no mask in {mask_dir}: '
-                f'{format_missing(missing)}. Masks need the same file '
-                'name stem as their image.')
+                f'{len(missing)} slice image(s) have no mask in '
+                f'{mask_folder}: {format_missing(missing)}. Masks need the '
+                'same file name stem as their image (e.g. 12.jpg and '
+                '12.png); check --mask-dir.')
         total += len(images)
         for k, stem in enumerate(images):
-            img = _read_slice(images[stem])
-            label = remap_medseg_mask(
-                _read_slice(masks[stem]), three_class, effusion_to,
-                name=masks[stem])
+            img = read_slice_image(images[stem])
+            raw = read_slice_mask(masks[stem])
+            label = remap_medseg_mask(raw, three_class, effusion_to,
+                                      name=masks[stem])
+            seen.update(np.unique(raw).astype(int).tolist())
             if img.shape[:2] != label.shape:
                 raise ValueError(f'{images[stem]} is {img.shape[:2]} but '
-                                 f'{masks[stem]} is {label.shape}.')
+                                 f'{masks[stem]} is {label.shape}; image and '
+                                 'mask of a slice must have the same size.')
             if skip_empty and not np.any((label > 0) & (label != 255)):
                 counts['skipped'] += 1
                 continue
             if img.dtype != np.uint8:
                 img = window_ct(img, *window)
-            split = fixed_split or ('val' if _is_val('', k, val_every, ())
-                                    else 'train')
-            save_png(img, osp.join(dirs[split][0], stem + '.png'))
-            save_png(label, osp.join(dirs[split][1], stem + '.png'))
-            counts[split] += 1
+            out_split = fixed_split or ('val' if _is_val('', k, val_every, ())
+                                        else 'train')
+            save_png(img, osp.join(dirs[out_split][0], stem + '.png'))
+            save_png(label, osp.join(dirs[out_split][1], stem + '.png'))
+            counts[out_split] += 1
     if total == 0:
         raise FileNotFoundError(
-            f'No slice images ({", ".join(_SLICE_EXTS)}) in {img_root!r}.')
+            f'No slice images ({", ".join(_SLICE_EXTS)}) in {img_root!r}; '
+            'pass the folder holding them with --img-dir.')
+    if stats is not None:
+        stats['label_values'] = sorted(seen)
     return counts
