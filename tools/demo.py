@@ -65,6 +65,14 @@ def stage_checkpoint(work_dir: str, iters: int) -> str:
     return osp.join(work_dir, f'iter_{iters}.pth')
 
 
+def data_root_options(data_root: str) -> List[str]:
+    """--cfg-options that point every dataloader at ``data_root``."""
+    return [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+
+
 def schedule_options(iters: int, data_root: str) -> List[str]:
     """--cfg-options that set the schedule length and the data location."""
     warmup = max(min(20, iters // 5), 1)
@@ -75,10 +83,7 @@ def schedule_options(iters: int, data_root: str) -> List[str]:
         f'param_scheduler.1.begin={warmup}',
         f'param_scheduler.1.end={iters}',
         f'default_hooks.checkpoint.interval={max(iters // 3, 1)}',
-        f'train_dataloader.dataset.data_root={data_root}',
-        f'val_dataloader.dataset.data_root={data_root}',
-        f'test_dataloader.dataset.data_root={data_root}',
-    ]
+    ] + data_root_options(data_root)
 
 
 def run_stage(name: str, args, extra: Optional[List[str]] = None) -> str:
@@ -183,8 +188,10 @@ def evaluate(name: str, spec: dict, args) -> dict:
 def visualise(ckpts: Dict[str, str], args) -> List[str]:
     out_dir = osp.join(args.work_dir, 'vis')
     tool = osp.join(REPO, 'tools', 'analysis', 'visualize_attention.py')
+    # the figures show samples of the data the demo trained on
     common = ['--out-dir', out_dir, '--split', 'val', '--num',
-              str(args.num_vis)]
+              str(args.num_vis), '--cfg-options'] + data_root_options(
+                  args.data_root)
     subprocess.run(
         [sys.executable, tool, 'attnfd',
          osp.join(DEMO_CFG, CONFIGS['attnfd']), ckpts['attnfd'],

@@ -164,3 +164,56 @@ def test_axial_student_teacher_difference(axial_run, vis_tool, tmp_path,
             inputs=sample.data['inputs'],
             data_samples=[d.clone() for d in sample.data['data_samples']]))
     assert (plain[0].pred_sem_seg.data[0].numpy() == s_pred).all()
+
+
+def test_cfg_options_choose_the_data_root(axial_run, vis_tool, tmp_path):
+    """--cfg-options reaches the dataset the figures draw samples from."""
+    from mmseg_attnkd.testing import generate_seg_dataset
+    other = str(tmp_path / 'other_data')
+    generate_seg_dataset(other, num_train=1, num_val=1, size=(H, W),
+                         num_classes=4, seed=7)
+    out = str(tmp_path / 'vis')
+    vis_tool.main(['axial', axial_run['cfg'], axial_run['ckpt'],
+                   '--out-dir', out, '--num', '1', '--cfg-options',
+                   f'val_dataloader.dataset.data_root={other}'])
+    image_panel = _png(osp.join(out, '0000_axial.png'))[BAR:, :W]
+    expected = _png(osp.join(other, 'img_dir', 'val', '0000.png'))
+    default = _png(osp.join(load_config(axial_run['cfg'])
+                            .val_dataloader.dataset.data_root,
+                            'img_dir', 'val', '0000.png'))
+    assert not np.array_equal(expected, default)
+    assert np.array_equal(image_panel, expected)
+
+
+def test_get_flops_cfg_options(attnfd_run, capsys):
+    tool = load_tool('analysis/get_flops.py')
+    base = tool.main([attnfd_run['cfg'], '--shape', '32'])
+    wider = tool.main([
+        attnfd_run['cfg'], '--shape', '32', '--cfg-options',
+        'model.architecture.decode_head.num_classes=40'
+    ])
+    assert wider['teacher'] == base['teacher']
+    assert wider['student']['params'] > base['student']['params']
+
+
+def test_demo_draws_from_its_data_root(vis_tool, tmp_path, monkeypatch):
+    """tools/demo.py --data-root X: the figures use X, as the training."""
+    demo = load_tool('demo.py')
+    calls = []
+    monkeypatch.setattr(demo.subprocess, 'run',
+                        lambda cmd, **kw: calls.append(cmd))
+    work = tmp_path / 'work'
+    (work / 'vis').mkdir(parents=True)
+    args = demo.argparse.Namespace(work_dir=str(work), num_vis=2,
+                                   data_root=str(tmp_path / 'my_data'))
+    demo.visualise(dict(attnfd='a.pth', baseline='b.pth', axial_sd='c.pth'),
+                   args)
+    assert len(calls) == 2
+    for cmd in calls:
+        parsed = vis_tool.parse_args(cmd[2:])  # after python, the tool
+        for loader in ('train', 'val', 'test'):
+            assert parsed.cfg_options[f'{loader}_dataloader.dataset.'
+                                      'data_root'] == args.data_root
+    # training used the same root
+    opts = demo.schedule_options(10, args.data_root)
+    assert f'val_dataloader.dataset.data_root={args.data_root}' in opts

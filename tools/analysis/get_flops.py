@@ -15,10 +15,15 @@ Examples::
         --axial-config configs/axial_sd/<config>.py --shape 512 1024
     # any MMSeg configs (teacher first)
     python tools/analysis/get_flops.py TEACHER.py --student-config STUDENT.py
+    # settings changed as in tools/train.py
+    python tools/analysis/get_flops.py CONFIG --cfg-options \\
+        model.architecture.decode_head.num_classes=19
 """
 import argparse
 import json
 import sys
+
+from mmengine.config import DictAction
 
 import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
 from mmseg_attnkd.analysis import segmentor_complexity
@@ -45,6 +50,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--shape', type=int, nargs='+', default=[512, 1024],
                         help='input H [W] (default 512 1024)')
     parser.add_argument('--json', help='also write the numbers to this file')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of CONFIG as in tools/train.py, e.g. '
+        'model.architecture.decode_head.num_classes=19')
     return parser.parse_args(argv)
 
 
@@ -55,6 +64,8 @@ def main(argv=None) -> dict:
     shape = tuple(args.shape * 2)[:2] if len(args.shape) == 1 \
         else tuple(args.shape)
     cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     models = {}
     if is_distill_cfg(cfg.get('model', {})):
         models['teacher'] = get_teacher_model_cfg(cfg)

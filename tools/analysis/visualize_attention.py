@@ -24,10 +24,15 @@ Examples::
         --out-dir vis/ --img demo.png
     python tools/analysis/visualize_attention.py axial CONFIG CKPT \\
         --out-dir vis/
+    # the samples of another data root (as tools/train.py --cfg-options)
+    python tools/analysis/visualize_attention.py axial CONFIG CKPT \\
+        --out-dir vis/ --cfg-options val_dataloader.dataset.data_root=DIR
 """
 import argparse
 import os.path as osp
 from collections import OrderedDict
+
+from mmengine.config import DictAction
 
 import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
 from mmseg_attnkd.analysis import (attention_figures, axial_predictions,
@@ -61,6 +66,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='baseline student checkpoint')
     parser.add_argument('--no-attention', action='store_true',
                         help='attnfd: only the segmentation comparison')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of CONFIG as in tools/train.py, e.g. '
+        'val_dataloader.dataset.data_root=DIR (the samples drawn) or '
+        'model.distiller.loss_weight=1')
     return parser.parse_args(argv)
 
 
@@ -81,7 +91,10 @@ def main(argv=None) -> list:
     if bool(args.baseline_config) != bool(args.baseline_checkpoint):
         raise ValueError('--baseline-config and --baseline-checkpoint go '
                          'together')
-    cfg = adapt_cfg_to_environment(load_config(args.config))
+    cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg = adapt_cfg_to_environment(cfg)
     algorithm = build_distill_model(cfg, args.checkpoint)
     if args.img:
         samples = [load_image_sample(p) for p in args.img]
