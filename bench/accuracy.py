@@ -348,10 +348,14 @@ def main(argv=None) -> List[dict]:
     # ablation; the others wait for the choice
     later = [a for a in args.arms if a in arms.CHOICE_ARMS] \
         if args.choose_on_val else []
-    first = [(name, seed, None, None) for seed in args.ablation_seeds
-             for name, _, _ in ablation]
+    # baselines first (every comparison needs them), then the ablation,
+    # then the other arms that need no choice
+    first = [('baseline', seed, args.attnfd, args.sd) for seed in args.seeds
+             if 'baseline' in args.arms]
+    first += [(name, seed, None, None) for seed in args.ablation_seeds
+              for name, _, _ in ablation]
     first += [(arm, seed, args.attnfd, args.sd) for seed in args.seeds
-              for arm in args.arms if arm not in later]
+              for arm in args.arms if arm not in later and arm != 'baseline']
     state.run_many(first)
     if args.choose_on_val and not args.dry_run:
         chosen = accuracy_report.choose_on_val(state.results)

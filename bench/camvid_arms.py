@@ -20,7 +20,7 @@ PROTOCOLS = dict(
         teacher=dict(width=32, output_stride=8),
         iters=2000, teacher_iters=6000, fit_iters=500, val_interval=250,
         lr=0.05, warmup=100, workers=1, seeds=(0, 1, 2),
-        ablation_seeds=(0, 1)),
+        ablation_seeds=(0, 1), grid='small'),
     # sized for a few minutes on one GPU with 16 CPU cores, many runs at a
     # time (--jobs): a shorter schedule and the small ablation grid
     gpu=dict(
