@@ -177,7 +177,10 @@ class Protocol:
         if arm == 'teacher':
             model, factor = arms.arm_model('teacher', proto, None, None, {})
             iters = args.teacher_iters
-            name = f'teacher_{runs.config_digest(dict(model=model, iters=iters, proto=proto))}'  # noqa: E501
+            # cached under the digest of everything that trains it
+            name = 'teacher_' + runs.config_digest(
+                train_cfg(model, args, self.data_root, seed, iters, False,
+                          proto.get('teacher_workers')))
         else:
             init = self.init_path(seed)
             model, factor = arms.arm_model(arm, proto, init, teacher_ckpt,
