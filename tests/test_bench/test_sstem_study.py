@@ -1,0 +1,187 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""bench/sstem_study.py: models, paired initial weights, an end-to-end smoke.
+
+The smoke run trains two width-4 architectures x three arms for two
+iterations on the two sample sections at 128x128 (one section train, the
+other val and test) in this process (``--jobs 0``; the protocols run each
+in its own process), writes the report, and is skipped on a second call;
+it takes about half a minute on two idle cores.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import types
+
+import pytest
+import torch
+
+import mmseg_attnkd  # noqa: F401
+from bench import sstem_study as study
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SAMPLE = osp.join(REPO, '..', 'shared', 'data', 'drosophila_sstem_sample')
+
+
+def _args(*extra):
+    return study.parse_args(['--width', '4', '--unet-width', '4', '--crop',
+                             '64', *extra])
+
+
+@pytest.mark.parametrize('arch', study.ARCHS)
+def test_arms_share_the_student_and_differ_as_designed(arch):
+    args = _args()
+    base = study.arm_model(arch, 'baseline', args)
+    ce2 = study.arm_model(arch, 'ce2', args)
+    sd = study.arm_model(arch, 'sd', args)
+    assert base['test_cfg'] == dict(mode='slide', crop_size=(64, 64),
+                                    stride=(43, 43))
+    assert ce2['decode_head']['loss_decode']['loss_weight'] == \
+        2 * base['decode_head']['loss_decode']['loss_weight']
+    ce2['decode_head']['loss_decode'] = base['decode_head']['loss_decode']
+    assert ce2 == base
+    assert sd['architecture'] == base and sd['type'] == 'SegSelfDistill'
+    axial = sd['distiller']['axial']
+    side = 64 // study.LOGIT_STRIDE[arch] // axial['stride']
+    assert axial['span'] >= max(side, 64)
+    assert 'SyncBN' not in str(base)
+    model = study.build(sd)
+    head = model.architecture.decode_head
+    assert head.num_classes == study.NUM_CLASSES
+    model.eval()
+    with torch.no_grad():
+        logits = model.architecture(torch.rand(1, 3, 64, 64), mode='tensor')
+    assert logits.shape[-1] == 64 // study.LOGIT_STRIDE[arch]
+
+
+def test_source_deltas_as_published():
+    assert study.SOURCE_DELTAS['deeplabv3plus'] == (3.60, 2.83)
+    assert study.SOURCE_DELTAS['pspnet'] == (-1.32, -1.27)
+    assert study.SOURCE_DELTAS['upernet'] is None
+
+
+def test_sd_options_reach_the_distiller():
+    args = _args('--sd-mse-target', 'logits', '--sd-mse-weight', '0.5',
+                 '--sd-detach-input', '--sd-span', '32', '--sd-ce-weight',
+                 '2')
+    distiller = study.sd_distiller('fpn', args)
+    assert distiller['mse']['target'] == 'logits'
+    assert distiller['mse']['loss_weight'] == 0.5
+    assert distiller['mse']['detach_teacher'] is True  # package default
+    assert distiller['axial']['detach_input'] is True
+    assert distiller['axial']['span'] == 32
+    assert distiller['teacher_ce']['loss_weight'] == 2
+    default = study.sd_distiller('fpn', _args())
+    assert 'detach_input' not in default['axial']
+    assert default['mse']['target'] == 'prob'
+
+
+def test_initial_student_weights_are_equal_across_arms(tmp_path):
+    """Each arm builds its model under the same seed; the hook loads the
+    saved student, so every arm starts from identical student weights and
+    identical random streams."""
+    from mmengine.runner import set_random_seed
+    args = _args('--work-root', str(tmp_path))
+    init = study.make_initial_weights('deeplabv3plus', 3, args)
+    saved = torch.load(init, weights_only=True)['state_dict']
+    digests, draws, raw = {}, {}, {}
+    for arm in study.ARMS:
+        set_random_seed(3)  # what the Runner does before building
+        model = study.build(
+            study.arm_model('deeplabv3plus', arm, args))
+        raw[arm] = study.state_digest(study._student(model).state_dict())
+        runner = types.SimpleNamespace(
+            iter=0, model=model,
+            logger=types.SimpleNamespace(info=lambda *a: None))
+        path = str(tmp_path / f'{arm}.sha256')
+        study.paired_init_hook(init, 3, path).before_train(runner)
+        digests[arm] = open(path).read().strip()
+        draws[arm] = torch.rand(4)
+    assert len(set(digests.values())) == 1
+    assert digests['sd'] == study.state_digest(saved)
+    assert all(torch.equal(draws['baseline'], d) for d in draws.values())
+    # without the hook the SD student would start elsewhere (the axial
+    # block is built between the student's construction and its init)
+    assert raw['sd'] != raw['baseline']
+    # a resumed run keeps its weights
+    model = study.build(
+        study.arm_model('deeplabv3plus', 'baseline', args))
+    before = study.state_digest(model.state_dict())
+    runner = types.SimpleNamespace(iter=5, model=model, logger=None)
+    study.paired_init_hook(init, 3, str(tmp_path / 'r')).before_train(runner)
+    assert study.state_digest(model.state_dict()) == before
+
+
+def _sample_data(tmp_path) -> str:
+    from mmseg_attnkd.datasets.converters import convert_drosophila_sstem
+    if not osp.isdir(SAMPLE):
+        pytest.skip('../shared/data/drosophila_sstem_sample not present')
+    data = str(tmp_path / 'data')
+    convert_drosophila_sstem(SAMPLE, data, train_sections=[0],
+                             val_sections=[1], test_sections=[],
+                             scale=0.125)
+    for kind in ('img_dir', 'ann_dir'):  # smoke only: test = val
+        shutil.rmtree(osp.join(data, kind, 'test'))
+        shutil.copytree(osp.join(data, kind, 'val'),
+                        osp.join(data, kind, 'test'))
+    return data
+
+
+def test_study_smoke_end_to_end(tmp_path):
+    data = _sample_data(tmp_path)
+    work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
+    argv = ['--data-dir', data, '--work-root', work, '--out-dir', out,
+            '--archs', 'unet', 'deeplabv3plus', '--seeds', '0', '--iters',
+            '2', '--val-interval', '1', '--width', '4', '--unet-width', '4',
+            '--crop', '64',
+            '--batch', '2', '--workers', '0', '--jobs', '0', '--threads',
+            '1', '--latency-repeats', '1']
+    results = study.main(argv)
+    assert len(results) == 6
+    for name in ('sstem_study_cpu.md', 'sstem_study_cpu.json',
+                 'sstem_study_cpu.png'):
+        assert osp.isfile(osp.join(out, name)), name
+    text = open(osp.join(out, 'sstem_study_cpu.md')).read()
+    assert 'DeepLabV3+' in text and '+3.60' in text  # the source beside
+    assert 'SD student output >= baseline' in text
+    by = {(r['arch'], r['arm']): r for r in results}
+    for arch in ('unet', 'deeplabv3plus'):
+        sd = by[(arch, 'sd')]
+        assert {'mIoU', 'teacher_output.mIoU'} <= set(sd['test'])
+        # val curves of both outputs from the val loop
+        assert set(sd['val_student']) == {'1', '2'}
+        assert set(sd['val_teacher']) == {'1', '2'}
+        assert set(sd['val_final']) == {'slide', 'whole'}
+        # the exported teacher-output model scores what the loop scored
+        assert sd['test_export_teacher_mIoU'] == \
+            sd['test']['teacher_output.mIoU']
+        assert 'teacher_output.mIoU' not in by[(arch, 'baseline')]['test']
+        # paired initial student weights in all arms
+        assert len({by[(arch, arm)]['init_student_sha256']
+                    for arm in study.ARMS}) == 1
+    data_json = json.load(open(osp.join(out, 'sstem_study_cpu.json')))
+    assert data_json['costs']['unet']['teacher']['params'] > \
+        data_json['costs']['unet']['student']['params']
+    # a second call skips the finished runs and rebuilds the report
+    mtime = os.path.getmtime(
+        osp.join(work, 'cpu', 'unet_sd_seed0', 'result.json'))
+    again = study.main(argv)
+    assert len(again) == 6
+    assert os.path.getmtime(
+        osp.join(work, 'cpu', 'unet_sd_seed0', 'result.json')) == mtime
+
+
+def test_deadline_stops_starting_runs(tmp_path):
+    data = _sample_data(tmp_path)
+    argv = ['--data-dir', data, '--work-root', str(tmp_path / 'w'),
+            '--out-dir', str(tmp_path / 'o'), '--archs', 'fpn', '--seeds',
+            '0', '1', '--width', '4', '--crop', '64', '--jobs', '2']
+    args = study.parse_args(argv)
+    args.deadline_min = 1e-9  # already past when the scheduler starts
+    results, failed, stopped = study.run_all(args, data)
+    assert results == [] and failed == []
+    assert sorted(stopped) == sorted(
+        f'fpn_{arm}_seed{s}' for arm in study.ARMS for s in (0, 1))
+    # their configs are written, so a later call can run them
+    assert osp.isfile(osp.join(str(tmp_path / 'w'), 'cpu',
+                               'fpn_sd_seed1', 'config.py'))
