@@ -103,17 +103,18 @@ TEACHER_KEY = 'teacher_output.mIoU'
 #: cpu ~4 h of 2 cores for 2 seeds (the deadline stops new runs at 4 h 45);
 #: gpu: the same models and crops, twice the batch, 3 seeds, 18 runs at a
 #: time; on an H200 with 16 cores 18 concurrent runs took 0.16-0.20 s/iter
-#: each (CPU-bound: data loading and launch overhead), so 54 runs of 600
-#: iterations take 3 waves of ~2.3 min (~7.5 min with set-up and report).
+#: each (CPU-bound: data loading and launch overhead), so 54 runs of 500
+#: iterations take 3 waves of ~2 min (~7.3 min with set-up and report; no
+#: run starts after 6.5 min, runs still going at 7.5 min are stopped).
 PROTOCOLS = dict(
     cpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=4,
              width=16, unet_width=8, iters=900, val_interval=300,
              seeds=(0, 1), jobs=1, threads=2, workers=1, deadline_min=285.0,
              grace_min=15.0),
     gpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=8,
-             width=16, unet_width=8, iters=600, val_interval=300,
+             width=16, unet_width=8, iters=500, val_interval=250,
              seeds=(0, 1, 2), jobs=18, threads=1, workers=1,
-             deadline_min=7.0, grace_min=0.75))
+             deadline_min=6.5, grace_min=1.0))
 
 
 # ---------------------------------------------------------------------------
