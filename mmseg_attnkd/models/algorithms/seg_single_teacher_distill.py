@@ -1,6 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """``SingleTeacherDistill`` that validates its setup before training."""
-from typing import Dict, Optional, Union
+import contextlib
+from typing import Dict, Iterator, Optional, Union
 
 from mmengine.model import BaseModel
 from mmrazor.models.algorithms import SingleTeacherDistill
@@ -10,7 +11,29 @@ from .distill_checks import (check_logit_classes, check_recorder_sources,
                              load_teacher_weights)
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin
 
-__all__ = ['SegSingleTeacherDistill']
+__all__ = ['SegSingleTeacherDistill', 'teacher_features_only']
+
+
+@contextlib.contextmanager
+def teacher_features_only(teacher: BaseModel) -> Iterator[None]:
+    """Run ``teacher(..., mode='loss')`` as ``mode='tensor'`` while active.
+
+    MMRazor's ``SingleTeacherDistill.loss`` calls a frozen teacher in loss
+    mode only so that its recorders fire; for an MMSeg segmentor that also
+    runs the auxiliary heads and every loss, whose results are thrown away.
+    ``mode='tensor'`` runs backbone, neck and decode head only.
+    """
+    forward = teacher.forward
+
+    def features(inputs, data_samples=None, mode='tensor'):
+        return forward(inputs, data_samples,
+                       'tensor' if mode == 'loss' else mode)
+
+    teacher.forward = features
+    try:
+        yield
+    finally:
+        del teacher.forward
 
 
 @MODELS.register_module()
@@ -45,6 +68,9 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
         teacher_ckpt: Local path of the trained teacher. Defaults to None.
         teacher_ckpt_max_missing: Largest accepted fraction of teacher
             weights absent from ``teacher_ckpt``. Defaults to 0.1.
+        teacher_features_only: Run the frozen teacher without its auxiliary
+            heads and losses when no teacher recorder needs them (see
+            :func:`teacher_features_only`). Defaults to True.
         nonfinite_loss: ``'raise'`` (default) or ``'skip'``.
         **kwargs: Other ``SingleTeacherDistill`` arguments
             (``teacher_trainable``, ``teacher_norm_eval``,
@@ -58,6 +84,7 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
                  teacher_ckpt: Optional[str] = None,
                  teacher_ckpt_max_missing: float = 0.1,
                  nonfinite_loss: str = 'raise',
+                 teacher_features_only: bool = True,
                  **kwargs) -> None:
         self._init_nonfinite_guard(nonfinite_loss)
         if not isinstance(distiller, dict):
@@ -87,6 +114,32 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
             self.teacher_ckpt_report = report
             # keep the loaded weights through Runner's init_weights()
             self.teacher._is_init = True
+        self.teacher_features_only = bool(teacher_features_only) and \
+            self._records_features_only()
+
+    def _records_features_only(self) -> bool:
+        """Whether every teacher record comes from backbone/neck/decode
+        head features (not the auxiliary heads or a loss module)."""
+        if self.teacher_trainable or not hasattr(self.teacher, '_forward'):
+            return False
+        if getattr(self.distiller, 'deliveries', None) is not None and \
+                len(getattr(self.distiller.deliveries, 'deliveries', {})):
+            return False
+        manager = getattr(self.distiller, 'teacher_recorders', None)
+        recorders = getattr(manager, 'recorders', {}) or {}
+        for recorder in recorders.values():
+            source = str(getattr(recorder, 'source', ''))
+            if source.startswith('auxiliary_head') or 'loss' in source:
+                return False
+        return True
+
+    def loss(self, batch_inputs, data_samples=None):
+        """MMRazor's distillation loss; the frozen teacher runs features
+        only when its records allow it (``teacher_features_only``)."""
+        if not self.teacher_features_only:
+            return super().loss(batch_inputs, data_samples)
+        with teacher_features_only(self.teacher):
+            return super().loss(batch_inputs, data_samples)
 
     def train(self, mode: bool = True) -> 'SegSingleTeacherDistill':
         """Switch the student's mode; keep a frozen teacher in eval mode.
