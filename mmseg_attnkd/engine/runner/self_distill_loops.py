@@ -144,6 +144,33 @@ class _BothOutputsMixin:
             metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         return {self.teacher_prefix + k: v for k, v in metrics.items()}
 
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Evaluator, Dict, List],
+                 fp16: bool = False,
+                 teacher_prefix: str = TEACHER_OUTPUT_PREFIX) -> None:
+        super().__init__(runner, dataloader, evaluator, fp16)
+        if not teacher_prefix:
+            raise ValueError('teacher_prefix must be non-empty, or the '
+                             'teacher output would overwrite the student '
+                             'keys.')
+        self.teacher_prefix = teacher_prefix
+
+    def _run_both(self, stage: str) -> Dict[str, float]:
+        """One ``stage`` ('val' or 'test') epoch over both outputs."""
+        self.runner.call_hook(f'before_{stage}')
+        self.runner.call_hook(f'before_{stage}_epoch')
+        self.runner.model.eval()
+        getattr(self, f'{stage}_loss').clear()
+        for idx, data_batch in enumerate(self.dataloader):
+            self.run_iter(idx, data_batch)
+        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
+        metrics.update(self._teacher_pass(self.run_iter))
+        self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
+        self.runner.call_hook(f'after_{stage}')
+        return metrics
+
 
 @LOOPS.register_module()
 class SegSelfDistillValLoop(_BothOutputsMixin, ValLoop):
@@ -169,64 +196,20 @@ class SegSelfDistillValLoop(_BothOutputsMixin, ValLoop):
         teacher_prefix: Prefix of the teacher output's keys.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Evaluator, Dict, List],
-                 fp16: bool = False,
-                 teacher_prefix: str = TEACHER_OUTPUT_PREFIX) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16)
-        if not teacher_prefix:
-            raise ValueError('teacher_prefix must be non-empty, or the '
-                             'teacher output would overwrite the student '
-                             'keys.')
-        self.teacher_prefix = teacher_prefix
-
     def run(self) -> Dict[str, float]:
         """Validate both outputs; returns the merged metrics."""
-        self.runner.call_hook('before_val')
-        self.runner.call_hook('before_val_epoch')
-        self.runner.model.eval()
-        self.val_loss.clear()
-        for idx, data_batch in enumerate(self.dataloader):
-            self.run_iter(idx, data_batch)
-        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
-        metrics.update(self._teacher_pass(self.run_iter))
-        self.runner.call_hook('after_val_epoch', metrics=metrics)
-        self.runner.call_hook('after_val')
-        return metrics
+        return self._run_both('val')
 
 
 @LOOPS.register_module()
 class SegSelfDistillTestLoop(_BothOutputsMixin, TestLoop):
     """Test the student and the axial teacher output (see
     :class:`SegSelfDistillValLoop`; ``test_cfg = dict(type=
-    'mmrazor.SegSelfDistillTestLoop')``)."""
-
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Evaluator, Dict, List],
-                 fp16: bool = False,
-                 teacher_prefix: str = TEACHER_OUTPUT_PREFIX) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16)
-        if not teacher_prefix:
-            raise ValueError('teacher_prefix must be non-empty.')
-        self.teacher_prefix = teacher_prefix
+    'mmrazor.SegSelfDistillTestLoop')``); same arguments."""
 
     def run(self) -> Dict[str, float]:
         """Test both outputs; returns the merged metrics."""
-        self.runner.call_hook('before_test')
-        self.runner.call_hook('before_test_epoch')
-        self.runner.model.eval()
-        self.test_loss.clear()
-        for idx, data_batch in enumerate(self.dataloader):
-            self.run_iter(idx, data_batch)
-        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
-        metrics.update(self._teacher_pass(self.run_iter))
-        self.runner.call_hook('after_test_epoch', metrics=metrics)
-        self.runner.call_hook('after_test')
-        return metrics
+        return self._run_both('test')
 
 
 @torch.no_grad()
