@@ -45,8 +45,14 @@ def _values(runs: Dict[int, dict], key: str) -> Dict[int, float]:
 
 
 def _final_seconds(r: dict) -> Optional[float]:
-    secs = r.get('train_seconds') or {}
-    return list(secs.values())[-1] if secs else None
+    """Training seconds of a run: median seconds/iteration x iterations.
+
+    The median is robust to iterations slowed by other jobs or by a pause of
+    the protocol (a run may be suspended while a latency benchmark runs).
+    """
+    if r.get('sec_per_iter') and r.get('iters'):
+        return r['sec_per_iter'] * r['iters']
+    return None
 
 
 def choose_on_val(results: List[dict]) -> Dict[str, Optional[Dict]]:
@@ -260,8 +266,9 @@ def plot(results: List[dict], path: str) -> None:
         its = sorted({int(k) for r in curves for k in r['val']})
         mean = [statistics.mean(r['val'][str(k)] for r in curves
                                 if str(k) in r['val']) for k in its]
-        secs = [statistics.mean(r['train_seconds'].get(str(k), 0)
-                                for r in curves) for k in its]
+        # seconds at iteration k: median s/iter x k (see _final_seconds)
+        secs = [k * statistics.mean(r.get('sec_per_iter') or 0
+                                    for r in curves) for k in its]
         for ax, x in zip(axes, (its, secs)):
             ax.plot(x, mean, marker='o', markersize=3,
                     color=colors[i % 10], label=arm)
@@ -274,7 +281,7 @@ def plot(results: List[dict], path: str) -> None:
                                linestyle='--', linewidth=1,
                                label='teacher (final val)')
     axes[0].set_xlabel('iteration')
-    axes[1].set_xlabel('training seconds (validation excluded)')
+    axes[1].set_xlabel('training seconds (median s/iteration x iterations)')
     axes[0].set_ylabel('val mIoU (%), mean over seeds')
     for ax in axes:
         ax.grid(alpha=0.3)
