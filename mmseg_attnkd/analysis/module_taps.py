@@ -6,13 +6,21 @@ MMRazor recorder can record: ``ModuleOutputs``/``ModuleInputs`` with
 ``source='<module name>'``. :func:`inspect_taps` runs one dummy forward
 through a teacher and a student and reports the shapes at every candidate,
 so stage lists for AttnFD can be written without reading model code.
+
+Shapes come from the stage distillers' own probe
+(:func:`~mmseg_attnkd.models.distillers.record_sides`, MMRazor's
+recorders), names are checked with their closest-name hint; a tap name is
+the display form of a distiller *side* (``'x:input'`` is
+``dict(name='x', record='inputs')``).
 """
-import difflib
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+
+from mmseg_attnkd.models.distillers import (auto_stages, closest_names_hint,
+                                            module_names, record_sides)
 
 __all__ = [
     'INPUT_SUFFIX', 'ModuleNotFound', 'get_module', 'candidate_taps',
@@ -41,18 +49,13 @@ def get_module(model: nn.Module, name: str) -> nn.Module:
         ModuleNotFound: No such module; the message lists the closest
             existing names (difflib).
     """
-    base = name[:-len(INPUT_SUFFIX)] if name.endswith(INPUT_SUFFIX) else name
+    base = _tap_side(name)['name']
     modules = dict(model.named_modules())
     if base in modules and base:
         return modules[base]
-    names = [n for n in modules if n]
-    close = difflib.get_close_matches(base, names, n=5, cutoff=0.5)
-    if not close:  # fall back to names sharing the first component
-        head = base.split('.')[0]
-        close = [n for n in names if n.split('.')[0] == head][:5]
-    hint = f' Closest names: {", ".join(close)}.' if close else ''
+    hint = closest_names_hint(base, module_names(model))
     raise ModuleNotFound(
-        f'module {base!r} does not exist in {type(model).__name__}.{hint} '
+        f'module {base!r} does not exist in {type(model).__name__}. {hint} '
         'Run tools/analysis/kd_inspect.py to list the candidates.')
 
 
@@ -118,35 +121,18 @@ def record_tap_shapes(model: nn.Module,
                       input_shape: Tuple[int, int] = (512, 512),
                       batch_size: int = 1) -> 'OrderedDict[str, Shape]':
     """Output shape of each named module (input for ``name:input``) in one
-    forward of a ``[batch_size, 3, H, W]`` random tensor.
+    eval-mode forward of a ``[batch_size, 3, H, W]`` random tensor (the
+    distillers' channel probe, auxiliary heads included).
 
     Modules that did not run give None.
     """
-    found: 'OrderedDict[str, Shape]' = OrderedDict((n, None) for n in names)
-    handles = []
     for name in names:
-        module = get_module(model, name)
-        if name.endswith(INPUT_SUFFIX):
-            def pre_hook(mod, args, name=name):
-                found[name] = _shape_of(args[0] if len(args) == 1 else args)
-            handles.append(module.register_forward_pre_hook(pre_hook))
-        else:
-            def hook(mod, args, output, name=name):
-                found[name] = _shape_of(output)
-            handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else 'cpu'
-        inputs = torch.rand(batch_size, 3, *input_shape, device=device)
-        with torch.no_grad():
-            model(inputs, None, mode='tensor')
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-    return found
+        get_module(model, name)
+    records = record_sides(model, [_tap_side(n) for n in names],
+                           input_shape, batch_size)
+    return OrderedDict(
+        (n, None if r is None else _shape_of(r))
+        for n, r in zip(names, records))
 
 
 class TapRow(NamedTuple):
@@ -226,8 +212,16 @@ def _is_feature(shape: Shape) -> bool:
 
 
 def _tap_name(side: dict) -> str:
+    """``'x:input'`` for ``dict(name='x', record='inputs')``."""
     name = side['name']
     return name + INPUT_SUFFIX if side.get('record') == 'inputs' else name
+
+
+def _tap_side(name: str) -> dict:
+    """``dict(name='x', record='inputs')`` for ``'x:input'``."""
+    if name.endswith(INPUT_SUFFIX):
+        return dict(name=name[:-len(INPUT_SUFFIX)], record='inputs')
+    return dict(name=name, record='outputs')
 
 
 def suggest_attnfd_stages(teacher: nn.Module, student: nn.Module,
@@ -235,7 +229,7 @@ def suggest_attnfd_stages(teacher: nn.Module, student: nn.Module,
     """AttnFD stages for a teacher/student pair, with their shapes.
 
     The suggestion is what ``AttnFDDistiller(stages='auto')`` resolves to
-    (:func:`~mmseg_attnkd.models.distillers.attnfd_distiller.auto_stages`:
+    (:func:`~mmseg_attnkd.models.distillers.auto_stages`:
     deepest backbone stage plus the context/decoder features of the head).
     For heads that preset does not know, the deepest backbone stage and the
     input of ``decode_head.conv_seg`` present in both models are used.
@@ -247,10 +241,8 @@ def suggest_attnfd_stages(teacher: nn.Module, student: nn.Module,
     """
     shapes = {r.name: r for r in rows}
     try:
-        from mmseg_attnkd.models.distillers.attnfd_distiller import \
-            auto_stages
         pairs = auto_stages(student, teacher)
-    except (ImportError, ValueError):
+    except ValueError:
         pairs = []
         stages = [r for r in rows if r.name.startswith('backbone.')
                   and _is_feature(r.teacher) and _is_feature(r.student)]

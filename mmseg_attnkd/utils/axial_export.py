@@ -17,6 +17,7 @@ The result loads with ``mmseg.apis.init_model`` and ``tools/test.py`` and
 returns exactly the teacher logits of training for the same weights.
 """
 import copy
+import inspect
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple, Union
@@ -38,6 +39,28 @@ __all__ = [
 _CONNECTOR_ONLY_KEYS = ('type', 'in_channels', 'detach_input', 'init_cfg')
 
 
+def _axial_branch_args(distiller: dict) -> Optional[Tuple[str, dict]]:
+    """``(head, axial)`` of a distiller with an axial branch, else None.
+
+    Read from the config's structure: its ``head``/``axial`` entries, or
+    the defaults of the distiller class's ``head``/``axial`` arguments
+    (``AxialSelfDistiller``, ``AttnFDAxialDistiller`` or any distiller
+    with the same arguments).
+    """
+    from mmrazor.registry import MODELS  # utils import no MMRazor eagerly
+    type_ = distiller.get('type')
+    cls = MODELS.get(type_) if isinstance(type_, str) else type_
+    params = inspect.signature(cls.__init__).parameters \
+        if inspect.isclass(cls) else {}
+    if 'axial' not in distiller and 'axial' not in params:
+        return None
+    default = params['head'].default if 'head' in params else 'decode_head'
+    head = distiller.get('head', default)
+    if not isinstance(head, str):
+        head = 'decode_head'
+    return head, dict(distiller.get('axial', None) or {})
+
+
 def _distill_parts(cfg: Config, connector: str) -> Tuple[dict, str, dict]:
     """(architecture cfg, head path, AxialAttention2d kwargs)."""
     model_cfg = cfg.model
@@ -49,9 +72,9 @@ def _distill_parts(cfg: Config, connector: str) -> Tuple[dict, str, dict]:
     arch = get_student_model_cfg(cfg).to_dict()
     distiller = model_cfg['distiller']
     dtype = str(distiller.get('type', '')).split('.')[-1]
-    if dtype in ('AxialSelfDistiller', 'AttnFDAxialDistiller'):
-        head = distiller.get('head', 'decode_head')
-        axial = dict(distiller.get('axial', None) or {})
+    branch = _axial_branch_args(distiller)
+    if branch is not None:
+        head, axial = branch
     else:
         conn = (distiller.get('connectors', None) or {}).get(connector)
         if not conn or str(conn.get('type', '')).split('.')[-1] != \

@@ -6,7 +6,6 @@ initialisation, loads a teacher checkpoint with ``strict=False`` (missing
 weights only produce a log warning) and compares logits of any shape. These
 helpers check the same things up front and say what to change.
 """
-import difflib
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple
 
@@ -15,6 +14,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from mmseg_attnkd.utils.kd_checkpoint import KeyReport
+from ..distillers.module_names import closest_names_hint, module_names
 
 __all__ = [
     'check_recorder_sources', 'check_logit_classes', 'load_teacher_weights',
@@ -30,14 +30,6 @@ def _recorder_kind(cfg: Mapping) -> str:
     kind = str(cfg.get('type', ''))
     kind = kind.split('.')[-1]
     return kind[:-len('Recorder')] if kind.endswith('Recorder') else kind
-
-
-def _closest(name: str, candidates: List[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.4)
-    if close:
-        return f'Closest names: {close}.'
-    top = [c for c in candidates if '.' not in c]
-    return f'Top-level names: {top}.'
 
 
 def check_recorder_sources(recorders: Optional[Mapping[str, Mapping]],
@@ -64,7 +56,7 @@ def check_recorder_sources(recorders: Optional[Mapping[str, Mapping]],
         kind = _recorder_kind(cfg)
         source = cfg.get('source')
         if kind in _MODULE_RECORDERS:
-            names = [n for n, _ in model.named_modules() if n]
+            names = module_names(model)
             what = 'module'
         elif kind in _PARAM_RECORDERS:
             names = [n for n, _ in model.named_parameters()]
@@ -73,10 +65,11 @@ def check_recorder_sources(recorders: Optional[Mapping[str, Mapping]],
             continue
         if source in names:
             continue
+        hint = closest_names_hint(str(source), names)
         raise ValueError(
             f'{who}_recorders.{rec_name} ({kind}) records source={source!r}, '
             f'which is not a {what} of the {model_desc or who} '
-            f'({type(model).__name__}). {_closest(str(source), names)} '
+            f'({type(model).__name__}). {hint} '
             f'Fix: set source to a name from model.named_{what}s(), e.g. '
             "'decode_head.conv_seg'.")
 

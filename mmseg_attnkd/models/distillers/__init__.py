@@ -1,10 +1,22 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 from .attnfd_axial_distiller import AttnFDAxialDistiller
-from .attnfd_distiller import AttnFDDistiller, auto_stages
-from .axial_self_distiller import AxialSelfDistiller, find_logit_head
+from .attnfd_distiller import AttnFDDistiller
+from .axial_branch import (AxialBranchMixin, build_axial_connector,
+                           find_logit_head)
+from .axial_self_distiller import AxialSelfDistiller
 from .connector_cache import ConnectorCacheMixin
+from .module_names import (closest_names_hint, missing_module_hint,
+                           module_names)
+from .shape_probe import probe_channels, record_sides
+from .stage_components import loss_input_names, with_channels
+from .stage_distiller import StageDistiller
+from .stage_specs import AUTO_PRESETS, auto_stages, make_side, parse_stages
 
 __all__ = [
-    'AttnFDDistiller', 'auto_stages', 'AxialSelfDistiller',
-    'AttnFDAxialDistiller', 'ConnectorCacheMixin', 'find_logit_head'
+    'StageDistiller', 'AttnFDDistiller', 'auto_stages', 'AxialSelfDistiller',
+    'AttnFDAxialDistiller', 'AxialBranchMixin', 'ConnectorCacheMixin',
+    'find_logit_head', 'build_axial_connector', 'closest_names_hint',
+    'missing_module_hint', 'module_names', 'probe_channels', 'record_sides',
+    'with_channels', 'loss_input_names', 'AUTO_PRESETS', 'make_side',
+    'parse_stages'
 ]

@@ -19,15 +19,24 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 
 __all__ = [
-    'FILE_KIND', 'weights_sha256', 'teacher_attention_meta',
-    'check_teacher_attention_meta', 'TeacherAttentionMismatch'
+    'FILE_KIND', 'TEACHER_ATTENTION_CHOICES', 'weights_sha256',
+    'teacher_attention_meta', 'check_teacher_attention_meta',
+    'TeacherAttentionMismatch', 'resolve_teacher_attention',
+    'load_teacher_attention_file'
 ]
 
 #: ``meta['kind']`` of a fitted teacher-attention file.
 FILE_KIND = 'attnfd_teacher_attention'
 _VERSION = 1
+
+#: ``teacher_attention`` choices: CBAM weights fitted on the frozen teacher
+#: (``tools/fit_teacher_attention.py``), a fixed random CBAM, or the
+#: parameter-free CBAM of the public code. ``'frozen'`` is the former name
+#: of the two fixed-weight modes (fitted when a file is given).
+TEACHER_ATTENTION_CHOICES = ('fitted', 'random', 'parameter_free', 'frozen')
 
 
 class TeacherAttentionMismatch(ValueError):
@@ -143,3 +152,99 @@ def save_teacher_attention(path: str, state_dict: Dict[str, torch.Tensor],
     from mmseg_attnkd.utils import save_checkpoint_atomic
     save_checkpoint_atomic(dict(state_dict=state_dict, meta=meta), path)
     return path
+
+
+def resolve_teacher_attention(mode: str, ckpt: Optional[str],
+                              owner: str = 'AttnFDDistiller') -> str:
+    """The teacher-attention mode after checking it against the file.
+
+    ``'frozen'`` becomes ``'fitted'`` with a file and ``'random'`` without.
+
+    Raises:
+        ValueError: Unknown mode, ``'fitted'`` without a file, or a file
+            with another mode.
+    """
+    if mode not in TEACHER_ATTENTION_CHOICES:
+        raise ValueError(
+            f'{owner}: teacher_attention must be one of '
+            f'{TEACHER_ATTENTION_CHOICES[:3]}, got {mode!r}.')
+    if mode == 'frozen':
+        mode = 'fitted' if ckpt else 'random'
+    if mode == 'fitted' and not ckpt:
+        raise ValueError(
+            f"{owner}: teacher_attention='fitted' needs "
+            'teacher_attention_ckpt; make one with `python '
+            'tools/fit_teacher_attention.py CONFIG` or use '
+            "teacher_attention='random'.")
+    if ckpt and mode != 'fitted':
+        raise ValueError(
+            f'{owner}: teacher_attention_ckpt is only used with '
+            f"teacher_attention='fitted', not {mode!r}; "
+            'remove the path or switch the mode.')
+    return mode
+
+
+def _connector_state(state: Dict[str, Any], name: str) -> 'OrderedDict':
+    """Entries ``<name>.<key>`` (optionally prefixed) as ``<key>``."""
+    marker = f'{name}.'
+    sub = OrderedDict()
+    for key, value in state.items():
+        if key.startswith(marker):
+            sub[key[len(marker):]] = value
+        elif f'.{marker}' in key:
+            sub[key.split(f'.{marker}', 1)[1]] = value
+    return sub
+
+
+def load_teacher_attention_file(path: str, distiller: nn.Module,
+                                teacher: Optional[nn.Module] = None) -> None:
+    """Load teacher CBAM weights into an AttnFD distiller's connectors.
+
+    Args:
+        path: A fitted file, or any checkpoint holding
+            ``attnfd_{i}_teacher.cbam.*`` keys (optionally prefixed).
+        distiller: A built ``AttnFDDistiller`` (its ``stages``,
+            ``connectors``, ``teacher_connector_names``, ``cbam_options``).
+        teacher: The teacher model; needed to check a fitted file's
+            teacher digest.
+
+    Raises:
+        TeacherAttentionMismatch: A fitted file made for another teacher,
+            other stages, channels or CBAM options.
+        KeyError: The file has no weights for a teacher connector.
+        ValueError: Shapes do not match the teacher's channels.
+    """
+    from mmseg_attnkd.utils import get_state_dict, load_checkpoint_safely
+    ckpt = load_checkpoint_safely(path)
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if isinstance(meta, dict) and 'kind' in meta:
+        if teacher is None:
+            raise ValueError('load_teacher_attention needs the teacher '
+                             'to check a fitted file.')
+        check_teacher_attention_meta(
+            meta, path, teacher, [s['teacher'] for s in distiller.stages],
+            [s['teacher_channels'] for s in distiller.stages],
+            distiller.cbam_options)
+    state = get_state_dict(ckpt)
+    for name in distiller.teacher_connector_names:
+        conn = distiller.connectors[name]
+        sub = _connector_state(state, name)
+        if not sub:
+            expected = [f'{name}.{k}' for k in conn.state_dict()]
+            raise KeyError(
+                f'teacher_attention_ckpt {path!r} has no weights for '
+                f'{name}; expected keys like {expected[:2]} (optionally '
+                f'prefixed), found e.g. {list(state)[:3]}. Make one with '
+                'tools/fit_teacher_attention.py.')
+        try:
+            conn.load_state_dict(sub, strict=True)
+        except RuntimeError as err:
+            opts = distiller.cbam_options
+            raise ValueError(
+                f'teacher_attention_ckpt {path!r} does not fit {name} '
+                f'({conn.cbam.channels} channels, reduction '
+                f'{opts["reduction"]}, kernel {opts["kernel_size"]}): '
+                f'{str(err).splitlines()[0]} Use a file saved for the '
+                'same teacher and stages.') from err
+    print_log(f'AttnFD: loaded teacher attention from {path}',
+              logger='current')

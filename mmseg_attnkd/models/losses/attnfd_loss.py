@@ -12,7 +12,24 @@ import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor
 
+__all__ = ['AttnFDLoss', 'NORMALIZE_MODES', 'check_attnfd_loss_args']
+
 NORMALIZE_MODES = ('channel', 'tensor', 'batch')
+
+
+def check_attnfd_loss_args(normalize: str, loss_weight: float,
+                           owner: str = 'AttnFDLoss') -> None:
+    """Refuse an unknown ``normalize`` or a negative/non-finite weight."""
+    if normalize not in NORMALIZE_MODES:
+        raise ValueError(
+            f'{owner}: normalize must be one of {NORMALIZE_MODES} '
+            f"('channel' = per-channel L2 over HxW as in the paper, "
+            f"'tensor' = one norm per sample, 'batch' = one norm per "
+            f'batch tensor as in the public code), got {normalize!r}.')
+    if not math.isfinite(float(loss_weight)) or float(loss_weight) < 0:
+        raise ValueError(
+            f'{owner}: loss_weight must be a finite number >= 0, got '
+            f'{loss_weight}.')
 
 
 @MODELS.register_module()
@@ -55,16 +72,7 @@ class AttnFDLoss(nn.Module):
                  eps: float = 1e-12,
                  align_corners: bool = False) -> None:
         super().__init__()
-        if normalize not in NORMALIZE_MODES:
-            raise ValueError(
-                f'AttnFDLoss: normalize must be one of {NORMALIZE_MODES} '
-                f"('channel' = per-channel L2 over HxW as in the paper, "
-                f"'tensor' = one norm per sample, 'batch' = one norm per "
-                f'batch tensor as in the public code), got {normalize!r}.')
-        if not math.isfinite(float(loss_weight)) or float(loss_weight) < 0:
-            raise ValueError(
-                'AttnFDLoss: loss_weight must be a finite number >= 0, got '
-                f'{loss_weight}.')
+        check_attnfd_loss_args(normalize, loss_weight)
         self.normalize = normalize
         self.loss_weight = float(loss_weight)
         self.eps = float(eps)

@@ -1,0 +1,185 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""The axial self-teacher branch shared by the axial distillers.
+
+A student's decode-head logits (the *student output*) are refined by an
+:class:`AxialConnector` into a *teacher output*, trained with the head's own
+task loss and tied to the student output by a consistency loss. Both
+``AxialSelfDistiller`` (alone) and ``AttnFDAxialDistiller`` (next to AttnFD
+from an external teacher) build exactly this branch; every record comes
+from the student.
+"""
+import copy
+from typing import Dict, Optional
+
+from mmrazor.registry import MODELS, TASK_UTILS
+from torch import Tensor, nn
+
+__all__ = [
+    'AxialBranchMixin', 'find_logit_head', 'build_axial_connector',
+    'DEFAULT_TEACHER_CE', 'DEFAULT_MSE', 'AXIAL_CONNECTOR'
+]
+
+#: Default task loss of the axial self-teacher output (the head's own loss).
+DEFAULT_TEACHER_CE = dict(type='DecodeHeadLoss', loss_weight=1.0)
+#: Default student/self-teacher consistency loss (see SelfDistillMSELoss).
+DEFAULT_MSE = dict(
+    type='SelfDistillMSELoss',
+    loss_weight=1.0,
+    target='prob',
+    detach_teacher=True)
+#: Connector name; checkpoints keep the block at
+#: ``distiller.connectors.axial.*``.
+AXIAL_CONNECTOR = 'axial'
+_LOGITS = 'logits'
+_LABELS = 'labels'
+
+
+def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
+    """The decode head at ``head_name`` with ``conv_seg`` and ``loss_decode``.
+
+    Raises:
+        ValueError: No such module, or it is not an MMSeg decode head.
+    """
+    try:
+        head = model.get_submodule(head_name)
+    except AttributeError:
+        raise ValueError(
+            f'{type(model).__name__} has no module "{head_name}"; '
+            'set distiller.head to the dotted path of the decode head, '
+            'e.g. "decode_head" (EncoderDecoder) or "decode_head.1" '
+            '(CascadeEncoderDecoder).') from None
+    conv_seg = getattr(head, 'conv_seg', None)
+    if not isinstance(conv_seg, nn.Conv2d):
+        raise ValueError(
+            f'"{head_name}" ({type(head).__name__}) has no conv_seg '
+            'Conv2d classifier, so its logits cannot be recorded. '
+            'Axial self-distillation needs an MMSeg BaseDecodeHead whose '
+            'forward ends in conv_seg (FCN, PSP, ASPP, DepthwiseSeparable'
+            'ASPP, FPN, UPer, ...): use such a head, or for a cascade set '
+            'distiller.head="decode_head.<i>".')
+    if not hasattr(head, 'loss_decode'):
+        raise ValueError(
+            f'"{head_name}" ({type(head).__name__}) has no '
+            'loss_decode; use an MMSeg BaseDecodeHead.')
+    return head
+
+
+def build_axial_connector(axial_cfg: Dict, head: nn.Module,
+                          head_name: str) -> nn.Module:
+    """An ``AxialConnector`` as wide as ``head.conv_seg``'s output.
+
+    Args:
+        axial_cfg: ``AxialConnector`` arguments; ``in_channels`` may be
+            omitted (it is read from the head) but must match if given.
+        head: The decode head (see :func:`find_logit_head`).
+        head_name: Its dotted path, for the error message.
+
+    Raises:
+        ValueError: ``in_channels`` differs from the head's class count.
+    """
+    num_logits = head.conv_seg.out_channels
+    given = axial_cfg.get('in_channels', num_logits)
+    if given != num_logits:
+        raise ValueError(
+            f'axial.in_channels={given} but {head_name}.conv_seg outputs '
+            f'{num_logits} channels; remove in_channels from the distiller '
+            'config (it is read from the head).')
+    cfg = dict(type='AxialConnector', in_channels=num_logits)
+    cfg.update({k: v for k, v in axial_cfg.items() if k != 'in_channels'})
+    return MODELS.build(cfg)
+
+
+class AxialBranchMixin:
+    """Adds the axial self-teacher branch to a ``ConfigurableDistiller``.
+
+    Call :meth:`init_axial_branch` in ``__init__`` and
+    :meth:`build_axial_branch` once the student exists. It adds the
+    student recorders ``logits`` (outputs of ``<head>.conv_seg``) and
+    ``labels`` (inputs of ``<head>.loss_decode``), the connector
+    ``axial`` and the losses ``loss_teacher_ce`` (``seg_logits`` = teacher
+    output, ``seg_label``) and ``loss_sd_mse`` (``preds_S`` = student
+    output, ``preds_T`` = teacher output).
+    """
+
+    def init_axial_branch(self, head: str, axial: Optional[Dict],
+                          teacher_ce: Optional[Dict],
+                          mse: Optional[Dict]) -> None:
+        """Check and keep the branch settings (see the axial distillers)."""
+        if not isinstance(head, str) or not head:
+            raise TypeError(f'head must be a dotted module path such as '
+                            f'"decode_head", got {head!r}')
+        if teacher_ce is None and (mse is None
+                                   or mse.get('detach_teacher', True)):
+            raise ValueError(
+                'with teacher_ce=None nothing trains the axial block (the '
+                'MSE stops gradients at the teacher); keep teacher_ce or set '
+                'mse.detach_teacher=False.')
+        self.head_name = head
+        self.axial_cfg = dict(axial or {})
+        self.axial_cfg.pop('type', None)
+        self._axial_loss_cfgs = {
+            name: copy.deepcopy(cfg)
+            for name, cfg in (('loss_teacher_ce', teacher_ce),
+                              ('loss_sd_mse', mse)) if cfg is not None
+        }
+
+    @property
+    def axial_branch_built(self) -> bool:
+        """Whether :meth:`build_axial_branch` ran."""
+        return AXIAL_CONNECTOR in self.connectors
+
+    def build_axial_branch(self, student: nn.Module) -> None:
+        """Build recorders, connector and losses on the student.
+
+        Raises:
+            ValueError: The head is missing, has no ``conv_seg`` or the
+                configured ``in_channels`` does not match it.
+        """
+        head = find_logit_head(student, self.head_name)
+        connector = build_axial_connector(self.axial_cfg, head,
+                                          self.head_name)
+        labels_src = f'{self.head_name}.loss_decode'
+        if isinstance(head.loss_decode, nn.ModuleList):
+            # several losses: their first one sees the same (logits, label)
+            labels_src += '.0'
+        logits_src = f'{self.head_name}.conv_seg'
+        for name, kind, source in (
+                (_LOGITS, 'ModuleOutputsRecorder', logits_src),
+                (_LABELS, 'ModuleInputsRecorder', labels_src)):
+            recorder = TASK_UTILS.build(dict(type=kind, source=source))
+            recorder.initialize(student)
+            self.student_recorders.recorders[name] = recorder
+        param = next(student.parameters(), None)
+        if param is not None:
+            connector = connector.to(param.device)
+        self.connectors[AXIAL_CONNECTOR] = connector
+        refined = dict(recorder=_LOGITS, from_student=True,
+                       connector=AXIAL_CONNECTOR)
+        inputs = dict(
+            loss_teacher_ce=dict(
+                seg_logits=refined,
+                seg_label=dict(recorder=_LABELS, from_student=True,
+                               data_idx=1)),
+            loss_sd_mse=dict(
+                preds_S=dict(recorder=_LOGITS, from_student=True),
+                preds_T=refined))
+        mappings = {}
+        for name, cfg in self._axial_loss_cfgs.items():
+            loss = MODELS.build(cfg)
+            if hasattr(loss, 'bind_head'):
+                loss.bind_head(head)
+            self.distill_losses[name] = loss
+            mappings[name] = inputs[name]
+        self._check_loss_forward_mappings(
+            {k: self.distill_losses[k] for k in mappings}, mappings,
+            self.student_recorders, self.teacher_recorders)
+        self.loss_forward_mappings.update(mappings)
+
+    def teacher_output(self) -> Tensor:
+        """Self-teacher logits ``(N, C, h, w)`` of the last student forward."""
+        return self.get_record(_LOGITS, from_student=True,
+                               connector=AXIAL_CONNECTOR)
+
+    def student_output(self) -> Tensor:
+        """Student logits ``(N, C, h, w)`` of the last student forward."""
+        return self.get_record(_LOGITS, from_student=True)

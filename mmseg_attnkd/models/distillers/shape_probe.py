@@ -1,0 +1,159 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""One eval-mode forward that records features with MMRazor's recorders.
+
+The stage distillers use it to read channel counts before they build
+connectors; ``tools/analysis/kd_inspect.py`` uses it (through
+:mod:`mmseg_attnkd.analysis.module_taps`) to list shapes. A record is what
+the distiller's own ``ModuleOutputs``/``ModuleInputs`` recorder would hold
+for the same side, so the probe and training can never disagree.
+"""
+from typing import Any, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmrazor.models.task_modules import (ModuleInputsRecorder,
+                                         ModuleOutputsRecorder)
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+
+__all__ = ['record_sides', 'probe_channels']
+
+
+class _HookHandleMixin:
+    """Keep the forward-hook handle so the probe leaves no hook behind.
+
+    MMRazor's recorders hook their module for the model's lifetime; a probe
+    must not.
+    """
+
+    def prepare_from_model(self, model: nn.Module) -> None:
+        module = model.get_submodule(self.source)
+        self.handle = module.register_forward_hook(self.forward_hook)
+
+
+class _OutputsProbe(_HookHandleMixin, ModuleOutputsRecorder):
+    """``ModuleOutputsRecorder`` with a removable hook."""
+
+
+class _InputsProbe(_HookHandleMixin, ModuleInputsRecorder):
+    """``ModuleInputsRecorder`` with a removable hook."""
+
+
+def _forward(model: nn.Module, inputs: torch.Tensor) -> None:
+    """Backbone, neck, decode head and auxiliary heads of a segmentor."""
+    head = getattr(model, 'decode_head', None)
+    if hasattr(model, 'extract_feat') and isinstance(head, BaseDecodeHead):
+        feats = model.extract_feat(inputs)
+        head.forward(feats)
+        aux = getattr(model, 'auxiliary_head', None)
+        if aux is not None:
+            for aux_head in (aux if isinstance(aux, nn.ModuleList) else
+                             [aux]):
+                aux_head.forward(feats)
+    else:
+        model(inputs, mode='tensor')
+
+
+def record_sides(model: nn.Module,
+                 sides: Sequence[Dict[str, Any]],
+                 input_size: Tuple[int, int] = (64, 64),
+                 batch_size: int = 1) -> List[Any]:
+    """What each side's recorder holds after one forward, or None.
+
+    The forward runs in eval mode under ``torch.no_grad()`` on a seeded
+    random ``[batch_size, C_in, H, W]`` input (``C_in`` = input channels of
+    the first convolution); training flags are restored afterwards, so BN
+    statistics are untouched, and every hook is removed.
+
+    Args:
+        model: An MMSeg segmentor (or any model with ``mode='tensor'``).
+        sides: ``dict(name, record='outputs'|'inputs', ...)``; the module
+            names must exist.
+        input_size: ``(H, W)`` of the input.
+        batch_size: ``B`` of the input.
+
+    Returns:
+        list: Per side the first record (a tensor, or the tuple of inputs or
+        outputs; ``data_idx`` is not applied), None if the module never ran.
+    """
+    recorders = [(_InputsProbe if side.get('record') == 'inputs' else
+                  _OutputsProbe)(side['name']) for side in sides]
+    flags = [(m, m.training) for m in model.modules()]
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device('cpu')
+    first_conv = next(
+        (m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)),
+        None)
+    in_channels = first_conv.in_channels if first_conv is not None else 3
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(batch_size, in_channels, *input_size, generator=gen)
+    try:
+        for recorder in recorders:
+            recorder.initialize(model)
+            recorder.__enter__()
+        model.eval()
+        with torch.no_grad():
+            _forward(model, inputs.to(device))
+    finally:
+        for recorder in recorders:
+            if getattr(recorder, 'handle', None) is not None:
+                recorder.__exit__(None, None, None)
+                recorder.handle.remove()
+        for module, flag in flags:
+            module.training = flag
+    return [r.get_record_data(0) if r.data_buffer else None
+            for r in recorders]
+
+
+def probe_channels(model: nn.Module, sides: List[Dict[str, Any]], who: str,
+                   input_size: Tuple[int, int] = (64, 64),
+                   owner: str = 'AttnFDDistiller',
+                   method: str = 'AttnFD') -> List[int]:
+    """Channel counts of recorded ``[B, C, H, W]`` features.
+
+    Args:
+        model: The segmentor.
+        sides: ``dict(name, record, data_idx)`` for every stage.
+        who: ``'student'`` or ``'teacher'`` (for error messages).
+        input_size: ``(H, W)`` of the probe input.
+        owner: Distiller name opening error messages.
+        method: Method name in the "needs a feature map" message.
+
+    Returns:
+        list[int]: ``C`` of every stage's ``[B, C, H, W]`` feature.
+
+    Raises:
+        ValueError: A module did not run, ``data_idx`` does not fit the
+            record, or the record is not a 4-D tensor.
+    """
+    channels = []
+    for side, data in zip(sides, record_sides(model, sides, input_size)):
+        where = f'{who} module {side["name"]!r} ({side["record"]})'
+        if data is None:
+            raise ValueError(
+                f'{owner}: {where} did not run in a forward pass of '
+                'the segmentor (backbone, decode head, auxiliary heads), so '
+                'it cannot be distilled. Pick a module on the forward path.')
+        idx = side['data_idx']
+        if isinstance(data, (list, tuple)):
+            if idx is None:
+                raise ValueError(
+                    f'{owner}: {where} gives a {type(data).__name__} '
+                    f'of {len(data)} items; set {who}_data_idx in the stage '
+                    'dict to pick one feature map.')
+            if not -len(data) <= idx < len(data):
+                raise ValueError(
+                    f'{owner}: {where} gives {len(data)} items; '
+                    f'data_idx={idx} is out of range.')
+            data = data[idx]
+        elif idx is not None:
+            raise ValueError(
+                f'{owner}: {where} gives one tensor, not a tuple; '
+                f'remove {who}_data_idx from the stage dict.')
+        if not isinstance(data, torch.Tensor) or data.dim() != 4:
+            shape = tuple(data.shape) if isinstance(data, torch.Tensor) \
+                else type(data).__name__
+            raise ValueError(
+                f'{owner}: {where} gives {shape}, but {method} needs a '
+                '[B, C, H, W] feature map. Pick a convolutional stage.')
+        channels.append(int(data.shape[1]))
+    return channels
