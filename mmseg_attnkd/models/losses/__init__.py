@@ -1,6 +1,9 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 from .attnfd_loss import AttnFDLoss
 from .decode_head_loss import DecodeHeadLoss
+from .resized_student_loss import ResizedStudentLoss
 from .self_distill_mse_loss import SelfDistillMSELoss
 
-__all__ = ['AttnFDLoss', 'DecodeHeadLoss', 'SelfDistillMSELoss']
+__all__ = [
+    'AttnFDLoss', 'DecodeHeadLoss', 'ResizedStudentLoss', 'SelfDistillMSELoss'
+]
