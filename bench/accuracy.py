@@ -447,10 +447,10 @@ def parse_args(argv=None):
     parser.add_argument('--allow-cpu', action='store_true',
                         help='run the gpu protocol on a CPU (tests only)')
     args = parser.parse_args(argv)
-    unknown = [a for a in args.arms if a not in arms.MAIN_ARMS]
+    known = arms.MAIN_ARMS + arms.EXTRA_ARMS
+    unknown = [a for a in args.arms if a not in known]
     if unknown:
-        parser.error(f'unknown arms {unknown}; choose from '
-                     f'{arms.MAIN_ARMS}')
+        parser.error(f'unknown arms {unknown}; choose from {known}')
     proto = copy.deepcopy(arms.PROTOCOLS[args.protocol])
     for key in ('batch', 'workers', 'val_interval'):
         if getattr(args, key) is not None:

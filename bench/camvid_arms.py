@@ -54,7 +54,25 @@ MAIN_ARMS = ('baseline', 'baseline_2x', 'ce2', 'kd', 'cwd', 'attnfd', 'sd',
 #: Main arms whose settings come from the val-based choice.
 CHOICE_ARMS = ('attnfd', 'sd', 'sd_detach', 'attnfd_sd')
 #: MMRazor's feature and logit losses through the stage distiller (one seed).
-EXTRA_ARMS: tuple = ()
+EXTRA_ARMS = ('at', 'ofd', 'mgd', 'pkd', 'dist')
+
+
+def extra_distiller(arm: str) -> dict:
+    """The ``StageDistiller`` of ``configs/feature_kd/<arm>_*.py``, each loss
+    wrapped in ``ResizedStudentLoss`` (the student's output stride is 16,
+    the teacher's 8, so some student maps are smaller)."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    path, = glob.glob(osp.join(common.REPO_ROOT, 'configs', 'feature_kd',
+                               f'{arm}_*.py'))
+    distiller = Config.fromfile(path).model.distiller.to_dict()
+    losses = distiller['loss']
+    wrap = [dict(type='ResizedStudentLoss', loss=loss) for loss in (
+        losses if isinstance(losses, list) else [losses])]
+    distiller['loss'] = wrap if isinstance(losses, list) else wrap[0]
+    return distiller
 
 
 def attnfd_name(s: Dict) -> str:
@@ -164,7 +182,8 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
     """Model config and iteration factor of an arm.
 
     Args:
-        arm: A name of :data:`MAIN_ARMS`, an ablation name
+        arm: A name of :data:`MAIN_ARMS` or :data:`EXTRA_ARMS`, an
+            ablation name
             (:func:`attnfd_name`/:func:`sd_name`) or ``'teacher'``.
         proto: Protocol dict.
         init_path: Paired initial student weights of the seed.
@@ -197,6 +216,8 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
         distiller = common.kd_distiller(NUM_CLASSES)
     elif arm == 'cwd':
         distiller = common.cwd_distiller()
+    elif arm in EXTRA_ARMS:
+        distiller = extra_distiller(arm)
     elif arm == 'attnfd' or arm in attnfd_grid:
         s = attnfd_grid.get(arm, attnfd)
         distiller = attnfd_distiller(s, fitted.get(bool(s.get(
