@@ -14,6 +14,8 @@ from typing import Dict, Optional
 from mmrazor.registry import MODELS, TASK_UTILS
 from torch import Tensor, nn
 
+from .module_names import closest_names_hint, module_names
+
 __all__ = [
     'AxialBranchMixin', 'find_logit_head', 'build_axial_connector',
     'DEFAULT_TEACHER_CE', 'DEFAULT_MSE', 'AXIAL_CONNECTOR'
@@ -43,9 +45,10 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
     try:
         head = model.get_submodule(head_name)
     except AttributeError:
+        hint = closest_names_hint(head_name, module_names(model))
         raise ValueError(
-            f'{type(model).__name__} has no module "{head_name}"; '
-            'set distiller.head to the dotted path of the decode head, '
+            f'{type(model).__name__} has no module "{head_name}". {hint} '
+            'Set distiller.head to the dotted path of the decode head, '
             'e.g. "decode_head" (EncoderDecoder) or "decode_head.1" '
             '(CascadeEncoderDecoder).') from None
     conv_seg = getattr(head, 'conv_seg', None)
