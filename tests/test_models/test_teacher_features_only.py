@@ -23,7 +23,8 @@ def _build(distiller, flag=True):
     from mmrazor.registry import MODELS
     torch.manual_seed(0)
     algo = MODELS.build(dict(
-        type='mmrazor.SegSingleTeacherDistill',
+        _scope_='mmrazor',
+        type='SegSingleTeacherDistill',
         architecture=tiny_deeplabv3plus_cfg(8, 4, with_aux=True),
         teacher=tiny_deeplabv3plus_cfg(16, 4, with_aux=True),
         distiller=distiller, teacher_features_only=flag))
