@@ -40,6 +40,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+import types
 
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -53,12 +54,15 @@ MODES = ('train', 'infer')
 def _axial_cls():
     """``AxialAttention2d`` loaded from its file (torch only; avoids paying
     for the OpenMMLab imports in every measuring process)."""
-    path = osp.join(common.REPO_ROOT, 'mmseg_attnkd', 'models', 'attention',
-                    'axial_attention.py')
-    spec = importlib.util.spec_from_file_location('_bench_axial', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.AxialAttention2d
+    # a bare package over the folder: its modules load without the
+    # package __init__ (which imports MMRazor for the CBAM registration)
+    folder = osp.join(common.REPO_ROOT, 'mmseg_attnkd', 'models', 'attention')
+    if '_bench_attention' not in sys.modules:
+        pkg = types.ModuleType('_bench_attention')
+        pkg.__path__ = [folder]
+        sys.modules['_bench_attention'] = pkg
+    return importlib.import_module(
+        '_bench_attention.axial_attention').AxialAttention2d
 
 
 def full_attention_cls():

@@ -194,10 +194,13 @@ def code_version() -> dict:
     may differ from the commit while being worked on)."""
     import hashlib
     import subprocess
-    path = osp.join(common.REPO_ROOT, 'mmseg_attnkd', 'models', 'attention',
-                    'axial_attention.py')
-    with open(path, 'rb') as f:
-        digest = hashlib.sha1(f.read()).hexdigest()[:12]
+    sha = hashlib.sha1()
+    for name in ('axial_attention.py', 'axial_attention1d.py',
+                 'relative_attention.py'):
+        with open(osp.join(common.REPO_ROOT, 'mmseg_attnkd', 'models',
+                           'attention', name), 'rb') as f:
+            sha.update(f.read())
+    digest = sha.hexdigest()[:12]
     try:
         head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                               cwd=common.REPO_ROOT, capture_output=True,
@@ -229,7 +232,7 @@ def report(res: dict) -> str:
         'ms per image including normalisation and the resize of the logits '
         'to the input size. Models: demo DeepLabV3+ w16 (11 classes), '
         'random weights (latency does not depend on them). Code: commit '
-        f'{res["code"]["commit"]}, `axial_attention.py` sha1 '
+        f'{res["code"]["commit"]}, axial block sources sha1 '
         f'{res["code"]["axial_attention_sha1"]}'
         + (' (uncommitted changes)' if res['code'][
             'axial_attention_uncommitted'] else '') + '.',
