@@ -56,7 +56,7 @@ $(STAMP_PKG): $(STAMP_DEPS) setup.py
 setup: $(STAMP_PKG)
 
 test: setup
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) tools/demo.py
