@@ -166,6 +166,7 @@ class Protocol:
         self.failed: List[str] = []
         self.lock = threading.Lock()
         self.init_lock = threading.Lock()
+        self.committed = committed_runs(args)
         self.start = time.time()
 
     # -- one run --------------------------------------------------------
@@ -198,15 +199,18 @@ class Protocol:
                     f'iterations, not {iters}; use another --work-root for '
                     'a new schedule.')
             return result
-        cfg = train_cfg(model, args, self.data_root, seed, iters,
-                        arms.has_axial_output(arm),
-                        proto.get('teacher_workers') if arm == 'teacher'
-                        else None)
         info = dict(arm=arm, seed=seed, iters=iters, protocol=args.protocol)
         if arm in ('attnfd', 'attnfd_sd'):
             info['attnfd'] = dict(attnfd)
         if arm in ('sd', 'sd_detach', 'attnfd_sd'):
             info['sd'] = dict(sd)
+        restored = self.restore(info, result_path)
+        if restored is not None:
+            return restored
+        cfg = train_cfg(model, args, self.data_root, seed, iters,
+                        arms.has_axial_output(arm),
+                        proto.get('teacher_workers') if arm == 'teacher'
+                        else None)
         print(f'[train] {arm} seed {seed}: {iters} iters -> {work_dir}',
               flush=True)
         record = runs.train_run(work_dir, cfg, info, args.dry_run)
@@ -217,6 +221,31 @@ class Protocol:
         if record.get('teacher_output_val'):
             record['teacher_output_val_mIoU'] = list(
                 record['teacher_output_val'].values())[-1]
+        if arm == 'teacher':
+            record.update(plain_teacher(record['checkpoint'], work_dir))
+        common.write_json(result_path, record)
+        return record
+
+    def restore(self, info: dict, result_path: str) -> Optional[dict]:
+        """A finished run of the committed results, if this machine lacks
+        it (caches are machine-local; finished runs are never redone).
+
+        A teacher is restored only with its weights: the plain checkpoint
+        it recorded, found by SHA-256 under ``--teacher-dir``.
+        """
+        record = self.committed.get(run_key(info))
+        if record is None or self.args.dry_run:
+            return None
+        record = dict(record, restored_from=osp.relpath(
+            committed_path(self.args), common.REPO_ROOT))
+        if info['arm'] == 'teacher':
+            found = find_teacher(self.args.teacher_dir,
+                                 record.get('plain_sha256'))
+            if found is None:
+                return None
+            record['checkpoint'] = found
+        print(f'[restored] {info["arm"]} seed {info["seed"]} from the '
+              'committed results', flush=True)
         common.write_json(result_path, record)
         return record
 
@@ -304,6 +333,62 @@ class Protocol:
         if self.args.dry_run:
             return
         accuracy_report.save(self, final)
+
+
+def committed_path(args) -> str:
+    return osp.join(args.out_dir, f'accuracy_{args.protocol}.json')
+
+
+def run_key(info: dict) -> str:
+    """Path-free identity of a run: arm, seed, iterations and settings."""
+    return json.dumps([info['arm'], info['seed'], info['iters'],
+                       info.get('attnfd'), info.get('sd')], sort_keys=True)
+
+
+def committed_runs(args) -> Dict[str, dict]:
+    """Finished runs of the committed results JSON of this protocol, by
+    :func:`run_key`; empty when the protocol's settings have changed."""
+    path = committed_path(args)
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        data = json.load(f)
+    meta = data.get('meta', {})
+    same = json.dumps(meta.get('proto'), sort_keys=True) == json.dumps(
+        json.loads(json.dumps(args.proto)), sort_keys=True)
+    if not same or meta.get('teacher_iters') != args.teacher_iters:
+        return {}
+    return {run_key(r): r for r in data.get('runs', [])
+            if r.get('test_mIoU') is not None}
+
+
+def plain_teacher(checkpoint: str, work_dir: str) -> dict:
+    """The teacher's weights alone (``meta`` + ``state_dict``), its path
+    and SHA-256: small enough to commit and to restore the protocol on
+    another machine."""
+    import hashlib
+    from mmseg_attnkd.utils import (get_state_dict, load_checkpoint_safely,
+                                    make_plain_checkpoint,
+                                    save_checkpoint_atomic)
+    path = osp.join(work_dir, 'teacher_plain.pth')
+    state = get_state_dict(load_checkpoint_safely(checkpoint))
+    save_checkpoint_atomic(make_plain_checkpoint(state), path)
+    with open(path, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return dict(plain_checkpoint=path, plain_sha256=digest)
+
+
+def find_teacher(folder: str, sha256: Optional[str]) -> Optional[str]:
+    """A ``.pth`` under ``folder`` with this SHA-256, if any."""
+    import glob
+    import hashlib
+    if not sha256 or not osp.isdir(folder):
+        return None
+    for path in sorted(glob.glob(osp.join(folder, '*.pth'))):
+        with open(path, 'rb') as f:
+            if hashlib.sha256(f.read()).hexdigest() == sha256:
+                return path
+    return None
 
 
 def needs_fit(arm_list: List[str], settings: List[Dict]) -> List[bool]:
@@ -440,6 +525,11 @@ def parse_args(argv=None):
                         default=osp.join(common.BENCH_DIR, 'cache',
                                          'accuracy-v2'))
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
+    parser.add_argument('--teacher-dir',
+                        default=osp.join(common.REPO_ROOT, 'demo',
+                                         'checkpoints'),
+                        help='where a committed teacher (plain checkpoint) '
+                        'is looked up by SHA-256 to restore the protocol')
     parser.add_argument('--report-only', action='store_true',
                         help='rebuild tables and plot from the results JSON')
     parser.add_argument('--dry-run', action='store_true',

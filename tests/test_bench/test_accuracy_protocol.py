@@ -96,3 +96,52 @@ def test_dry_run_writes_loadable_configs(tmp_path):
     assert args.attnfd == dict(arms.ATTNFD_DEFAULT, loss_weight=8.0,
                                spatial_norm=True)
     assert copy.deepcopy(args.sd) == arms.SD_DEFAULT
+
+
+def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
+    import hashlib
+    import json
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / '.complete').write_text('ok')
+    teachers = tmp_path / 'teachers'
+    teachers.mkdir()
+    weights = teachers / 'teacher.pth'
+    torch.save(dict(state_dict=dict(w=torch.ones(2))), weights)
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    args = accuracy.parse_args([
+        '--out-dir', str(tmp_path / 'results'), '--work-root',
+        str(tmp_path / 'work'), '--data-cache', str(data), '--teacher-dir',
+        str(teachers)
+    ])
+    base = dict(arm='baseline', seed=1, iters=args.iters, val={'10': 30.0},
+                test_mIoU=33.0, protocol='cpu')
+    teacher = dict(arm='teacher', seed=0, iters=args.teacher_iters,
+                   test_mIoU=50.0, plain_sha256=sha, checkpoint='/gone.pth')
+    common.write_json(
+        str(tmp_path / 'results' / 'accuracy_cpu.json'),
+        dict(meta=dict(proto=args.proto, teacher_iters=args.teacher_iters),
+             runs=[base, teacher]))
+    state = accuracy.Protocol(args)
+    out = tmp_path / 'r.json'
+    got = state.restore(dict(arm='baseline', seed=1, iters=args.iters,
+                             protocol='cpu'), str(out))
+    assert got['test_mIoU'] == 33.0 and 'restored_from' in got
+    assert json.loads(out.read_text())['test_mIoU'] == 33.0
+    # another seed, schedule or setting is not that run
+    assert state.restore(dict(arm='baseline', seed=2, iters=args.iters),
+                         str(out)) is None
+    assert state.restore(dict(arm='baseline', seed=1, iters=7),
+                         str(out)) is None
+    # the teacher comes back with the committed weights only
+    t = state.restore(dict(arm='teacher', seed=0, iters=args.teacher_iters),
+                      str(out))
+    assert t['checkpoint'] == str(weights)
+    weights.write_bytes(b'other')
+    assert state.restore(dict(arm='teacher', seed=0,
+                              iters=args.teacher_iters), str(out)) is None
+    # a changed protocol restores nothing
+    args2 = accuracy.parse_args([
+        '--out-dir', str(tmp_path / 'results'), '--batch', '4'
+    ])
+    assert accuracy.committed_runs(args2) == {}
