@@ -39,17 +39,27 @@ def subprocess_env() -> dict:
     return env
 
 
+def _default_scopes() -> dict:
+    from mmengine.registry import DefaultScope
+    return DefaultScope._instance_dict
+
+
+#: MMEngine's default scopes as the test session found them.
+_SESSION_SCOPES = dict(_default_scopes())
+
+
 @pytest.fixture(autouse=True)
 def _isolate_default_scope():
-    """Undo MMEngine default scopes created during a test.
+    """Undo MMEngine default scopes created by a test or by a fixture.
 
     Every Runner (and ``init_default_scope``) registers a ``DefaultScope``
     instance that stays current for the rest of the process, so a test that
     builds from MMRazor's registry without naming a scope would otherwise
-    depend on which tests ran before it.
+    depend on which tests ran before it. Restoring the session's starting
+    state (not the state before the test) also drops the scopes of module-
+    and session-scoped fixtures, which are set up before this fixture.
     """
-    from mmengine.registry import DefaultScope
-    saved = DefaultScope._instance_dict.copy()
     yield
-    DefaultScope._instance_dict.clear()
-    DefaultScope._instance_dict.update(saved)
+    scopes = _default_scopes()
+    scopes.clear()
+    scopes.update(_SESSION_SCOPES)
