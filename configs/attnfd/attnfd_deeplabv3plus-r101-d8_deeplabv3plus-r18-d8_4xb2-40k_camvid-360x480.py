@@ -30,7 +30,8 @@ model = dict(
             ('decode_head.sep_bottleneck',  # decoder, before classifier
              'decode_head.sep_bottleneck'),
         ],
-        teacher_attention='frozen',  # 'parameter_free' = public code
+        # 'fitted' (tools/fit_teacher_attention.py) or 'parameter_free'
+        teacher_attention='random',
         normalize='channel',  # 'tensor' = public code
         loss_weight=2.0))
 

@@ -29,7 +29,8 @@ model = dict(
             ('backbone.layer4', 'backbone.layer4'),  # backbone last stage
             ('decode_head.bottleneck', 'decode_head.bottleneck'),  # PPM out
         ],
-        teacher_attention='frozen',  # 'parameter_free' = public code
+        # 'fitted' (tools/fit_teacher_attention.py) or 'parameter_free'
+        teacher_attention='random',
         normalize='channel',  # 'tensor' = public code
         loss_weight=2.0))
 
