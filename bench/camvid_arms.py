@@ -20,7 +20,10 @@ PROTOCOLS = dict(
         teacher=dict(width=32, output_stride=8),
         iters=2000, teacher_iters=6000, fit_iters=500, val_interval=250,
         lr=0.05, warmup=100, workers=1, seeds=(0, 1, 2),
-        ablation_seeds=(0, 1), grid='small'),
+        ablation_seeds=(0, 1), grid='small',
+        # the axial block on a 2x average-pooled grid of the 45x60 logits:
+        # at stride 1 one SD step costs several student steps on 2 cores
+        axial=dict(stride=2)),
     # sized for a few minutes on one GPU with 16 CPU cores, many runs at a
     # time (--jobs): a shorter schedule and the small ablation grid
     gpu=dict(
@@ -166,10 +169,14 @@ def attnfd_distiller(s: Dict, fitted_ckpt: Optional[str]) -> dict:
     return d
 
 
-def sd_distiller(s: Dict, type_: str = 'AxialSelfDistiller') -> dict:
+def sd_distiller(s: Dict, axial: Optional[Dict] = None,
+                 type_: str = 'AxialSelfDistiller') -> dict:
+    """Axial SD with settings ``s``; ``axial``: block options of the
+    protocol (e.g. ``stride``)."""
     return dict(
         type=type_,
-        axial=dict(detach_input=bool(s.get('detach_input', False))),
+        axial=dict(axial or {},
+                   detach_input=bool(s.get('detach_input', False))),
         mse=dict(type='SelfDistillMSELoss', loss_weight=s['mse_weight'],
                  target=s['target'], detach_teacher=True))
 
@@ -211,7 +218,8 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
     if arm in ('sd', 'sd_detach') or arm in sd_grid:
         s = sd_grid.get(arm, dict(sd, detach_input=arm == 'sd_detach'))
         return dict(_scope_='mmrazor', type='SegSelfDistill',
-                    architecture=student, distiller=sd_distiller(s)), 1
+                    architecture=student,
+                    distiller=sd_distiller(s, proto.get('axial'))), 1
     if arm == 'kd':
         distiller = common.kd_distiller(NUM_CLASSES)
     elif arm == 'cwd':
@@ -226,7 +234,8 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
         distiller = dict(
             attnfd_distiller(attnfd, fitted.get(bool(attnfd.get(
                 'spatial_norm', False)))),
-            **{k: v for k, v in sd_distiller(sd).items() if k != 'type'},
+            **{k: v for k, v in sd_distiller(sd, proto.get('axial')).items()
+               if k != 'type'},
             type='AttnFDAxialDistiller')
     else:
         raise ValueError(f'unknown arm {arm!r}')
