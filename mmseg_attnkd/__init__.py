@@ -21,8 +21,14 @@ Where to find things (one hop each):
 * :mod:`mmseg_attnkd.models.algorithms` - ``SegSingleTeacherDistill``,
   ``SegSelfDistill`` (MMRazor algorithms with build-time checks)
 * :mod:`mmseg_attnkd.engine` - ``AtomicCheckpointHook``, ``CropSizeCheckHook``
-* :mod:`mmseg_attnkd.utils` - safe checkpoint loading, exports, configs
+* :mod:`mmseg_attnkd.utils` - checkpoints (safe loading, atomic saving),
+  configs, exports
 * :mod:`mmseg_attnkd.analysis` - tap inspection, FLOPs, visualisation
+
+Command-line-only code is not imported here; the tools import it when they
+run: :mod:`mmseg_attnkd.release` (model-zoo tables, publishing),
+:mod:`mmseg_attnkd.datasets.converters` (raw datasets -> MMSeg layout),
+:mod:`mmseg_attnkd.deployment` (ONNX).
 """
 from . import compat  # noqa: F401  (must run before mmrazor is imported)
 from . import datasets, engine, models, utils  # noqa: F401,E402

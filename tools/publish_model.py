@@ -23,7 +23,7 @@ from mmseg_attnkd.utils import (build_segmentor, compare_keys, export_meta,
                                 get_student_model_cfg, load_checkpoint_safely,
                                 load_config, make_plain_checkpoint,
                                 strip_training_state)
-from mmseg_attnkd.utils import model_zoo, publish
+from mmseg_attnkd.release import model_zoo, publish
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -5,14 +5,11 @@ from typing import Optional
 
 from mmengine.config import ConfigDict
 
-from ..utils.axial_export import (_CONNECTOR_ONLY_KEYS,
+from ..utils.export.axial import (AXIAL_CONNECTOR_ONLY_KEYS,
                                   axial_refine_model_cfg)
 
 __all__ = ['AXIAL_CONNECTOR_ONLY_KEYS', 'axial_args_from_cfg',
            'with_axial_refine_head']
-
-#: ``AxialConnector`` options that are not ``AxialAttention2d`` arguments.
-AXIAL_CONNECTOR_ONLY_KEYS = _CONNECTOR_ONLY_KEYS
 
 
 def axial_args_from_cfg(cfg) -> dict:

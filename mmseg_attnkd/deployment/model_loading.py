@@ -17,9 +17,9 @@ from typing import Dict, Optional, Union
 import torch
 from mmengine.config import Config
 
-from ..utils.checkpoint import load_checkpoint_safely
-from ..utils.distill_cfg import load_config
-from ..utils.kd_checkpoint import compare_keys, get_state_dict
+from ..utils.checkpoint import (compare_keys, get_state_dict,
+                                load_checkpoint_safely)
+from ..utils.config import load_config
 from .errors import DistillationCheckpointError
 
 __all__ = ['DISTILL_PREFIXES', 'check_plain_checkpoint', 'check_plain_config',

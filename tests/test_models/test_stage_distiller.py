@@ -15,7 +15,7 @@ from mmseg_attnkd.models.distillers import (AttnFDAxialDistiller,
                                             record_sides, with_channels)
 from mmseg_attnkd.models.losses import ResizedStudentLoss
 from mmseg_attnkd.testing import seg_batch, tiny_deeplabv3plus_cfg
-from mmseg_attnkd.utils.axial_export import _axial_branch_args
+from mmseg_attnkd.utils.export.axial import _axial_branch_args
 
 NUM_CLASSES = 4
 CONV_BN = dict(type='ConvModuleConnector', kernel_size=1,

@@ -10,7 +10,7 @@ import yaml
 
 from mmseg_attnkd.utils import (compare_keys, get_state_dict,
                                 load_checkpoint_safely)
-from mmseg_attnkd.utils.publish import find_json_log, read_val_metrics
+from mmseg_attnkd.release.publish import find_json_log, read_val_metrics
 
 from _tools_helpers import REPO, load_tool
 

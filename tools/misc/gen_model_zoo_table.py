@@ -16,7 +16,7 @@ import difflib
 import os.path as osp
 import sys
 
-from mmseg_attnkd.utils.model_zoo import sync_readmes
+from mmseg_attnkd.release.model_zoo import sync_readmes
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -13,7 +13,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from mmseg_attnkd.utils.kd_checkpoint import KeyReport
+from mmseg_attnkd.utils.checkpoint import KeyReport
 from ..distillers.module_names import closest_names_hint, module_names
 
 __all__ = [

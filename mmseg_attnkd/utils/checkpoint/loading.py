@@ -16,12 +16,14 @@ from typing import Any, Optional, Union
 
 import torch
 
-from ..compat import (TRUST_UNSAFE_ENV_VAR, TRUSTED_CHECKPOINT_GLOBALS,
-                      enable_safe_checkpoint_loading, torch_load)
+from ...compat import (TRUST_UNSAFE_ENV_VAR, TRUSTED_CHECKPOINT_GLOBALS,
+                       enable_safe_checkpoint_loading, torch_load)
+from .state_dict import (KeyReport, compare_keys, get_state_dict,
+                         student_state_dict_for)
 
 __all__ = [
     'load_checkpoint_safely', 'UnsafeCheckpointError',
-    'TRUSTED_CHECKPOINT_GLOBALS'
+    'TRUSTED_CHECKPOINT_GLOBALS', 'load_segmentor_weights'
 ]
 
 #: Set to ``1`` to unpickle arbitrary objects (UNSAFE; legacy files only).
@@ -96,3 +98,42 @@ def _first_line(err: BaseException) -> str:
         if 'GLOBAL' in ln or 'Unsupported' in ln or ln.startswith('refused'):
             return ln
     return lines[0] if lines else type(err).__name__
+
+
+def load_segmentor_weights(model: torch.nn.Module,
+                           filename: str,
+                           strict: bool = True,
+                           hint: str = 'Check that the config matches the '
+                           'checkpoint (same architecture, widths and '
+                           'num_classes).') -> KeyReport:
+    """Load a checkpoint into a model, weights-only, names and shapes checked.
+
+    A distillation checkpoint loaded into a plain segmentor contributes its
+    student (``architecture.``); loaded into the distillation model itself,
+    it is used as is. ``dataset_meta`` of the checkpoint is set on the model.
+
+    Args:
+        model: A segmentor or a distillation algorithm.
+        filename: ``.pth`` path.
+        strict: Refuse when keys or shapes differ; otherwise load what fits.
+        hint: The fix the error message suggests.
+
+    Returns:
+        KeyReport: How the file's keys matched the model's.
+
+    Raises:
+        ValueError: ``strict`` and the keys or shapes do not match.
+    """
+    checkpoint = load_checkpoint_safely(filename)
+    state = student_state_dict_for(get_state_dict(checkpoint), model)
+    report = compare_keys(state, model)
+    if strict and not report.ok:
+        raise ValueError(
+            f'{filename} does not fit the model ({report.summary()}). {hint}')
+    shape_bad = set(report.shape_mismatch)
+    model.load_state_dict(
+        {k: v for k, v in state.items() if k not in shape_bad}, strict=False)
+    dataset_meta = (checkpoint.get('meta') or {}).get('dataset_meta')
+    if dataset_meta is not None:
+        model.dataset_meta = dataset_meta
+    return report

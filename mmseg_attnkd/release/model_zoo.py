@@ -27,17 +27,20 @@ Metafiles follow the OpenMMLab/MMRazor schema::
 
 README tables are generated from them between ``<!-- model-zoo:start -->``
 and ``<!-- model-zoo:end -->`` markers (:func:`update_readme`), so the
-numbers exist in exactly one place.
+numbers exist in exactly one place. Command-line only (see
+:mod:`mmseg_attnkd.release`).
 """
 import copy
 import difflib
 import glob
 import os
 import os.path as osp
-import re
 from typing import Dict, List, Optional, Tuple
 
 import yaml
+
+from ..utils.checkpoint import atomic_write_text
+from .markdown_blocks import replace_blocks
 
 __all__ = [
     'MARKER_START', 'MARKER_END', 'load_metafile', 'dump_metafile',
@@ -47,9 +50,9 @@ __all__ = [
 
 MARKER_START = '<!-- model-zoo:start -->'
 MARKER_END = '<!-- model-zoo:end -->'
-_BLOCK_RE = re.compile(
-    r'(<!-- model-zoo:start(?:\s+(?P<arg>[\w\-./]+))?\s*-->)'
-    r'(?P<body>.*?)(<!-- model-zoo:end -->)', re.S)
+#: The start marker, optionally naming a method: ``<!-- model-zoo:start
+#: attnfd -->``.
+_START_RE = r'<!-- model-zoo:start(?:\s+(?P<arg>[\w\-./]+))?\s*-->'
 
 
 def load_metafile(filename: str) -> dict:
@@ -73,13 +76,10 @@ def load_metafile(filename: str) -> dict:
 
 def dump_metafile(data: dict, filename: str) -> None:
     """Write a metafile (key order kept, block style, atomic rename)."""
-    os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
-    tmp = filename + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        yaml.safe_dump(
-            data, f, sort_keys=False, default_flow_style=False,
-            allow_unicode=True, width=1000)
-    os.replace(tmp, filename)
+    atomic_write_text(
+        filename,
+        yaml.safe_dump(data, sort_keys=False, default_flow_style=False,
+                       allow_unicode=True, width=1000))
 
 
 def _merge(old: dict, new: dict) -> dict:
@@ -247,9 +247,6 @@ def update_readme(readme: str, metafiles: Dict[str, str], repo_root: str,
         old = f.read()
     if '<!-- model-zoo:start' not in old:
         return True, old, old
-    if old.count('<!-- model-zoo:start') != old.count(MARKER_END):
-        raise ValueError(f'{readme}: unbalanced model-zoo markers; every '
-                         f'"<!-- model-zoo:start -->" needs a "{MARKER_END}"')
     here = osp.relpath(osp.dirname(osp.abspath(readme)),
                        osp.abspath(repo_root))
     link_root = '' if here == '.' else '../' * len(here.split(os.sep))
@@ -257,21 +254,21 @@ def update_readme(readme: str, metafiles: Dict[str, str], repo_root: str,
     own_method = parts[1] if len(parts) == 2 and parts[0] == 'configs' \
         else None
 
-    def replace(match: 're.Match') -> str:
-        arg = match.group('arg')
+    def render(arg: Optional[str]) -> str:
         if arg:
-            methods, headings = [arg], False
-        elif own_method is not None:
-            methods, headings = [own_method], False
-        else:
-            methods, headings = None, True
-        body = render_readme_block(metafiles, methods, link_root, headings)
-        return f'{match.group(1)}\n{body}\n{match.group(4)}'
+            return render_readme_block(metafiles, [arg], link_root, False)
+        if own_method is not None:
+            return render_readme_block(metafiles, [own_method], link_root,
+                                       False)
+        return render_readme_block(metafiles, None, link_root, True)
 
-    new = _BLOCK_RE.sub(replace, old)
+    try:
+        new = replace_blocks(old, _START_RE, MARKER_END, render)
+    except ValueError as err:
+        raise ValueError(f'{readme}: {err}; every "{MARKER_START}" needs a '
+                         f'"{MARKER_END}"') from None
     if not check and new != old:
-        with open(readme, 'w', encoding='utf-8') as f:
-            f.write(new)
+        atomic_write_text(readme, new)
     return new == old, old, new
 
 

@@ -1,19 +1,24 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Turn distillation checkpoints into plain MMSeg checkpoints.
+"""State dicts of distillation checkpoints: select, compare, clean.
 
 MMRazor's algorithms keep the student under ``architecture.``, the teacher
 under ``teacher.`` and distillation modules under ``distiller.``. These
 helpers select and rename parameters, compare them with a target model and
-write a file that ``mmseg.apis.init_model`` and ``tools/test.py`` load.
-Both the student export and the axial teacher-output export use them.
+build the plain checkpoint dict that ``mmseg.apis.init_model`` and
+``tools/test.py`` load. The student export, the axial teacher-output export
+and publishing use them.
 """
-import os
-import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Dict, Iterable, List, NamedTuple, Optional
 
 import torch
+
+__all__ = [
+    'STUDENT_PREFIX', 'TRAINING_STATE_KEYS', 'KEPT_META_KEYS', 'KeyReport',
+    'get_state_dict', 'select_prefix', 'extract_student_state_dict',
+    'compare_keys', 'make_plain_checkpoint', 'strip_training_state',
+    'export_meta', 'student_state_dict_for'
+]
 
 STUDENT_PREFIX = 'architecture.'
 
@@ -104,24 +109,6 @@ def compare_keys(state_dict: Dict[str, torch.Tensor],
     return KeyReport(missing, unexpected, mismatch)
 
 
-def save_checkpoint_atomic(obj: dict, filename: str) -> str:
-    """``torch.save`` to a temporary file in the same folder, then rename.
-
-    An interruption never leaves a truncated file under ``filename``.
-    """
-    folder = osp.dirname(osp.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=folder)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, filename)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    return filename
-
-
 def make_plain_checkpoint(state_dict: Dict[str, torch.Tensor],
                           meta: Optional[dict] = None) -> dict:
     """A checkpoint dict with only ``meta`` and ``state_dict``.
@@ -190,84 +177,3 @@ def student_state_dict_for(
     if has_prefix and not own_prefix:
         return select_prefix(state_dict, STUDENT_PREFIX)
     return OrderedDict(state_dict)
-
-
-def load_segmentor_weights(model: torch.nn.Module,
-                           filename: str,
-                           strict: bool = True) -> KeyReport:
-    """Load a plain or distillation checkpoint into a plain segmentor.
-
-    A distillation checkpoint contributes its student (``architecture.``).
-    Loading is weights-only (:func:`load_checkpoint_safely`).
-
-    Args:
-        model: The segmentor.
-        filename: ``.pth`` path.
-        strict: Refuse when keys or shapes differ.
-
-    Returns:
-        KeyReport: How the file's keys matched the model's.
-
-    Raises:
-        ValueError: ``strict`` and the keys or shapes do not match.
-    """
-    from .checkpoint import load_checkpoint_safely
-    checkpoint = load_checkpoint_safely(filename)
-    state = student_state_dict_for(get_state_dict(checkpoint), model)
-    report = compare_keys(state, model)
-    if strict and not report.ok:
-        raise ValueError(
-            f'{filename} does not fit the model ({report.summary()}). Check '
-            'that the config matches the checkpoint (same architecture, '
-            'widths and num_classes).')
-    shape_bad = set(report.shape_mismatch)
-    model.load_state_dict(
-        OrderedDict((k, v) for k, v in state.items() if k not in shape_bad),
-        strict=False)
-    dataset_meta = (checkpoint.get('meta') or {}).get('dataset_meta')
-    if dataset_meta is not None:
-        model.dataset_meta = dataset_meta
-    return report
-
-
-def convert_kd_checkpoint_to_student(src: str,
-                                     dst: str,
-                                     student: torch.nn.Module,
-                                     force: bool = False,
-                                     cfg_text: Optional[str] = None
-                                     ) -> KeyReport:
-    """Write the student of a distillation checkpoint as a plain checkpoint.
-
-    Keeps only ``architecture.*`` weights (renamed to the MMSeg model's own
-    names), drops teacher, distiller, optimizer, message hub and scheduler
-    state, checks names and shapes against ``student`` and saves atomically.
-
-    Args:
-        src: Distillation checkpoint written by ``tools/train.py``.
-        dst: Output ``.pth`` path.
-        student: The student segmentor built from its config; only its
-            state-dict keys and shapes are used.
-        force: Write even if keys are missing/unexpected/mis-shaped.
-        cfg_text: Student config text to store as ``meta['cfg']``.
-
-    Returns:
-        KeyReport: Comparison of the exported weights with ``student``.
-
-    Raises:
-        ValueError: The weights do not match ``student`` and not ``force``.
-        KeyError: ``src`` holds no ``architecture.`` keys.
-    """
-    from .checkpoint import load_checkpoint_safely
-    checkpoint = load_checkpoint_safely(src)
-    state = extract_student_state_dict(checkpoint)
-    report = compare_keys(state, student)
-    if not report.ok and not force:
-        raise ValueError(
-            f'the student weights in {src} do not match the student model: '
-            f'{report.summary()}. Check --student-config (same widths, '
-            'heads and num_classes as in training) or pass --force to write '
-            'the file anyway.')
-    meta = export_meta(
-        checkpoint, converted_from=osp.basename(src), cfg=cfg_text)
-    save_checkpoint_atomic(make_plain_checkpoint(state, meta), dst)
-    return report

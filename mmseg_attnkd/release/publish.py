@@ -5,6 +5,7 @@ A released checkpoint is named ``{config_stem}_{YYYYMMDD_HHMMSS}-{hash8}.pth``
 where ``hash8`` is the first 8 hex digits of the SHA-256 of the file as
 written, the convention of the OpenMMLab model zoos. Its JSON training log
 is copied beside it as ``{config_stem}_{YYYYMMDD_HHMMSS}.log.json``.
+Command-line only (see :mod:`mmseg_attnkd.release`).
 """
 import glob
 import hashlib
@@ -18,6 +19,8 @@ import time
 from typing import Dict, List, Optional
 
 import torch
+
+from ..utils.checkpoint import atomic_write_bytes
 
 __all__ = [
     'TIMESTAMP_RE', 'sha256_of_file', 'published_name', 'parse_published_name',
@@ -67,8 +70,9 @@ def save_published(checkpoint: dict, out_dir: str, config_stem: str,
     """Serialise ``checkpoint`` once, hash the bytes, write the named file.
 
     The bytes are produced in memory so the file name (which contains the
-    hash) does not influence its content; they are written to a temporary
-    file in ``out_dir`` and renamed, so no partial file is left behind.
+    hash) does not influence its content; they are written atomically and
+    durably (:func:`~mmseg_attnkd.utils.checkpoint.atomic_write_bytes`), so
+    no partial file is left under the published name.
 
     Args:
         checkpoint: The dict to save.
@@ -90,12 +94,7 @@ def save_published(checkpoint: dict, out_dir: str, config_stem: str,
     data = buf.getvalue()
     sha = hashlib.sha256(data).hexdigest()
     name = published_name(config_stem, timestamp, sha)
-    os.makedirs(out_dir, exist_ok=True)
-    path = osp.join(out_dir, name)
-    tmp = path + '.part'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
+    path = atomic_write_bytes(osp.join(out_dir, name), data)
     written = sha256_of_file(path)
     if written != sha:  # the disk gave back other bytes
         os.remove(path)

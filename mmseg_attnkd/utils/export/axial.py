@@ -24,19 +24,20 @@ from typing import Dict, Optional, Tuple, Union
 
 from mmengine.config import Config
 
-from .checkpoint import load_checkpoint_safely
-from .distill_cfg import build_segmentor, get_student_model_cfg, load_config
-from .kd_checkpoint import (compare_keys, export_meta,
-                            extract_student_state_dict, get_state_dict,
-                            make_plain_checkpoint, save_checkpoint_atomic,
-                            select_prefix)
+from ..checkpoint import (compare_keys, export_meta,
+                          extract_student_state_dict, get_state_dict,
+                          load_checkpoint_safely, make_plain_checkpoint,
+                          save_checkpoint_atomic, select_prefix)
+from ..config import build_segmentor, get_student_model_cfg, load_config
 
 __all__ = [
-    'axial_refine_model_cfg', 'convert_axial_state_dict',
-    'export_axial_refine'
+    'AXIAL_CONNECTOR_ONLY_KEYS', 'axial_refine_model_cfg',
+    'convert_axial_state_dict', 'export_axial_refine'
 ]
 
-_CONNECTOR_ONLY_KEYS = ('type', 'in_channels', 'detach_input', 'init_cfg')
+#: ``AxialConnector`` options that are not ``AxialAttention2d`` arguments.
+AXIAL_CONNECTOR_ONLY_KEYS = ('type', 'in_channels', 'detach_input',
+                             'init_cfg')
 
 
 def _axial_branch_args(distiller: dict) -> Optional[Tuple[str, dict]]:
@@ -85,7 +86,7 @@ def _distill_parts(cfg: Config, connector: str) -> Tuple[dict, str, dict]:
                 '--connector name.')
         head = 'decode_head'
         axial = dict(conn)
-    for key in _CONNECTOR_ONLY_KEYS:
+    for key in AXIAL_CONNECTOR_ONLY_KEYS:
         axial.pop(key, None)
     return arch, head, axial
 

@@ -1,0 +1,14 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Release tooling behind ``tools/publish_model.py`` and
+``tools/misc/gen_model_zoo_table.py``; command-line only.
+
+``import mmseg_attnkd`` does not load this package; the tools import it
+when they run.
+
+* :mod:`.publish` - OpenMMLab release names, hashes, training logs, metrics;
+* :mod:`.model_zoo` - ``configs/*/metafile.yml`` and the README tables;
+* :mod:`.markdown_blocks` - generated blocks between Markdown markers.
+"""
+from . import markdown_blocks, model_zoo, publish
+
+__all__ = ['markdown_blocks', 'model_zoo', 'publish']

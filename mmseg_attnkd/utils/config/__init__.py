@@ -1,0 +1,21 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Configs: find teacher and student, adapt to the machine, build models.
+
+* :mod:`.resolve` - the student and teacher model configs of a plain or a
+  distillation config (``cfg_path`` references resolved);
+* :mod:`.environment` - SyncBN -> BN and gloo without CUDA;
+* :mod:`.build` - segmentors (``mmseg.apis.init_model``) and distillation
+  models for inference, weights checked.
+"""
+from .build import build_distill_model, build_segmentor
+from .environment import (SYNC_BN_TYPES, adapt_cfg_to_environment,
+                          replace_sync_bn)
+from .resolve import (get_student_model_cfg, get_teacher_model_cfg,
+                      is_distill_cfg, load_config, resolve_model_cfg)
+
+__all__ = [
+    'build_distill_model', 'build_segmentor', 'SYNC_BN_TYPES',
+    'adapt_cfg_to_environment', 'replace_sync_bn', 'get_student_model_cfg',
+    'get_teacher_model_cfg', 'is_distill_cfg', 'load_config',
+    'resolve_model_cfg'
+]
