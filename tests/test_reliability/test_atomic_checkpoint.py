@@ -12,6 +12,8 @@ from mmseg_attnkd.utils import load_checkpoint_safely
 
 from _reliability_helpers import ckpt_path, dump, plain_cfg, run_train
 
+pytestmark = pytest.mark.slow
+
 
 def _killed_mid_save(tmp_path, synthetic_data, env, repo_root, hook_type):
     """3 iterations, checkpoint every iteration, keep 1; die in save 3."""
@@ -102,8 +104,7 @@ def test_best_checkpoint_is_never_truncated(tmp_path, synthetic_data,
 
 
 def test_atomic_write_text_replaces_whole_file(tmp_path):
-    from mmseg_attnkd.engine.hooks.atomic_checkpoint_hook import \
-        atomic_write_text
+    from mmseg_attnkd.utils.checkpoint import atomic_write_text
     path = str(tmp_path / 'last_checkpoint')
     atomic_write_text(path, 'a' * 100)
     atomic_write_text(path, 'b')

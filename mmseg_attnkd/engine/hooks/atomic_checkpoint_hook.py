@@ -13,66 +13,43 @@ therefore leave
 * with ``max_keep_ckpts=1``, ``last_checkpoint`` naming a file that was
   already deleted (``--resume`` fails).
 
-:class:`AtomicCheckpointHook` keeps every MMEngine option and behaviour but
-orders the work so that none of these states can exist on a local disk:
+:class:`AtomicCheckpointHook` keeps every MMEngine option and lets MMEngine
+do the saving; it only changes *how* and *when* files are written, through
+public extension points:
 
-1. the checkpoint is written to a hidden ``.<name>.partial`` file in the same
-   folder, flushed to disk (``fsync``) and renamed onto its final name with
-   :func:`os.replace` (atomic on POSIX and Windows);
-2. ``last_checkpoint`` is replaced the same way, only after step 1;
-3. checkpoints beyond ``max_keep_ckpts`` are deleted last.
+1. checkpoints are written by MMEngine's ``save_checkpoint`` into the file
+   backend :class:`~mmseg_attnkd.utils.checkpoint.AtomicLocalBackend`
+   (``backend_args=dict(backend='atomic_local')``): a hidden
+   ``.<name>.partial`` file, ``fsync``, then :func:`os.replace`;
+2. after each save, ``last_checkpoint`` is written again the same way, so it
+   is on disk before anything is deleted;
+3. ``max_keep_ckpts`` is applied by this hook, after steps 1 and 2 (MMEngine
+   is given ``max_keep_ckpts=-1``, so it deletes nothing first);
+4. before a run, left-over ``.partial`` files are removed and a
+   ``last_checkpoint`` that is empty or names a missing file (a kill inside
+   MMEngine's in-place rewrite, a window of two system calls) is pointed
+   back at the newest complete checkpoint.
 
-Left-over ``.partial`` files from a killed run are removed in
-``before_train``. Remote backends (``backend_args`` pointing to Petrel, ...)
-fall back to MMEngine's behaviour.
+Remote backends (``backend_args`` with another backend, ``file_client_args``
+or a URI ``out_dir``) keep MMEngine's behaviour.
 """
+import glob
 import os
 import os.path as osp
-from typing import Optional
+import re
+from typing import List, Optional
 
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-__all__ = ['AtomicCheckpointHook', 'atomic_write_text', 'PARTIAL_SUFFIX']
+from ...utils.checkpoint import (ATOMIC_BACKEND, PARTIAL_SUFFIX,
+                                 AtomicLocalBackend, atomic_write_text)
 
-#: Suffix of checkpoints being written; never matched by ``*.pth``.
-PARTIAL_SUFFIX = '.partial'
+__all__ = ['AtomicCheckpointHook']
 
-
-def _fsync_path(path: str) -> None:
-    """Flush ``path`` (a file or a folder) to disk; best effort on folders."""
-    flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) \
-        if osp.isdir(path) else os.O_RDONLY
-    try:
-        fd = os.open(path, flags)
-    except OSError:  # e.g. folders cannot be opened on Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: str, text: str, fsync: bool = True) -> None:
-    """Replace the text file ``path`` atomically (temp file + rename).
-
-    Args:
-        path: Destination file.
-        text: New content.
-        fsync: Flush the data to disk before the rename.
-    """
-    tmp = osp.join(osp.dirname(path) or '.',
-                   f'.{osp.basename(path)}{PARTIAL_SUFFIX}')
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        if fsync:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+#: Message-hub key of the checkpoints kept for ``max_keep_ckpts``.
+KEPT_INFO_KEY = 'atomic_keep_ckpts'
 
 
 @HOOKS.register_module()
@@ -89,6 +66,7 @@ class AtomicCheckpointHook(CheckpointHook):
     'AtomicCheckpointHook'`` (the other checkpoint settings are kept).
 
     Args:
+        interval: As in ``CheckpointHook``.
         fsync: ``fsync`` checkpoint data before renaming it, so a power
             loss cannot leave an empty file under the final name either.
             Costs one disk flush per checkpoint. Defaults to True.
@@ -97,120 +75,125 @@ class AtomicCheckpointHook(CheckpointHook):
             ...).
     """
 
-    def __init__(self, *args, fsync: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, interval: int = -1, fsync: bool = True,
+                 **kwargs) -> None:
         self.fsync = fsync
+        out_dir = kwargs.get('out_dir')
+        self.atomic = (kwargs.get('backend_args') is None
+                       and kwargs.get('file_client_args') is None
+                       and not (isinstance(out_dir, str) and '://' in out_dir))
+        self.keep_ckpts = int(kwargs.get('max_keep_ckpts', -1))
+        if self.atomic:
+            kwargs['backend_args'] = dict(backend=ATOMIC_BACKEND, fsync=fsync)
+            # rotation happens here, after the new file is complete
+            kwargs['max_keep_ckpts'] = -1
+        super().__init__(interval, **kwargs)
+        self._kept: List[str] = []
 
     # ------------------------------------------------------------------
-    def _is_local(self) -> bool:
-        return isinstance(getattr(self, 'file_backend', None), LocalBackend)
+    def _is_atomic(self) -> bool:
+        return self.atomic and isinstance(
+            getattr(self, 'file_backend', None), AtomicLocalBackend)
+
+    def before_run(self, runner) -> None:
+        """Point a broken ``last_checkpoint`` back at a complete file."""
+        super().before_run(runner)
+        if self.atomic and is_main_process():
+            self._repair_last_checkpoint(runner)
 
     def before_train(self, runner) -> None:
-        """Set up the output folder and remove stale ``.partial`` files."""
+        """Set up the output folder, remove stale ``.partial`` files and
+        restore the list of kept checkpoints of a resumed run."""
         super().before_train(runner)
-        if not (self._is_local() and is_main_process()):
+        if not self._is_atomic():
             return
-        if not osp.isdir(self.out_dir):
+        if is_main_process() and osp.isdir(self.out_dir):
+            for name in os.listdir(self.out_dir):
+                if name.startswith('.') and name.endswith(PARTIAL_SUFFIX):
+                    os.remove(osp.join(self.out_dir, name))
+                    runner.logger.warning(
+                        f'Removed {name}: an incomplete file left by an '
+                        'interrupted save.')
+        hub = runner.message_hub
+        kept = list(hub.get_info(KEPT_INFO_KEY, None) or [])
+        # a checkpoint holds the list as it was before that checkpoint was
+        # added; the resumed checkpoint itself is its 'last_ckpt'
+        last = hub.get_info('last_ckpt', None)
+        if last and last not in kept:
+            kept.append(last)
+        self._kept = kept
+        self._rotate(runner)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        """MMEngine's periodic save, then pointer and rotation."""
+        before = self.last_ckpt
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        self._after_save(runner, before)
+
+    def after_train_epoch(self, runner) -> None:
+        """MMEngine's per-epoch save, then pointer and rotation."""
+        before = self.last_ckpt
+        super().after_train_epoch(runner)
+        self._after_save(runner, before)
+
+    def after_train(self, runner) -> None:
+        """MMEngine's ``save_last``, then pointer and rotation."""
+        before = self.last_ckpt
+        super().after_train(runner)
+        self._after_save(runner, before)
+
+    # ------------------------------------------------------------------
+    def _after_save(self, runner, before: Optional[str]) -> None:
+        if not self._is_atomic() or self.last_ckpt == before:
             return
-        for name in os.listdir(self.out_dir):
-            if name.startswith('.') and name.endswith(PARTIAL_SUFFIX):
-                os.remove(osp.join(self.out_dir, name))
-                runner.logger.warning(
-                    f'Removed {name}: an incomplete checkpoint left by an '
-                    'interrupted save.')
-
-    def _partial_name(self, filename: str) -> str:
-        return f'.{filename}{PARTIAL_SUFFIX}'
-
-    def save_atomically(self, runner, filename: str,
-                        meta: Optional[dict] = None) -> str:
-        """Write ``runner``'s checkpoint to ``out_dir/filename`` atomically.
-
-        Args:
-            runner: The runner.
-            filename: Final file name, e.g. ``iter_4.pth``.
-            meta: Extra ``meta`` entries (epoch, iter).
-
-        Returns:
-            str: Full path of the checkpoint.
-        """
-        final = self.file_backend.join_path(self.out_dir, filename)
-        partial = self._partial_name(filename)
-        # Runner.save_checkpoint is master-only: other ranks write nothing.
-        runner.save_checkpoint(
-            self.out_dir,
-            partial,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
         if is_main_process():
-            self._publish(osp.join(self.out_dir, partial), final)
-        return final
+            # MMEngine rewrote it in place; make the new pointer durable
+            # before any old checkpoint is deleted
+            atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'),
+                              self.last_ckpt, fsync=self.fsync)
+        if self.last_ckpt not in self._kept:
+            self._kept.append(self.last_ckpt)
+        self._rotate(runner)
 
-    def _save_best_checkpoint(self, runner, metrics) -> None:
-        """MMEngine's best-checkpoint logic with atomic file writes.
+    def _rotate(self, runner) -> None:
+        """Delete the oldest kept checkpoints beyond ``max_keep_ckpts``."""
+        if self.keep_ckpts > 0:
+            while len(self._kept) > self.keep_ckpts:
+                old = self._kept.pop(0)
+                if is_main_process() and old != self.last_ckpt:
+                    if osp.isfile(old):
+                        os.remove(old)
+        runner.message_hub.update_info(KEPT_INFO_KEY, list(self._kept))
 
-        The previous best file is still removed before the new one is
-        written (as in MMEngine), but the new one never appears truncated.
-        """
-        if not self._is_local() or not self.save_best:
-            return super()._save_best_checkpoint(runner, metrics)
-        original = runner.save_checkpoint
-
-        def save_checkpoint(out_dir, filename, *args, **kwargs):
-            if filename.startswith('.') and filename.endswith(PARTIAL_SUFFIX):
-                return original(out_dir, filename, *args, **kwargs)
-            partial = self._partial_name(filename)
-            original(out_dir, partial, *args, **kwargs)
-            if is_main_process():
-                self._publish(osp.join(out_dir, partial),
-                              osp.join(out_dir, filename))
-
-        runner.save_checkpoint = save_checkpoint  # this call only
-        try:
-            super()._save_best_checkpoint(runner, metrics)
-        finally:
-            del runner.save_checkpoint
-
-    def _publish(self, partial: str, final: str) -> None:
-        """Flush ``partial`` and rename it onto ``final``."""
-        if self.fsync:
-            _fsync_path(partial)
-        os.replace(partial, final)
-        if self.fsync:
-            _fsync_path(osp.dirname(final) or '.')
-
-    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        if not self._is_local():
-            return super()._save_checkpoint_with_step(runner, step, meta)
-        outdated = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                            self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated = self.keep_ckpt_ids.popleft()
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
-
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir,
-                                                     ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        self.save_atomically(runner, ckpt_filename, meta)
-
-        if not is_main_process():
+    def _repair_last_checkpoint(self, runner) -> None:
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        if not osp.isfile(pointer):
             return
-        atomic_write_text(
-            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt,
-            fsync=self.fsync)
-        if outdated is not None and outdated != step:
-            old = self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(outdated))
-            if self.file_backend.isfile(old):
-                self.file_backend.remove(old)
-            elif self.file_backend.isdir(old):
-                self.file_backend.rmtree(old)
+        with open(pointer) as f:
+            target = f.read().strip()
+        if target and osp.isfile(target):
+            return
+        newest = self._newest_checkpoint(runner)
+        if newest is None:
+            os.remove(pointer)
+        else:
+            atomic_write_text(pointer, newest, fsync=self.fsync)
+        runner.logger.warning(
+            f'last_checkpoint named {target or "nothing"!r} (an interrupted '
+            f'save); it now names {newest or "nothing"}.')
+
+    def _newest_checkpoint(self, runner) -> Optional[str]:
+        """The complete checkpoint with the highest step in the output
+        folder (as :meth:`before_train` will resolve it)."""
+        out_dir = self.out_dir or runner.work_dir
+        if out_dir != runner.work_dir:
+            out_dir = osp.join(out_dir,
+                               osp.basename(runner.work_dir.rstrip(osp.sep)))
+        pattern = re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)')
+        found = []
+        for path in glob.glob(osp.join(out_dir, '*')):
+            match = re.fullmatch(pattern, osp.basename(path))
+            if match:
+                found.append((int(match.group(1)), path))
+        return max(found)[1] if found else None
