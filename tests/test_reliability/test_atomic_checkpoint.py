@@ -110,3 +110,21 @@ def test_atomic_write_text_replaces_whole_file(tmp_path):
     atomic_write_text(path, 'b')
     assert open(path).read() == 'b'
     assert os.listdir(tmp_path) == ['last_checkpoint']
+
+
+@pytest.mark.parametrize('pointer', ['', 'deleted'])
+def test_broken_last_checkpoint_is_pointed_at_newest_file(tmp_path, pointer):
+    """A kill inside MMEngine's in-place rewrite of last_checkpoint (empty)
+    or a pointer to a deleted file is repaired before --resume reads it."""
+    import logging
+    from types import SimpleNamespace
+
+    from mmseg_attnkd.engine import AtomicCheckpointHook
+    for step in (2, 10):
+        (tmp_path / f'iter_{step}.pth').write_bytes(b'x')
+    last = tmp_path / 'last_checkpoint'
+    last.write_text(str(tmp_path / 'iter_12.pth') if pointer else '')
+    runner = SimpleNamespace(work_dir=str(tmp_path),
+                             logger=logging.getLogger('atomic-test'))
+    AtomicCheckpointHook(interval=1, by_epoch=False).before_run(runner)
+    assert last.read_text() == str(tmp_path / 'iter_10.pth')
