@@ -17,4 +17,5 @@ model = dict(
 
 # crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook')]
+custom_hooks = [dict(type='CropSizeCheckHook'),
+                dict(type='NonFiniteLossHook')]

@@ -171,7 +171,7 @@ def _nonfinite_loss(tmp):
     """A real train step whose CWD loss is NaN (teacher logits NaN)."""
     from mmengine.logging import MessageHub
     from mmengine.optim import OptimWrapper
-    model = _build(_cwd_model())
+    model = _build(_cwd_model(nonfinite_loss='raise'))
     with torch.no_grad():
         model.teacher.decode_head.conv_seg.bias.fill_(float('nan'))
     MessageHub.get_current_instance().update_info('iter', 6)
@@ -266,8 +266,9 @@ CASES = [
     ('max-missing', 'teacher_ckpt_max_missing outside [0, 1]',
      _bad_max_missing, ValueError, ['must be a fraction in [0, 1]']),
     ('policy', 'unknown nonfinite_loss policy', _bad_policy, ValueError,
-     ["nonfinite_loss must be one of ('raise', 'skip')"]),
-    ('nan-loss', 'a distillation loss is NaN/Inf during training',
+     ["nonfinite_loss must be one of (None, 'raise', 'skip')"]),
+    ('nan-loss', 'a distillation loss is NaN/Inf during training '
+     "(nonfinite_loss='raise')",
      _nonfinite_loss, FloatingPointError,
      ['at iteration 7', 'distill.loss_cwd=nan', 'clip_grad',
       "nonfinite_loss='skip'"]),
@@ -670,8 +671,9 @@ def test_nonfinite_skip_policy_leaves_weights(tmp_path):
     assert moved and model.nonfinite_skipped == 1
 
 
-def test_nonfinite_loss_stops_runner_before_update(tmp_path):
-    """End to end: the Runner stops at iteration 1 with the loss name."""
+def test_nonfinite_loss_hook_stops_runner_before_checkpoint(tmp_path):
+    """End to end: NonFiniteLossHook stops the Runner at iteration 1 with
+    the loss name, before that step is checkpointed."""
     from mmengine.runner import Runner
     from _reliability_helpers import attnfd_cfg
     root = str(tmp_path / 'data')
@@ -679,13 +681,36 @@ def test_nonfinite_loss_stops_runner_before_update(tmp_path):
     cfg = attnfd_cfg(root, str(tmp_path / 'work'), max_iters=2)
     # finite as a Python float, but overflows float32 when multiplied
     cfg['model']['distiller']['loss_weight'] = 1e39
+    cfg['default_hooks']['checkpoint']['interval'] = 1
+    cfg['custom_hooks'] = [dict(type='NonFiniteLossHook')]
     cfg.pop('custom_imports')
     runner = Runner.from_cfg(cfg)
     with pytest.raises(FloatingPointError,
-                       match=r'at iteration 1: distill\.loss_attnfd_0=inf'):
+                       match=r'at iteration 1: distill\.loss_attnfd_0=inf, '
+                       r'.*Training stopped before this step was logged or '
+                       r'checkpointed'):
         runner.train()
-    assert all(torch.isfinite(p).all() for p in runner.model.parameters())
     assert not osp.exists(osp.join(str(tmp_path / 'work'), 'iter_1.pth'))
+
+
+def test_nonfinite_hook_reads_logged_values_only():
+    """The hook checks the floats RuntimeInfoHook logged (no tensor is
+    read), every ``interval`` iterations, and only ``loss`` entries."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+    from mmseg_attnkd.engine import NonFiniteLossHook
+    hub = MessageHub.get_instance('nonfinite-hook-test')
+    hub.update_scalar('train/loss', float('nan'))
+    hub.update_scalar('train/acc_seg', float('nan'))
+    runner = SimpleNamespace(message_hub=hub, iter=2)
+    outputs = dict(loss=object(), acc_seg=object())  # never converted
+    NonFiniteLossHook(interval=2).after_train_iter(runner, 0, None, outputs)
+    with pytest.raises(FloatingPointError,
+                       match=r'at iteration 3: loss=nan\. Training stopped'):
+        NonFiniteLossHook().after_train_iter(runner, 0, None, outputs)
+    with pytest.raises(ValueError, match='interval must be >= 1'):
+        NonFiniteLossHook(interval=0)
 
 
 def test_crop_check_with_resize_keeps_rng(tmp_path):
@@ -777,14 +802,14 @@ if __name__ == '__main__':  # the tables of docs/errors.md
     if not cli_args.write:
         print(tables, end='')
     else:
+        import re
+
+        from mmseg_attnkd.release.markdown_blocks import rewrite_blocks
         with open(cli_args.write, encoding='utf-8') as f:
-            doc = f.read()
-        if START not in doc or END not in doc:
-            raise SystemExit(f'{cli_args.write} has no {START} ... {END}')
-        head, rest = doc.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        with open(cli_args.write, 'w', encoding='utf-8') as f:
-            f.write(f'{head}{START}\n{tables}{END}{tail}')
+            if START not in f.read():
+                raise SystemExit(f'{cli_args.write} has no {START} ... {END}')
+        rewrite_blocks(cli_args.write, re.escape(START), END,
+                       lambda _: tables)
         print(f'wrote {cli_args.write}')
 
 

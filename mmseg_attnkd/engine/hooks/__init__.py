@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .crop_size_check_hook import CropSizeCheckHook
+from .nonfinite_loss_hook import NonFiniteLossHook
 
-__all__ = ['AtomicCheckpointHook', 'CropSizeCheckHook']
+__all__ = ['AtomicCheckpointHook', 'CropSizeCheckHook', 'NonFiniteLossHook']

@@ -1,17 +1,27 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Stop (or skip) a training step whose losses are NaN or Inf."""
+"""Optional NaN/Inf check of an algorithm's losses before the update.
+
+The default check is :class:`~mmseg_attnkd.engine.NonFiniteLossHook` (after
+the iteration, no extra device sync). This mixin adds what a hook cannot:
+deciding *before* the optimizer step, by overriding ``parse_losses``, the
+public step of ``BaseModel.train_step`` (and of MMEngine's DDP wrapper)
+between the forward pass and the update.
+"""
 import logging
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmengine.logging import MessageHub, print_log
-from mmengine.optim import OptimWrapper
 from torch import nn
+
+from mmseg_attnkd.engine.hooks.nonfinite_loss_hook import (nonfinite_losses,
+                                                           nonfinite_message)
 
 __all__ = ['NonFiniteLossGuardMixin', 'NONFINITE_POLICIES', 'trainable_zero']
 
-#: ``'raise'``: stop training; ``'skip'``: drop the step and go on.
-NONFINITE_POLICIES = ('raise', 'skip')
+#: None: no check in the model (use NonFiniteLossHook); ``'raise'``: stop
+#: before the update; ``'skip'``: replace the step by a zero-gradient one.
+NONFINITE_POLICIES = (None, 'raise', 'skip')
 
 
 def trainable_zero(model: nn.Module) -> torch.Tensor:
@@ -38,41 +48,46 @@ def _current_iter() -> Optional[int]:
     return None if it is None else int(it) + 1
 
 
-def _as_float(value: Union[torch.Tensor, list]) -> float:
+def _total(value: Union[torch.Tensor, list]) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
-        return float(value.detach().float().sum())
-    return float(sum(float(v.detach().float().sum()) for v in value))
+        return value.detach().float().sum()
+    return sum(v.detach().float().sum() for v in value)
 
 
 class NonFiniteLossGuardMixin:
-    """Check every ``loss*`` entry of :meth:`loss` for NaN/Inf.
+    """Check every ``loss*`` entry for NaN/Inf before the optimizer step.
 
     Mixed into MMRazor algorithms (before the algorithm class in the bases).
     ``nonfinite_loss`` selects the policy:
 
-    * ``'raise'`` (default): raise :class:`FloatingPointError` naming the
-      iteration and the non-finite losses, before the optimizer step, so
-      the weights stay finite and the last checkpoint is usable.
-    * ``'skip'``: log a warning and skip the step. In a single process no
-      parameter is updated; under DDP (whose wrapper runs its own
-      ``train_step``) every loss is replaced by a zero connected to all
-      trainable parameters, so gradients are zero on that rank and ranks
-      stay in step (momentum and weight decay still apply once).
-      The number of skipped steps is in ``nonfinite_skipped``.
+    * ``None`` (default): nothing here; :class:`NonFiniteLossHook` in the
+      config stops training after the step, before it is logged or saved,
+      at no extra cost.
+    * ``'raise'``: raise :class:`FloatingPointError` naming the iteration
+      and the non-finite losses before the optimizer step, so even the
+      weights in memory stay finite.
+    * ``'skip'``: log a warning and replace every loss by a zero connected
+      to all trainable parameters: the step runs with exactly zero
+      gradients (DDP ranks stay in step), so plain SGD changes nothing;
+      momentum and weight decay still apply once. The number of skipped
+      steps is in ``nonfinite_skipped``.
+
+    ``'raise'`` and ``'skip'`` decide on the host before the update, which
+    costs one device synchronisation per step (the stream cannot run ahead
+    into the backward pass).
     """
 
-    nonfinite_loss: str = 'raise'
+    nonfinite_loss: Optional[str] = None
     nonfinite_skipped: int = 0
 
-    def _init_nonfinite_guard(self, policy: str) -> None:
+    def _init_nonfinite_guard(self, policy: Optional[str]) -> None:
         if policy not in NONFINITE_POLICIES:
             raise ValueError(
-                f'nonfinite_loss must be one of {NONFINITE_POLICIES} '
-                f"('raise' stops training, 'skip' drops the step), got "
-                f'{policy!r}.')
+                f'nonfinite_loss must be one of {NONFINITE_POLICIES} (None: '
+                "NonFiniteLossHook checks, 'raise' stops before the update, "
+                f"'skip' drops the step), got {policy!r}.")
         self.nonfinite_loss = policy
         self.nonfinite_skipped = 0
-        self._skip_this_step = False
 
     def check_losses(self, losses: Dict) -> Dict:
         """Apply the policy to ``losses`` (the dict :meth:`loss` returns).
@@ -95,31 +110,20 @@ class NonFiniteLossGuardMixin:
         ]
         if not names:
             return losses
-        totals = torch.stack([
-            losses[k].detach().float().sum() if isinstance(
-                losses[k], torch.Tensor) else sum(
-                    v.detach().float().sum() for v in losses[k])
-            for k in names
-        ])
-        if bool(torch.isfinite(totals).all()):
+        totals = torch.stack([_total(losses[k]) for k in names])
+        if bool(torch.isfinite(totals).all()):  # the one sync per step
             return losses
-        bad = {k: _as_float(losses[k]) for k in names}
-        bad = {k: v for k, v in bad.items() if not torch.isfinite(
-            torch.tensor(v))}
+        bad = nonfinite_losses(
+            {k: float(v) for k, v in zip(names, totals.tolist())})
         it = _current_iter()
+        if self.nonfinite_loss == 'raise':
+            raise FloatingPointError(nonfinite_message(
+                bad, it, 'before the optimizer step, so the weights are '
+                'still finite'))
+        self.nonfinite_skipped += 1
+        listed = ', '.join(f'{k}={v}' for k, v in bad.items())
         where = f'at iteration {it}' if it is not None else \
             '(outside a runner)'
-        listed = ', '.join(f'{k}={v}' for k, v in bad.items())
-        if self.nonfinite_loss == 'raise':
-            raise FloatingPointError(
-                f'non-finite loss {where}: {listed}. Training stopped before '
-                'the optimizer step, so the weights are still finite. Fix: '
-                'lower the learning rate or that loss\'s loss_weight, enable '
-                'gradient clipping (optim_wrapper.clip_grad=dict(max_norm='
-                '10)), check the inputs and labels of this batch, or set '
-                "nonfinite_loss='skip' on the algorithm to skip such steps.")
-        self.nonfinite_skipped += 1
-        self._skip_this_step = True
         print_log(
             f'Skipping the step {where}: non-finite {listed} '
             f'({self.nonfinite_skipped} skipped so far).',
@@ -130,24 +134,10 @@ class NonFiniteLossGuardMixin:
             for k, v in losses.items()
         }
 
-    def loss(self, batch_inputs, data_samples=None):
-        """The algorithm's losses, checked for NaN/Inf (see class doc)."""
-        return self.check_losses(super().loss(batch_inputs, data_samples))
-
-    def train_step(self, data: Union[dict, tuple, list],
-                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """``BaseModel.train_step`` that leaves out skipped steps.
-
-        Used without DDP; under DDP, MMEngine's wrapper runs its own
-        ``train_step`` and the zero losses of :meth:`check_losses` apply.
-        """
-        self._skip_this_step = False
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        parsed_losses, log_vars = self.parse_losses(losses)
-        if self._skip_this_step:
-            optim_wrapper.zero_grad()
-            return log_vars
-        optim_wrapper.update_params(parsed_losses)
-        return log_vars
+    def parse_losses(
+        self, losses: Dict[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """``BaseModel.parse_losses`` after the policy's check (if any)."""
+        if self.nonfinite_loss is not None:
+            losses = self.check_losses(losses)
+        return super().parse_losses(losses)

@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """``SelfDistill`` with recorder checks and a NaN/Inf loss guard."""
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 from mmengine.model import BaseModel
 from mmrazor.models.algorithms import SelfDistill
@@ -18,9 +18,9 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
 
     Same arguments and checkpoint layout as ``SelfDistill``; recorder
     sources of a config-defined distiller are checked against the model
-    (both "student" and "teacher" recorders hook the one model), and losses
-    are checked for NaN/Inf each step (policy ``nonfinite_loss``, see
-    :class:`NonFiniteLossGuardMixin`). Use it for axial self-distillation::
+    (both "student" and "teacher" recorders hook the one model), and, with
+    ``nonfinite_loss`` set, losses are checked for NaN/Inf before each
+    update (see :class:`NonFiniteLossGuardMixin`). Use it for axial self-distillation::
 
         model = dict(_scope_='mmrazor', type='SegSelfDistill',
                      architecture=..., distiller=dict(
@@ -29,14 +29,14 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
     Args:
         architecture: Model config or model.
         distiller: Distiller config.
-        nonfinite_loss: ``'raise'`` (default) or ``'skip'``.
+        nonfinite_loss: None (default), ``'raise'`` or ``'skip'``.
         **kwargs: Other ``SelfDistill`` arguments.
     """
 
     def __init__(self,
                  architecture: Union[BaseModel, Dict],
                  distiller: Dict,
-                 nonfinite_loss: str = 'raise',
+                 nonfinite_loss: Optional[str] = None,
                  **kwargs) -> None:
         self._init_nonfinite_guard(nonfinite_loss)
         if isinstance(architecture, dict):

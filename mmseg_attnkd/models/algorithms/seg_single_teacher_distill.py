@@ -57,8 +57,9 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
       build with counts and first keys (MMRazor/MMEngine load with
       ``strict=False`` and only log);
 
-    and during training every loss is checked for NaN/Inf
-    (:class:`NonFiniteLossGuardMixin`, policy ``nonfinite_loss``).
+    and, with ``nonfinite_loss`` set, every loss is checked for NaN/Inf
+    before the update (:class:`NonFiniteLossGuardMixin`; without it,
+    ``NonFiniteLossHook`` in the config checks after the step).
 
     Args:
         architecture: Student config or model.
@@ -71,7 +72,7 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
         teacher_features_only: Run the frozen teacher without its auxiliary
             heads and losses when no teacher recorder needs them (see
             :func:`teacher_features_only`). Defaults to True.
-        nonfinite_loss: ``'raise'`` (default) or ``'skip'``.
+        nonfinite_loss: None (default), ``'raise'`` or ``'skip'``.
         **kwargs: Other ``SingleTeacherDistill`` arguments
             (``teacher_trainable``, ``teacher_norm_eval``,
             ``calculate_student_loss``, ``data_preprocessor``, ...).
@@ -83,7 +84,7 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
                  distiller: Dict,
                  teacher_ckpt: Optional[str] = None,
                  teacher_ckpt_max_missing: float = 0.1,
-                 nonfinite_loss: str = 'raise',
+                 nonfinite_loss: Optional[str] = None,
                  teacher_features_only: bool = True,
                  **kwargs) -> None:
         self._init_nonfinite_guard(nonfinite_loss)
