@@ -1,9 +1,8 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Apply a decode head's own loss settings to other logits."""
-from typing import Optional
-
-import torch.nn.functional as F
+from mmengine.structures import PixelData
 from mmrazor.registry import MODELS
+from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
 __all__ = ['DecodeHeadLoss']
@@ -15,11 +14,11 @@ class DecodeHeadLoss(nn.Module):
 
     Self-distillation trains an extra output (e.g. the axial "teacher"
     logits) with exactly the task loss of the head it refines. This loss
-    reuses the head's ``loss_decode`` module(s) (class weights, ``avg_non_
-    ignore``, loss weights, several losses summed), ``ignore_index``,
-    ``align_corners`` and pixel ``sampler`` (e.g. OHEM), mirroring
-    ``BaseDecodeHead.loss_by_feat``: logits are bilinearly resized to the
-    label size, then every loss module is applied and the results summed.
+    calls the head's own ``BaseDecodeHead.loss_by_feat`` (its
+    ``loss_decode`` module(s) with class weights, ``avg_non_ignore`` and
+    loss weights, ``ignore_index``, ``align_corners``, pixel ``sampler``
+    such as OHEM; logits resized to the label size) and sums its ``loss*``
+    entries.
 
     The head is bound at prepare time by ``AxialSelfDistiller`` via
     :meth:`bind_head`; it is referenced, not owned (no duplicated weights in
@@ -44,7 +43,7 @@ class DecodeHeadLoss(nn.Module):
     def bind_head(self, head: nn.Module) -> None:
         """Use ``head``'s loss settings (an MMSeg ``BaseDecodeHead``)."""
         missing = [
-            a for a in ('loss_decode', 'ignore_index', 'align_corners')
+            a for a in ('loss_by_feat', 'loss_decode', 'ignore_index')
             if not hasattr(head, a)
         ]
         if missing:
@@ -82,24 +81,12 @@ class DecodeHeadLoss(nn.Module):
                 f'seg_logits {tuple(seg_logits.shape)}: expected (N, H, W) '
                 'labels, e.g. data_idx=1 of a ModuleInputs recorder on the '
                 'head\'s loss_decode.')
-        seg_logits = F.interpolate(
-            seg_logits,
-            size=seg_label.shape[2:],
-            mode='bilinear',
-            align_corners=head.align_corners)
-        sampler = getattr(head, 'sampler', None)
-        seg_weight: Optional[Tensor] = None
-        if sampler is not None:
-            seg_weight = sampler.sample(seg_logits, seg_label)
-        seg_label = seg_label.squeeze(1)
-        losses = head.loss_decode
-        if not isinstance(losses, nn.ModuleList):
-            losses = [losses]
-        total = 0.
-        for loss_module in losses:
-            total = total + loss_module(
-                seg_logits,
-                seg_label,
-                weight=seg_weight,
-                ignore_index=head.ignore_index)
+        # The head's own loss_by_feat (resize, sampler, every loss module
+        # summed per name), fed the labels as the data samples it reads.
+        samples = [
+            SegDataSample(gt_sem_seg=PixelData(data=label))
+            for label in seg_label
+        ]
+        losses = head.loss_by_feat(seg_logits, samples)
+        total = sum(v for k, v in losses.items() if 'loss' in k)
         return total * self.loss_weight
