@@ -15,6 +15,7 @@ import json
 import os
 import os.path as osp
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -150,15 +151,8 @@ def _mmseg_base(rel: str):
 
 def _bn(node):
     """SyncBN -> BN everywhere (CPU and single-GPU runs)."""
-    if isinstance(node, dict):
-        if node.get('type') in ('SyncBN', 'MMSyncBN'):
-            node['type'] = 'BN'
-        for value in node.values():
-            _bn(value)
-    elif isinstance(node, list):
-        for value in node:
-            _bn(value)
-    return node
+    from mmseg_attnkd.utils import replace_sync_bn
+    return replace_sync_bn(node)
 
 
 def deeplabv3plus_cfg(depth: int,
@@ -257,8 +251,8 @@ def deeplabv3plus_width_cfg(width: int,
 
 def cwd_distiller() -> dict:
     """MMRazor's CWD recipe: ChannelWiseDivergence on conv_seg, tau 1, w 5."""
-    return _logit_distiller(
-        dict(type='ChannelWiseDivergence', tau=1, loss_weight=5), 'loss_cwd')
+    from mmseg_attnkd.testing import cwd_distiller
+    return cwd_distiller()
 
 
 def kd_distiller(num_classes: int, tau: float = 1.0,
@@ -277,18 +271,8 @@ def kd_distiller(num_classes: int, tau: float = 1.0,
 
 
 def _logit_distiller(loss: dict, name: str) -> dict:
-    rec = dict(
-        logits=dict(type='ModuleOutputs', source='decode_head.conv_seg'))
-    return dict(
-        type='ConfigurableDistiller',
-        student_recorders=copy.deepcopy(rec),
-        teacher_recorders=copy.deepcopy(rec),
-        distill_losses={name: loss},
-        loss_forward_mappings={
-            name: dict(
-                preds_S=dict(from_student=True, recorder='logits'),
-                preds_T=dict(from_student=False, recorder='logits'))
-        })
+    from mmseg_attnkd.testing import logit_distiller
+    return logit_distiller(loss, name)
 
 
 def attnfd_distiller(teacher_attention: str = 'frozen',
@@ -445,6 +429,7 @@ def update_readme(section: str, markdown: str, readme: str = README) -> bool:
     Returns:
         bool: Whether the README has that section (it is left alone if not).
     """
+    from mmseg_attnkd.release.markdown_blocks import rewrite_blocks
     if not osp.isfile(readme):
         return False
     begin, end = f'<!-- BEGIN {section} -->', f'<!-- END {section} -->'
@@ -452,9 +437,7 @@ def update_readme(section: str, markdown: str, readme: str = README) -> bool:
         text = f.read()
     if begin not in text or end not in text:
         return False
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    write_text(readme, f'{head}{begin}\n{markdown.strip()}\n{end}{tail}')
+    rewrite_blocks(readme, re.escape(begin), end, lambda _: markdown.strip())
     return True
 
 

@@ -1,11 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Image helpers for the visualisation tools (numpy/OpenCV, RGB uint8)."""
-import os
-import os.path as osp
 from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+from ..utils.image_io import save_png
 
 __all__ = [
     'colorize_mask', 'overlay_heatmap', 'difference_map', 'add_title',
@@ -146,10 +146,3 @@ def vstack_rows(rows: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
     return np.concatenate(parts, axis=0)
 
 
-def save_png(image: np.ndarray, filename: str) -> str:
-    """Write an RGB uint8 image as PNG (folders created)."""
-    folder = osp.dirname(osp.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
-    if not cv2.imwrite(filename, np.ascontiguousarray(image[..., ::-1])):
-        raise IOError(f'could not write {filename}')
-    return filename

@@ -45,19 +45,6 @@ class CamVidDataset(CheckedSegDataset):
     """
     METAINFO = dict(classes=CAMVID_CLASSES, palette=CAMVID_PALETTE)
     CONVERTER = 'tools/dataset_converters/camvid.py'
-
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '.png',
-                 reduce_zero_label: bool = False,
-                 **kwargs) -> None:
-        if reduce_zero_label:
-            raise ValueError(
-                'CamVidDataset: reduce_zero_label=True would turn Sky (index '
-                '0) into void. Keep it False; the converter already maps '
-                'void (11) to 255.')
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            reduce_zero_label=reduce_zero_label,
-            **kwargs)
+    IMG_SUFFIX = '.png'
+    ZERO_IS_CLASS = ('turn Sky (index 0) into void. Keep it False; the '
+                     'converter already maps void (11) to 255.')

@@ -1,7 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """``BaseSegDataset`` that fails early, with a clear message, on bad data."""
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
@@ -24,8 +24,10 @@ class CheckedSegDataset(BaseSegDataset):
       label once, so it is off by default; ``tools/dataset_converters/
       check_dataset.py`` runs the same check on demand.
 
-    Subclasses set ``METAINFO`` and ``CONVERTER`` (the tool that produces
-    the expected layout, quoted in error messages).
+    Subclasses set ``METAINFO``, ``CONVERTER`` (the tool that produces
+    the expected layout, quoted in error messages), ``IMG_SUFFIX`` (the
+    default ``img_suffix``) and, when index 0 is a real class,
+    ``ZERO_IS_CLASS`` (``reduce_zero_label=True`` is then refused).
 
     Args:
         check_labels: Check label values and sizes at load time.
@@ -34,8 +36,18 @@ class CheckedSegDataset(BaseSegDataset):
 
     #: Tool that writes this dataset's layout; quoted in error messages.
     CONVERTER: str = 'tools/dataset_converters/'
+    #: Default ``img_suffix`` (MMSeg's is ``'.jpg'``).
+    IMG_SUFFIX: str = '.jpg'
+    #: What ``reduce_zero_label=True`` would break because index 0 is a
+    #: class, quoted when it is refused; None accepts the option.
+    ZERO_IS_CLASS: Optional[str] = None
 
     def __init__(self, *args, check_labels: bool = False, **kwargs) -> None:
+        if kwargs.get('reduce_zero_label') and self.ZERO_IS_CLASS:
+            raise ValueError(
+                f'{type(self).__name__}: reduce_zero_label=True would '
+                f'{self.ZERO_IS_CLASS}')
+        kwargs.setdefault('img_suffix', self.IMG_SUFFIX)
         self.check_labels = check_labels
         super().__init__(*args, **kwargs)
 

@@ -50,10 +50,4 @@ class DrosophilaSSTEMDataset(CheckedSegDataset):
     """
     METAINFO = dict(classes=SSTEM_CLASSES, palette=SSTEM_PALETTE)
     CONVERTER = 'tools/dataset_converters/drosophila_sstem.py'
-
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '.png',
-                 **kwargs) -> None:
-        super().__init__(
-            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+    IMG_SUFFIX = '.png'

@@ -27,22 +27,9 @@ MEDSEG_PALETTE = [[0, 0, 0], [0, 170, 255], [255, 170, 0], [170, 0, 255]]
 
 class _MedSegCovidBase(CheckedSegDataset):
     CONVERTER = 'tools/dataset_converters/medseg_covid.py'
-
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '.png',
-                 reduce_zero_label: bool = False,
-                 **kwargs) -> None:
-        if reduce_zero_label:
-            raise ValueError(
-                f'{type(self).__name__}: reduce_zero_label=True would make '
-                'background (index 0) void, so background pixels would be '
-                'ignored. Keep it False.')
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            reduce_zero_label=reduce_zero_label,
-            **kwargs)
+    IMG_SUFFIX = '.png'
+    ZERO_IS_CLASS = ('make background (index 0) void, so background pixels '
+                     'would be ignored. Keep it False.')
 
 
 @DATASETS.register_module()

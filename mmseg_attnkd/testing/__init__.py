@@ -6,7 +6,9 @@ the fallback demo and quick benchmarks share one definition of a tiny MMSeg
 model and one generated dataset instead of re-declaring them.
 """
 from .batches import seg_batch
-from .configs import cwd_distill_cfg, write_config
+from .configs import (cwd_distill_cfg, cwd_distiller, logit_distiller,
+                      write_config)
+from .network import free_port
 from .synthetic import generate_seg_dataset, synthetic_dataset_cfg
 from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
                           tiny_fcn_cfg, tiny_fpn_cfg, tiny_pspnet_cfg,
@@ -14,7 +16,9 @@ from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
                           tiny_upernet_cfg)
 
 __all__ = [
-    'seg_batch', 'cwd_distill_cfg', 'write_config', 'generate_seg_dataset', 'synthetic_dataset_cfg', 'tiny_deeplabv3plus_cfg',
+    'seg_batch', 'free_port', 'cwd_distill_cfg', 'cwd_distiller', 'logit_distiller',
+    'write_config', 'generate_seg_dataset', 'synthetic_dataset_cfg',
+    'tiny_deeplabv3plus_cfg',
     'tiny_pspnet_cfg', 'tiny_fcn_cfg', 'tiny_runtime_cfg',
     'tiny_deeplabv3_cfg', 'tiny_fpn_cfg', 'tiny_upernet_cfg',
     'tiny_unet_fcn_cfg'

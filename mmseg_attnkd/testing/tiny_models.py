@@ -40,20 +40,28 @@ def _backbone(width: int, depth: int = 18) -> dict:
         contract_dilation=True)
 
 
-def _aux_head(in_channels: int, num_classes: int) -> dict:
+def _head_common(num_classes: int, loss_weight: float = 1.0) -> dict:
+    """Settings every tiny decode head shares (no dropout, BN, CE)."""
     return dict(
-        type='FCNHead',
-        in_channels=in_channels,
-        in_index=2,
-        channels=max(in_channels // 4, 4),
-        num_convs=1,
-        concat_input=False,
         dropout_ratio=0.0,
         num_classes=num_classes,
         norm_cfg=_NORM,
         align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                         loss_weight=loss_weight))
+
+
+def _fcn_head(in_channels: int, channels: int, in_index: int,
+              num_classes: int, loss_weight: float = 1.0) -> dict:
+    """A one-conv ``FCNHead`` (decode head or auxiliary head)."""
+    return dict(type='FCNHead', in_channels=in_channels, in_index=in_index,
+                channels=channels, num_convs=1, concat_input=False,
+                **_head_common(num_classes, loss_weight))
+
+
+def _aux_head(in_channels: int, num_classes: int) -> dict:
+    return _fcn_head(in_channels, max(in_channels // 4, 4), 2, num_classes,
+                     loss_weight=0.4)
 
 
 def _wrap(backbone: dict, decode_head: dict, crop_size, aux: dict = None):
@@ -71,6 +79,18 @@ def _wrap(backbone: dict, decode_head: dict, crop_size, aux: dict = None):
     return copy.deepcopy(model)
 
 
+def _on_last_stage(head: dict, width: int, num_classes: int,
+                   crop_size: Tuple[int, int] = (64, 64),
+                   with_aux: bool = False) -> dict:
+    """``head`` on the last stage (``width * 8`` channels, output stride 8)
+    of :func:`_backbone`, ``2 * width`` channels; with ``with_aux`` an FCN
+    auxiliary head on stage 3."""
+    head = dict(head, in_channels=width * 8, in_index=3, channels=width * 2,
+                **_head_common(num_classes))
+    aux = _aux_head(width * 4, num_classes) if with_aux else None
+    return _wrap(_backbone(width), head, crop_size, aux)
+
+
 def tiny_deeplabv3plus_cfg(width: int = 8,
                            num_classes: int = 4,
                            crop_size: Tuple[int, int] = (64, 64),
@@ -81,62 +101,23 @@ def tiny_deeplabv3plus_cfg(width: int = 8,
     ``2 * width`` channels. ``width=8`` is a "student", ``width=16`` a
     "teacher" with twice the channels in every stage.
     """
-    head = dict(
-        type='DepthwiseSeparableASPPHead',
-        in_channels=width * 8,
-        in_index=3,
-        channels=width * 2,
-        dilations=(1, 2, 3, 4),
-        c1_in_channels=width,
-        c1_channels=max(width // 2, 2),
-        dropout_ratio=0.0,
-        num_classes=num_classes,
-        norm_cfg=_NORM,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
-    aux = _aux_head(width * 4, num_classes) if with_aux else None
-    return _wrap(_backbone(width), head, crop_size, aux)
+    head = dict(type='DepthwiseSeparableASPPHead', dilations=(1, 2, 3, 4),
+                c1_in_channels=width, c1_channels=max(width // 2, 2))
+    return _on_last_stage(head, width, num_classes, crop_size, with_aux)
 
 
-def tiny_pspnet_cfg(width: int = 8,
-                    num_classes: int = 4,
-                    crop_size: Tuple[int, int] = (64, 64),
-                    with_aux: bool = False) -> dict:
-    """PSPNet on a tiny ResNetV1c-18 (see :func:`tiny_deeplabv3plus_cfg`)."""
-    head = dict(
-        type='PSPHead',
-        in_channels=width * 8,
-        in_index=3,
-        channels=width * 2,
-        pool_scales=(1, 2, 3, 6),
-        dropout_ratio=0.0,
-        num_classes=num_classes,
-        norm_cfg=_NORM,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
-    aux = _aux_head(width * 4, num_classes) if with_aux else None
-    return _wrap(_backbone(width), head, crop_size, aux)
+def tiny_pspnet_cfg(width: int = 8, num_classes: int = 4, **kwargs) -> dict:
+    """PSPNet on a tiny ResNetV1c-18; ``crop_size`` and ``with_aux`` as in
+    :func:`tiny_deeplabv3plus_cfg`."""
+    return _on_last_stage(dict(type='PSPHead', pool_scales=(1, 2, 3, 6)),
+                          width, num_classes, **kwargs)
 
 
 def tiny_fcn_cfg(width: int = 8,
                  num_classes: int = 4,
                  crop_size: Tuple[int, int] = (64, 64)) -> dict:
     """FCN head on a tiny ResNetV1c-18 (see :func:`tiny_deeplabv3plus_cfg`)."""
-    head = dict(
-        type='FCNHead',
-        in_channels=width * 8,
-        in_index=3,
-        channels=width * 2,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.0,
-        num_classes=num_classes,
-        norm_cfg=_NORM,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
+    head = _fcn_head(width * 8, width * 2, 3, num_classes)
     return _wrap(_backbone(width), head, crop_size)
 
 
@@ -210,30 +191,12 @@ def _pyramid_backbone(width: int) -> dict:
     return backbone
 
 
-def _head_common(num_classes: int) -> dict:
-    return dict(
-        dropout_ratio=0.0,
-        num_classes=num_classes,
-        norm_cfg=_NORM,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
-
-
-def tiny_deeplabv3_cfg(width: int = 8,
-                       num_classes: int = 4,
-                       crop_size: Tuple[int, int] = (64, 64),
-                       with_aux: bool = False) -> dict:
-    """DeepLabV3 (``ASPPHead``) on a tiny ResNetV1c-18 (output stride 8)."""
-    head = dict(
-        type='ASPPHead',
-        in_channels=width * 8,
-        in_index=3,
-        channels=width * 2,
-        dilations=(1, 2, 3, 4),
-        **_head_common(num_classes))
-    aux = _aux_head(width * 4, num_classes) if with_aux else None
-    return _wrap(_backbone(width), head, crop_size, aux)
+def tiny_deeplabv3_cfg(width: int = 8, num_classes: int = 4,
+                       **kwargs) -> dict:
+    """DeepLabV3 (``ASPPHead``) on a tiny ResNetV1c-18 (output stride 8);
+    ``crop_size`` and ``with_aux`` as in :func:`tiny_deeplabv3plus_cfg`."""
+    return _on_last_stage(dict(type='ASPPHead', dilations=(1, 2, 3, 4)),
+                          width, num_classes, **kwargs)
 
 
 def tiny_fpn_cfg(width: int = 8,
@@ -254,8 +217,7 @@ def tiny_fpn_cfg(width: int = 8,
     return model
 
 
-def tiny_upernet_cfg(width: int = 8,
-                     num_classes: int = 4,
+def tiny_upernet_cfg(width: int = 8, num_classes: int = 4,
                      crop_size: Tuple[int, int] = (64, 64),
                      with_aux: bool = False) -> dict:
     """UPerNet (``UPerHead``, output stride 4) on a tiny ResNetV1c-18."""
@@ -266,8 +228,8 @@ def tiny_upernet_cfg(width: int = 8,
         pool_scales=(1, 2, 3, 6),
         channels=width * 2,
         **_head_common(num_classes))
-    aux = _aux_head(width * 4, num_classes) if with_aux else None
-    return _wrap(_pyramid_backbone(width), head, crop_size, aux)
+    return _wrap(_pyramid_backbone(width), head, crop_size,
+                 _aux_head(width * 4, num_classes) if with_aux else None)
 
 
 def tiny_unet_fcn_cfg(width: int = 8,
@@ -290,14 +252,7 @@ def tiny_unet_fcn_cfg(width: int = 8,
         act_cfg=dict(type='ReLU'),
         upsample_cfg=dict(type='InterpConv'),
         norm_eval=False)
-    head = dict(
-        type='FCNHead',
-        in_channels=width,
-        in_index=2,
-        channels=width,
-        num_convs=1,
-        concat_input=False,
-        **_head_common(num_classes))
+    head = _fcn_head(width, width, 2, num_classes)
     aux = None
     if with_aux:
         aux = _aux_head(width * 2, num_classes)

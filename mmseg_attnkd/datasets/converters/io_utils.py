@@ -10,6 +10,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar
 import numpy as np
 from PIL import Image
 
+from ...utils.image_io import save_png
+
 __all__ = [
     'parse_index_ranges', 'select_evenly', 'scaled_size', 'resize_image',
     'resize_label', 'save_png', 'prepare_split_dirs',
@@ -98,16 +100,6 @@ def resize_label(label: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
         Image.fromarray(label).resize(tuple(size), Image.Resampling.NEAREST))
 
 
-def save_png(array: np.ndarray, path: str) -> None:
-    """Write a ``(H, W)`` or ``(H, W, 3)`` uint8 array as PNG."""
-    array = np.asarray(array)
-    if array.dtype != np.uint8:
-        raise TypeError(f'Refusing to save {array.dtype} as 8-bit PNG: '
-                        f'{path}. Convert to uint8 first.')
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    Image.fromarray(array).save(path)
-
-
 def prepare_split_dirs(out_dir: str, split: str) -> Tuple[str, str]:
     """Create and return ``out_dir/img_dir/<split>``, ``ann_dir/<split>``."""
     img_dir = osp.join(out_dir, 'img_dir', split)
@@ -132,30 +124,31 @@ class ConverterArgumentParser(argparse.ArgumentParser):
                   '--help for the options.\n')
 
 
-def positive_int(text: str) -> int:
-    """``argparse`` type: an integer > 0."""
+def _positive(text: str, cast: type, noun: str, expected: str,
+              example: str, range_example: str) -> float:
+    """``cast(text)`` if it is a finite number > 0, else an argparse error
+    naming what to pass."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f'{text!r} is not an integer; pass a whole number > 0') from None
-    if value <= 0:
+            f'{text!r} is not {noun}; pass {example}') from None
+    if not 0 < value < float('inf'):
         raise argparse.ArgumentTypeError(
-            f'{value} is not > 0; pass a whole number > 0')
+            f'{text} is not {expected}; pass {range_example}')
     return value
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: an integer > 0."""
+    return _positive(text, int, 'an integer', '> 0', 'a whole number > 0',
+                     'a whole number > 0')
 
 
 def positive_float(text: str) -> float:
     """``argparse`` type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a number; pass a number > 0') from None
-    if not 0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(
-            f'{text} is not a finite number > 0; pass e.g. 0.5')
-    return value
+    return _positive(text, float, 'a number', 'a finite number > 0',
+                     'a number > 0', 'e.g. 0.5')
 
 
 def check_out_dir(out_dir: str, option: str = '--out-dir') -> None:
