@@ -107,11 +107,13 @@ def test_malicious_checkpoint_refused(tmp_path, payload):
     torch.save(dict(state_dict={'w': torch.ones(1)}, extra=evil), path)
     assert not osp.exists(canary)
 
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(pickle.UnpicklingError,
+                       match='Weights only load failed'):
         torch.load(path, map_location='cpu')
     with pytest.raises(UnsafeCheckpointError, match='refused to load'):
         load_checkpoint_safely(path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(pickle.UnpicklingError,
+                       match='Weights only load failed'):
         load_checkpoint(torch.nn.Linear(1, 1), path, map_location='cpu')
     assert not osp.exists(canary)
 

@@ -82,15 +82,17 @@ def test_ablation_names_are_unique_and_parse_back():
     assert cfg['distiller']['type'] == 'AttnFDDistiller'
 
 
-def test_dry_run_writes_loadable_configs(tmp_path):
+def test_dry_run_writes_loadable_configs(tmp_path, capsys):
     results = accuracy.main([
         '--dry-run', '--seeds', '0', '--iters', '4', '--teacher-iters', '4',
         '--work-root', str(tmp_path), '--arms', 'baseline', 'kd', 'sd',
         '--data-cache', str(tmp_path / 'data')
     ])
     assert {r['arm'] for r in results} >= {'baseline', 'kd', 'sd'}
-    with pytest.raises(SystemExit):
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match='2'):
         accuracy.parse_args(['--arms', 'nope'])
+    assert "error: unknown arms ['nope']" in capsys.readouterr().err
     args = accuracy.parse_args(['--attnfd', 'loss_weight=8',
                                 'spatial_norm=1'])
     assert args.attnfd == dict(arms.ATTNFD_DEFAULT, loss_weight=8.0,

@@ -51,7 +51,8 @@ def test_t_quantiles():
     assert stats.t_quantile_975(1) == 12.706
     assert stats.t_quantile_975(2) == 4.303
     assert stats.t_quantile_975(500) == 1.960
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError,
+                       match='degrees of freedom must be >= 1, got 0'):
         stats.t_quantile_975(0)
 
 

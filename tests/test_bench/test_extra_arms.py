@@ -27,8 +27,9 @@ def test_extra_arm_builds_and_computes_its_losses(arm):
     assert all(losses[k].isfinite() for k in names)
 
 
-def test_accuracy_accepts_the_extra_arms():
+def test_accuracy_accepts_the_extra_arms(capsys):
     args = accuracy.parse_args(['--arms', 'baseline', *arms.EXTRA_ARMS])
     assert args.arms == ['baseline', *arms.EXTRA_ARMS]
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match='2'):
         accuracy.parse_args(['--arms', 'fitnets'])
+    assert "error: unknown arms ['fitnets']" in capsys.readouterr().err

@@ -45,8 +45,11 @@ def test_grey_mapping_rejects_unknown_levels():
 def test_parse_index_ranges():
     assert parse_index_ranges('0-3,8,10-11') == [0, 1, 2, 3, 8, 10, 11]
     assert parse_index_ranges('16-19') == [16, 17, 18, 19]
-    for bad in ('', '3-1', 'a-b', '-2'):
-        with pytest.raises(ValueError):
+    for bad, message in (('', 'Empty index list'),
+                         ('3-1', "Bad range '3-1'"),
+                         ('a-b', "Cannot parse 'a-b'"),
+                         ('-2', "Cannot parse '-2'")):
+        with pytest.raises(ValueError, match=message):
             parse_index_ranges(bad)
 
 

@@ -11,7 +11,9 @@ from mmengine.config import Config
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.testing import (generate_seg_dataset, synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_runtime_cfg)
-from mmseg_attnkd.utils import (extract_student_state_dict,
+from mmseg_attnkd.utils import (build_distill_model, build_segmentor,
+                                convert_kd_checkpoint_to_student,
+                                extract_student_state_dict,
                                 load_checkpoint_safely)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -70,3 +72,17 @@ def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
     assert any(k.startswith('distiller.connectors.attnfd_0_student')
                for k in ckpt['state_dict'])
     assert torch.isfinite(next(iter(student.values()))).all()
+
+    # converted, the student computes exactly what it computes inside the
+    # trained distillation model
+    converted = str(tmp_path / 'student.pth')
+    convert_kd_checkpoint_to_student(
+        osp.join(work_dir, 'iter_4.pth'), converted, plain)
+    exported = build_segmentor(tiny_deeplabv3plus_cfg(8, 4),
+                               checkpoint=converted)
+    algo = build_distill_model(cfg_path, osp.join(work_dir, 'iter_4.pth'))
+    inputs = torch.randn(2, 3, 64, 64,
+                         generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(exported(inputs, mode='tensor'),
+                           algo.architecture(inputs, mode='tensor'))

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from mmseg_attnkd.testing import (synthetic_dataset_cfg,
+from mmseg_attnkd.testing import (free_port, synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_fcn_cfg,
                                   tiny_runtime_cfg, write_config)
 
@@ -166,13 +166,6 @@ def kill_and_resume_matches_uninterrupted(make_cfg, tmp_path, data_root,
 
 
 _BUFFER_SUFFIXES = ('running_mean', 'running_var', 'num_batches_tracked')
-
-
-def free_port() -> str:
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def dist_train_and_compare_ranks(cfg: dict, tmp_path, env, repo_root,

@@ -1,7 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """tools/dist_train.sh CONFIG 2 runs AttnFD on CPU (gloo), SyncBN config."""
+import pytest
 import torch
+
 from _reliability_helpers import attnfd_cfg, dist_train_and_compare_ranks
+
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
 
 
 def test_attnfd_two_processes_syncbn_config(tmp_path, synthetic_data,

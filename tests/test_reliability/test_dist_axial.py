@@ -1,7 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """tools/dist_train.sh CONFIG 2 runs axial self-distillation on CPU."""
+import pytest
 import torch
+
 from _reliability_helpers import axial_cfg, dist_train_and_compare_ranks
+
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
 
 
 def test_axial_sd_two_processes(tmp_path, synthetic_data, subprocess_env,

@@ -57,6 +57,8 @@ from mmseg.registry import HOOKS
 from mmseg_attnkd.testing import (synthetic_dataset_cfg, tiny_fcn_cfg,
                                   tiny_runtime_cfg)
 
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
+
 STEPS = 3
 REL_TOL = 1e-4
 ABS_TOL = 1e-6

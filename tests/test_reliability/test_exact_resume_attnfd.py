@@ -1,7 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """AttnFD killed with SIGKILL and resumed ends bit-identical to a clean run."""
+import pytest
+
 from _reliability_helpers import (attnfd_cfg,
                                   kill_and_resume_matches_uninterrupted)
+
+pytestmark = pytest.mark.slow
 
 
 def test_attnfd_sigkill_resume_is_exact(tmp_path, synthetic_data,

@@ -1,7 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Axial self-distillation killed and resumed equals an uninterrupted run."""
+import pytest
+
 from _reliability_helpers import (axial_cfg,
                                   kill_and_resume_matches_uninterrupted)
+
+pytestmark = pytest.mark.slow
 
 
 def test_axial_sd_sigkill_resume_is_exact(tmp_path, synthetic_data,

@@ -64,7 +64,8 @@ def test_mmengine_loader_used_by_resume_refuses_payload(tmp_path):
     marker = str(tmp_path / 'ran')
     path = str(tmp_path / 'evil.pth')
     torch.save(dict(state_dict={}, meta=_Payload(marker)), path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(pickle.UnpicklingError,
+                       match='Weights only load failed'):
         _load_checkpoint(path, map_location='cpu')
     assert not osp.exists(marker)
 

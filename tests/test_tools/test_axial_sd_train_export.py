@@ -102,6 +102,13 @@ def test_student_export_runs_in_plain_mmseg(trained):
     result = inference_model(model, _image(trained))
     assert result.pred_sem_seg.data.shape == (1, 64, 64)
     assert type(model.decode_head).__name__ == 'PSPHead'
+    # output for output the student inside the trained distillation model
+    algo = build_distill_model(trained['cfg'], trained['ckpt'])
+    inputs = torch.randn(2, 3, 64, 64,
+                         generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(model(inputs, mode='tensor'),
+                           algo.architecture(inputs, mode='tensor'))
 
 
 @pytest.fixture(scope='module')

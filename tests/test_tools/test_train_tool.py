@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from mmseg_attnkd.testing import cwd_distill_cfg, write_config
+from mmseg_attnkd.testing import cwd_distill_cfg, free_port, write_config
+
+pytestmark = pytest.mark.slow
 
 
 def _run_train(args, env, cwd, timeout=300):
@@ -36,10 +38,8 @@ def test_train_cwd_distillation_and_resume(cwd_config, subprocess_env,
     assert re.search(r'Iter\(train\) \[4/4\].*distill\.loss_cwd', log)
     assert 'student.decode.loss_ce' in log
     # SingleTeacherDistillValLoop validates the student and the teacher
-    m = re.search(r'mIoU: ([\d.]+).*teacher\.mIoU: ([\d.]+)', log)
-    assert m, log[-2000:]
-    assert 0.0 <= float(m.group(1)) <= 100.0
-    assert 0.0 <= float(m.group(2)) <= 100.0
+    assert re.search(r'mIoU: [\d.]+.*teacher\.mIoU: [\d.]+', log), \
+        log[-2000:]
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
 
@@ -81,9 +81,10 @@ def test_local_rank_spellings(repo_root):
                             '--local-rank=2']).local_rank == 2
 
 
+@pytest.mark.dist
 def test_dist_train_two_cpu_processes(cwd_config, subprocess_env, repo_root):
     config, work_dir = cwd_config
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29533')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port())
     out = subprocess.run(
         ['bash', 'tools/dist_train.sh', config, '2', '--cfg-options',
          'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
