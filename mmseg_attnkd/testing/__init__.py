@@ -16,10 +16,14 @@ from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
                           tiny_upernet_cfg)
 
 __all__ = [
-    'seg_batch', 'free_port', 'cwd_distill_cfg', 'cwd_distiller', 'logit_distiller',
-    'write_config', 'generate_seg_dataset', 'synthetic_dataset_cfg',
-    'tiny_deeplabv3plus_cfg',
-    'tiny_pspnet_cfg', 'tiny_fcn_cfg', 'tiny_runtime_cfg',
-    'tiny_deeplabv3_cfg', 'tiny_fpn_cfg', 'tiny_upernet_cfg',
-    'tiny_unet_fcn_cfg'
+    # tiny models and their runtime
+    'tiny_deeplabv3plus_cfg', 'tiny_deeplabv3_cfg', 'tiny_pspnet_cfg',
+    'tiny_fcn_cfg', 'tiny_fpn_cfg', 'tiny_upernet_cfg', 'tiny_unet_fcn_cfg',
+    'tiny_runtime_cfg',
+    # data
+    'generate_seg_dataset', 'synthetic_dataset_cfg', 'seg_batch',
+    # distillation recipes and configs
+    'logit_distiller', 'cwd_distiller', 'cwd_distill_cfg', 'write_config',
+    # processes
+    'free_port'
 ]

@@ -20,7 +20,8 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
     sources of a config-defined distiller are checked against the model
     (both "student" and "teacher" recorders hook the one model), and, with
     ``nonfinite_loss`` set, losses are checked for NaN/Inf before each
-    update (see :class:`NonFiniteLossGuardMixin`). Use it for axial self-distillation::
+    update (see :class:`NonFiniteLossGuardMixin`). Use it for axial
+    self-distillation::
 
         model = dict(_scope_='mmrazor', type='SegSelfDistill',
                      architecture=..., distiller=dict(

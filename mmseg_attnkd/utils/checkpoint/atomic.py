@@ -42,7 +42,8 @@ PathLike = Union[str, os.PathLike]
 def partial_path(path: PathLike) -> str:
     """``dir/.name.partial``: where ``dir/name`` is written before renaming."""
     path = os.fspath(path)
-    return osp.join(osp.dirname(path), f'.{osp.basename(path)}{PARTIAL_SUFFIX}')
+    name = f'.{osp.basename(path)}{PARTIAL_SUFFIX}'
+    return osp.join(osp.dirname(path), name)
 
 
 def fsync_path(path: PathLike) -> None:
