@@ -73,7 +73,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bench import common  # noqa: E402
+from bench import common, runs  # noqa: E402
 
 NUM_CLASSES = 5
 #: Architectures, in report order, with the name used by the source.
@@ -476,33 +476,12 @@ def train_cfg(arch: str, arm: str, seed: int, args, data_dir: str,
     return cfg
 
 
-def _last_ckpt(work_dir: str) -> Optional[str]:
-    path = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(path):
-        with open(path) as f:
-            ckpt = f.read().strip()
-        return ckpt if osp.isfile(ckpt) else None
-    return None
-
-
 def read_curves(work_dir: str) -> dict:
     """Val mIoU of both outputs per iteration, median s/iter (logs)."""
-    student, teacher, times = {}, {}, []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'mIoU' in rec:
-                    student[int(rec['step'])] = float(rec['mIoU'])
-                    if TEACHER_KEY in rec:
-                        teacher[int(rec['step'])] = float(rec[TEACHER_KEY])
-                elif 'time' in rec and 'loss' in rec:
-                    times.append(float(rec['time']))
-    return dict(
-        val_student={str(k): student[k] for k in sorted(student)},
-        val_teacher={str(k): teacher[k] for k in sorted(teacher)},
-        sec_per_iter=statistics.median(times) if times else None)
+    scalars = runs.read_scalars(work_dir)
+    return dict(val_student=scalars['val'],
+                val_teacher=scalars.get('teacher_output_val', {}),
+                sec_per_iter=scalars['sec_per_iter'])
 
 
 def _evaluate(model, cfg, split: str, mode: Optional[str] = None) -> dict:
@@ -559,7 +538,7 @@ def worker(work_dir: str) -> dict:
     train_wall = time.time() - start
     model = runner.model
     device = next(model.parameters()).device
-    final = _last_ckpt(work_dir)
+    final = runs.last_checkpoint(work_dir)
     out = dict(spec, train_wall_s=train_wall, checkpoint=final)
     out.update(read_curves(work_dir))
     with open(osp.join(work_dir, 'init_student.sha256')) as f:
