@@ -108,32 +108,31 @@ class ModuleStack:
         return False
 
 
-class _FunctionRecorder(TorchFunctionMode):
+class _CallRecorder:
+    """Notes which module (innermost on the stack) called each op name."""
 
     def __init__(self, stack: ModuleStack, calls: Dict) -> None:
         super().__init__()
         self.tracker, self.calls = stack, calls
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def _note(self, name: str) -> None:
         if self.tracker.stack:
-            name = getattr(func, '__name__', None) or str(func)
             self.calls.setdefault(short_op_name(name), OrderedDict())[
                 self.tracker.stack[-1]] = None
+
+
+class _FunctionRecorder(_CallRecorder, TorchFunctionMode):
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self._note(getattr(func, '__name__', None) or str(func))
         return func(*args, **(kwargs or {}))
 
 
-class _DispatchRecorder(TorchDispatchMode):
-
-    def __init__(self, stack: ModuleStack, calls: Dict) -> None:
-        super().__init__()
-        self.tracker, self.calls = stack, calls
+class _DispatchRecorder(_CallRecorder, TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if self.tracker.stack:
-            packet = getattr(func, 'overloadpacket', func)
-            name = getattr(packet, '__name__', None) or str(func)
-            self.calls.setdefault(short_op_name(name), OrderedDict())[
-                self.tracker.stack[-1]] = None
+        packet = getattr(func, 'overloadpacket', func)
+        self._note(getattr(packet, '__name__', None) or str(func))
         return func(*args, **(kwargs or {}))
 
 
