@@ -1,262 +1,213 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Training overhead of distillation: time per iteration and peak memory.
 
-Arms (DeepLabV3+ R18-d8 student, DeepLabV3+ R50-d8 teacher by default):
+One command measures, at two scales (``bench/overhead_arms.py``: the demo
+pair of the CPU accuracy protocol, batch 8, and the R18-d8 / R50-d8 pair,
+batch 2; 180x240, 11 classes):
 
-* ``student``  - the student alone (a);
-* ``floor``    - ``SegSingleTeacherDistill`` with an empty distiller: student
-  step + teacher forward under ``no_grad`` (b), the cost every
-  teacher-based method pays;
-* ``attnfd``   - AttnFD, package defaults (c);
-* ``cwd``      - MMRazor's CWD on conv_seg logits (d);
-* ``axial_sd`` - axial self-distillation, package defaults (e);
-* ``teacher``  - the teacher alone (for sizing teacher training; optional).
+1. step time of every arm (``student``, ``axial_sd``, ``axial_sd_s2``,
+   ``floor``, ``attnfd``, ``kd``, ``cwd``): all arms of a scale are built in
+   one process and stepped round-robin on the same preprocessed batch (SGD
+   step included), so load changes hit every arm alike; median over
+   ``--rounds`` rounds with a 95% bootstrap interval, and for each compared
+   pair the median of the per-round ratios with its interval;
+2. step peak memory of every arm, each in a fresh subprocess with
+   ``MALLOC_MMAP_THRESHOLD_=65536`` (freed tensors go back to the OS at
+   once): "step peak" = peak RSS (``VmHWM``) - RSS before the first of
+   ``--mem-iters`` steps; "process peak" = ``VmHWM`` itself;
+3. the axial block alone (``bench/axial_block.py``) on the demo logits,
+   forward and forward+backward, at strides 1 and 2, beside full
+   self-attention through ``F.scaled_dot_product_attention``.
 
-Time: all arms are built in one process and stepped round-robin on the same
-preprocessed batch (SGD step included), so load changes hit every arm alike;
-the median over rounds is reported.
-
-Peak memory: every arm runs again in a fresh subprocess with
-``MALLOC_MMAP_THRESHOLD_=65536`` (freed tensors go back to the OS at once),
-builds its model and batch, reads its RSS, trains ``--mem-iters`` steps and
-reads its peak RSS (``VmHWM``). "step peak" = peak - RSS before the first step
-(activations, gradients, optimizer state, temporaries); "process peak" =
-the peak itself (adds interpreter, libraries and weights).
+The 1-minute load average is recorded at the start and end of every phase;
+the targets are stated met or missed in ``<out-dir>/<name>.md`` (numbers in
+``<name>.json``).
 
 Example::
 
-    python bench/overhead.py                       # 180x240, batch 2
-    python bench/overhead.py --size 64 64 --iters 2 \
-        --out-dir bench/results/quick
+    python bench/overhead.py --threads 2             # the full run
+    python bench/overhead.py --size 32 32 --rounds 2 --warmup 1 \
+        --mem-iters 1 --out-dir /tmp/overhead_smoke   # smoke (seconds)
 """
 import argparse
+import logging
+import os
 import os.path as osp
-import statistics
 import sys
 import time
 
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bench import common  # noqa: E402
+from bench import axial_block, common, timing  # noqa: E402
+from bench import overhead_arms as oa  # noqa: E402
+from bench.overhead_report import report  # noqa: E402
 
-# compared pairs sit next to each other in the round-robin order
-ALL_ARMS = ('student', 'axial_sd', 'floor', 'attnfd', 'cwd', 'teacher')
-DEFAULT_ARMS = ALL_ARMS
-
-
-def arm_model_cfg(arm: str, args) -> dict:
-    size = tuple(args.size)
-    student = common.deeplabv3plus_cfg(common.STUDENT_DEPTH, args.num_classes,
-                                       size)
-    teacher = common.deeplabv3plus_cfg(args.teacher_depth, args.num_classes,
-                                       size)
-    if arm == 'student':
-        return student
-    if arm == 'teacher':
-        return teacher
-    if arm == 'floor':
-        return common.teacher_distill_cfg(
-            student, teacher, dict(type='ConfigurableDistiller'))
-    if arm == 'attnfd':
-        return common.teacher_distill_cfg(student, teacher,
-                                          common.attnfd_distiller())
-    if arm == 'cwd':
-        return common.teacher_distill_cfg(student, teacher,
-                                          common.cwd_distiller())
-    if arm == 'axial_sd':
-        return common.axial_sd_cfg(student)
-    raise ValueError(f'unknown arm {arm!r}; choose from {ALL_ARMS}')
+#: Compared pairs: label, numerator, denominator, time target (scales it
+#: applies to), step-memory target.
+RATIOS = (
+    ('axial SD / student', 'axial_sd', 'student', (1.3, ('demo', )), None),
+    ('axial SD stride 2 / student', 'axial_sd_s2', 'student',
+     (1.3, ('demo', )), None),
+    ('AttnFD / floor', 'attnfd', 'floor', (1.10, ('demo', 'r18')), 1.25),
+    ('KD / floor', 'kd', 'floor', None, None),
+    ('CWD / floor', 'cwd', 'floor', None, None),
+    ('floor / student', 'floor', 'student', None, None),
+    ('teacher / student', 'teacher', 'student', None, None),
+)
+#: Target of the axial block: forward+backward <= 3x its forward.
+BLOCK_TARGET = 3.0
 
 
-class Arm:
-    """One model with its optimizer; ``step()`` is one training iteration."""
-
-    def __init__(self, name: str, args, batch=None):
-        import torch
-        torch.manual_seed(0)
-        self.name = name
-        self.model = common.build_model(arm_model_cfg(name, args))
-        self.model.train()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.num_trainable = sum(p.numel() for p in params)
-        self.optim = torch.optim.SGD(params, lr=0.01, momentum=0.9,
-                                     weight_decay=5e-4)
-        self.batch = batch if batch is not None else common.synthetic_batch(
-            self.model, args.batch, tuple(args.size), args.num_classes)
-
-    def step(self) -> float:
-        start = time.perf_counter()
-        losses = self.model(**self.batch, mode='loss')
-        loss, _ = self.model.parse_losses(losses)
-        loss.backward()
-        self.optim.step()
-        self.optim.zero_grad(set_to_none=True)
-        return time.perf_counter() - start
-
-
-def measure_memory(arm: str, args) -> dict:
-    """Run inside a fresh process (see module docstring)."""
-    arm_obj = Arm(arm, args)
-    before = common.current_rss_bytes()
-    for _ in range(args.mem_iters):
-        arm_obj.step()
-    peak = common.peak_rss_bytes()
-    return dict(arm=arm, rss_before=before, peak_rss=peak,
-                step_peak=peak - before)
-
-
-def measure_time(arms, args) -> dict:
-    built = {}
-    batch = None
-    for arm in arms:
-        built[arm] = Arm(arm, args, batch)
-        batch = built[arm].batch
-    times = {arm: [] for arm in arms}
-    for r in range(args.warmup + args.iters):
-        for arm in arms:
-            t = built[arm].step()
-            if r >= args.warmup:
-                times[arm].append(t)
-        print(f'round {r + 1}/{args.warmup + args.iters}: ' + ', '.join(
-            f'{a} {times[a][-1]:.2f}s' for a in arms if times[a]),
-            flush=True)
-    return {
-        arm: dict(
-            median_s=statistics.median(ts),
-            min_s=min(ts),
-            trainable_params=built[arm].num_trainable,
-            times_s=ts)
-        for arm, ts in times.items()
-    }
-
-
-def _paired_ratio(results, num, den):
-    """Median over rounds of time(num) / time(den) in the same round."""
-    if num not in results or den not in results:
-        return None
-    return statistics.median(
-        a / b for a, b in zip(results[num]['times_s'],
-                              results[den]['times_s']))
-
-
-def _ratio(results, num, den, key):
-    if num in results and den in results and results[den].get(key):
-        return results[num][key] / results[den][key]
+def _mem_ratio(memory: dict, num: str, den: str, key: str):
+    if num in memory and den in memory and memory[den].get(key):
+        return memory[num][key] / memory[den][key]
     return None
 
 
-def report(results: dict, args, info: dict) -> str:
-    size = f'{args.size[0]}x{args.size[1]}'
-    lines = [
-        f'### Training overhead ({size}, batch {args.batch}, '
-        f'{args.num_classes} classes; student DeepLabV3+ R18-d8, teacher '
-        f'DeepLabV3+ R{args.teacher_depth}-d8)', '',
-        f'Machine: {common.machine_line(info)}. Median of {args.iters} '
-        f'round-robin iterations after {args.warmup} warm-up; memory from a '
-        f'fresh process per arm over {args.mem_iters} iterations.', ''
-    ]
-    rows = []
-    for arm, r in results['arms'].items():
-        mem = results['memory'].get(arm, {})
-        rows.append([
-            arm, f'{r["median_s"]:.3f}', f'{r["min_s"]:.3f}',
-            f'{r["trainable_params"] / 1e6:.3f}',
-            f'{common.mib(mem["step_peak"]):.0f}' if mem else '-',
-            f'{common.mib(mem["peak_rss"]):.0f}' if mem else '-'
-        ])
-    lines.append(common.md_table(
-        ['arm', 'median s/iter', 'min s/iter', 'trainable params (M)',
-         'step peak (MiB)', 'process peak (MiB)'], rows))
-    lines.append('')
-    checks = [('AttnFD / floor (c/b)', 'attnfd', 'floor', 1.10),
-              ('CWD / floor (d/b)', 'cwd', 'floor', None),
-              ('axial SD / student (e/a)', 'axial_sd', 'student', None)]
-    rows = []
-    for label, num, den, target in checks:
-        t = _paired_ratio(results['arms'], num, den)
-        t_min = _ratio(results['arms'], num, den, 'min_s')
-        ms = _ratio(results['memory'], num, den, 'step_peak')
-        mp = _ratio(results['memory'], num, den, 'peak_rss')
-        if t is None:
+def summarize_scale(scale: str, times: dict, built: dict,
+                    memory: dict) -> dict:
+    """Medians, intervals, ratios and targets of one scale."""
+    arms = {
+        arm: dict(time=timing.median_ci(ts).as_dict(), min_s=min(ts),
+                  trainable_params=built[arm], times_s=ts)
+        for arm, ts in times.items()
+    }
+    ratios = []
+    for label, num, den, t_target, m_target in RATIOS:
+        if num not in times or den not in times:
             continue
-        verdict = '-'
-        if target is not None:
-            def mark(v):
-                return 'n/a' if v is None else (
-                    'met' if v <= target else 'NOT met')
+        iv = timing.ratio_ci(times[num], times[den])
+        row = dict(label=label, num=num, den=den, time=iv.as_dict(),
+                   time_of_minima=min(times[num]) / min(times[den]),
+                   step_peak=_mem_ratio(memory, num, den, 'step_peak'),
+                   process_peak=_mem_ratio(memory, num, den, 'peak_rss'),
+                   targets=[])
+        if t_target and scale in t_target[1]:
+            row['targets'].append(dict(
+                what='time', bound=t_target[0],
+                verdict=timing.verdict(iv, t_target[0])))
+        if m_target:
+            row['targets'].append(dict(
+                what='step memory', bound=m_target,
+                verdict=timing.verdict(row['step_peak'], m_target)))
+        ratios.append(row)
+    return dict(arms=arms, memory=memory, ratios=ratios)
 
-            verdict = (f'<= {target:.2f}: time {mark(t)}, step memory '
-                       f'{mark(ms)}, process memory {mark(mp)}')
-        rows.append([
-            label, f'{t:.4f}', f'{t_min:.4f}', f'{ms:.4f}' if ms else '-',
-            f'{mp:.4f}' if mp else '-', verdict
-        ])
-    lines.append(common.md_table(
-        ['ratio', 'time (median of per-round ratios)',
-         'time (ratio of minima)',
-         'step peak',
-         'process peak', 'target'], rows))
-    return '\n'.join(lines)
+
+def summarize_block(res: dict) -> dict:
+    """Medians and ratios of the block rows (see ``axial_block.measure``)."""
+    rows = {}
+    for row, modes in res['times_s'].items():
+        r = {f'{m}_s': timing.median_ci(ts).as_dict()
+             for m, ts in modes.items()}
+        bwd = timing.ratio_ci(modes['fwd_bwd'], modes['fwd'])
+        r['fwd_bwd_over_fwd'] = bwd.as_dict()
+        r['fwd_bwd_over_fwd_nograd'] = timing.ratio_ci(
+            modes['fwd_bwd'], modes['fwd_nograd']).as_dict()
+        if row.startswith('axial'):
+            r['target'] = dict(bound=BLOCK_TARGET,
+                               verdict=timing.verdict(bwd, BLOCK_TARGET))
+            full = res['times_s'].get(row.replace('axial', 'full_sdpa'))
+            if full:
+                r['fwd_bwd_over_full_sdpa'] = timing.ratio_ci(
+                    modes['fwd_bwd'], full['fwd_bwd']).as_dict()
+        r['params'] = res['params'][row]
+        rows[row] = r
+    return dict(shape=res['shape'], rows=rows, times_s=res['times_s'])
+
+
+def run_scale(scale: str, args) -> dict:
+    """Time (round-robin) and memory (subprocesses) of one scale."""
+    d = oa.SCALES[scale]
+    s = oa.Setting(scale, tuple(args.size or d['size']),
+                   args.batch or d['batch'], args.teacher_depth)
+    arms = list(args.arms or d['arms'])
+    out = dict(setting=s._asdict(), title=oa.scale_title(s),
+               load_start=timing.load_average())
+    built = oa.build_arms(arms, s)
+    steps = {arm: built[arm].step for arm in arms}
+    times = timing.round_robin(steps, args.rounds, args.warmup,
+                               label=f'[{scale}] ')
+    params = {arm: built[arm].num_trainable for arm in arms}
+    del built, steps
+    out['load_after_time'] = timing.load_average()
+    memory = {}
+    if not args.no_memory:
+        for arm in arms:
+            print(f'[{scale}] memory: {arm} (fresh process)', flush=True)
+            memory[arm] = oa.memory_in_subprocess(arm, s, args.mem_iters,
+                                                  args.threads)
+    out.update(summarize_scale(scale, times, params, memory))
+    out['load_end'] = timing.load_average()
+    return out
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--arms', nargs='+', default=list(DEFAULT_ARMS),
-                        choices=ALL_ARMS)
-    parser.add_argument('--size', nargs=2, type=int, default=[180, 240],
-                        metavar=('H', 'W'))
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--num-classes', type=int, default=11)
+    parser.add_argument('--scales', nargs='+', default=list(oa.SCALES),
+                        choices=tuple(oa.SCALES))
+    parser.add_argument('--arms', nargs='+', choices=oa.ALL_ARMS,
+                        help='arms of every scale (default: the scale\'s '
+                        'own list, see overhead_arms.SCALES)')
+    parser.add_argument('--size', nargs=2, type=int, metavar=('H', 'W'),
+                        help='input size of every scale (default 180 240)')
+    parser.add_argument('--batch', type=int,
+                        help='batch of every scale (default: demo 8, r18 2)')
     parser.add_argument('--teacher-depth', type=int, default=50,
-                        choices=(50, 101))
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--iters', type=int, default=6)
+                        choices=(50, 101), help='teacher of the r18 scale')
+    parser.add_argument('--rounds', '--iters', type=int, default=30,
+                        help='measured round-robin rounds (default 30)')
+    parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--mem-iters', type=int, default=3)
+    parser.add_argument('--block-rounds', type=int,
+                        help='rounds of the block phase (default --rounds)')
     parser.add_argument('--threads', type=int, default=1,
-                        help='torch intra-op threads (default 1: on a '
-                        'shared, loaded machine a multi-threaded step waits '
-                        'for its slowest thread, which makes timings noisy)')
+                        help='torch intra-op threads (default 1)')
     parser.add_argument('--no-memory', action='store_true')
+    parser.add_argument('--no-block', action='store_true')
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
     parser.add_argument('--name', default='overhead_cpu')
     parser.add_argument('--no-readme', action='store_true')
-    parser.add_argument('--memory-worker', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
-def _worker_argv(arm, args):
-    return [
-        osp.abspath(__file__), '--memory-worker', arm, '--size',
-        str(args.size[0]), str(args.size[1]), '--batch', str(args.batch),
-        '--num-classes', str(args.num_classes), '--teacher-depth',
-        str(args.teacher_depth), '--mem-iters', str(args.mem_iters),
-        '--threads', str(args.threads)
-    ]
+    args = parser.parse_args(argv)
+    for k in ('rounds', 'warmup', 'mem_iters', 'block_rounds', 'threads'):
+        v = getattr(args, k)
+        if v is not None and v < (0 if k == 'warmup' else 1):
+            parser.error(f'--{k.replace("_", "-")} must be positive')
+    return args
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import torch
+    from mmengine.logging import MMLogger
     torch.set_num_threads(args.threads)
-    if args.memory_worker:
-        import json
-        print(json.dumps(measure_memory(args.memory_worker, args)))
-        return {}
+    # init_weights logs every parameter at INFO; progress lines stay legible
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
+    start = time.time()
     info = common.machine_info()
-    results = dict(machine=info, args=vars(args), arms={}, memory={})
-    results['arms'] = measure_time(args.arms, args)
-    if not args.no_memory:
-        for arm in args.arms:
-            print(f'memory: {arm}', flush=True)
-            results['memory'][arm] = common.run_json_subprocess(
-                _worker_argv(arm, args))
-    results['machine']['loadavg_1m_end'] = round(
-        __import__('os').getloadavg()[0], 2)
-    text = report(results, args, info)
+    info.update(torch_interop_threads=torch.get_num_interop_threads(),
+                omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
+    results = dict(machine=info, args=vars(args), scales={})
+    for scale in args.scales:
+        results['scales'][scale] = run_scale(scale, args)
+    if not args.no_block:
+        d = oa.SCALES['demo']
+        size = tuple(args.size or d['size'])
+        load = timing.load_average()
+        res = axial_block.measure(size, args.batch or d['batch'], (1, 2),
+                                  args.block_rounds or args.rounds,
+                                  args.warmup)
+        results['block'] = dict(summarize_block(res), load_start=load,
+                                load_end=timing.load_average())
+    info['loadavg_1m_end'] = timing.load_average()
+    info['wall_s'] = round(time.time() - start, 1)
+    text = report(results, args)
     common.save_results(args.out_dir, args.name, text, results,
                         readme=not args.no_readme)
     print(text)
+    print(f'wrote {osp.join(args.out_dir, args.name)}.{{md,json}} '
+          f'in {info["wall_s"]:.0f}s', flush=True)
     return results
 
 
