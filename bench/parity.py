@@ -18,8 +18,11 @@
 FLOPs: :func:`mmseg_attnkd.analysis.segmentor_complexity`
 (``mmengine.analysis``; one multiply-add = one FLOP; convolutions, matmuls
 and einsums; backbone + decode head; no auxiliary head, no final resize).
-Latency: eval-mode ``mode='tensor'`` forward of one image, median (and min)
-over ``--runs`` interleaved runs.
+Latency: eval-mode ``mode='tensor'`` forward of one image (PyTorch eager),
+student and teacher-output model interleaved for ``--runs`` runs; medians
+with 95% percentile-bootstrap intervals, the extra latency as the median of
+the per-run ratios with its interval; target: at most +25% at 360x480,
+stated met or missed.
 
 Example::
 
@@ -28,16 +31,19 @@ Example::
         --out-dir bench/results/quick
 """
 import argparse
+import logging
 import os.path as osp
-import statistics
 import sys
 import tempfile
-import time
 
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bench import common  # noqa: E402
+from bench import common, timing  # noqa: E402
+
+#: Target of the teacher-output model's eager latency: at most this times
+#: its student's (median of per-run ratios) at ``--target-size``.
+LATENCY_TARGET = 1.25
 
 
 def _randomize_bn(model, seed: int = 1) -> None:
@@ -96,21 +102,6 @@ def attnfd_parity(args) -> dict:
         bit_identical=bool(torch.equal(out, ref)))
 
 
-def _latency(models: dict, x, runs: int) -> dict:
-    import torch
-    times = {k: [] for k in models}
-    with torch.no_grad():
-        for m in models.values():  # warm-up
-            m(x, None, mode='tensor')
-        for _ in range(runs):
-            for k, m in models.items():
-                t = time.perf_counter()
-                m(x, None, mode='tensor')
-                times[k].append(time.perf_counter() - t)
-    return {k: dict(median_s=statistics.median(v), min_s=min(v))
-            for k, v in times.items()}
-
-
 def axial_parity(args, size, num_classes) -> dict:
     import torch
 
@@ -148,8 +139,13 @@ def axial_parity(args, size, num_classes) -> dict:
         t_out = refine(x, None, mode='tensor')
     c_s = segmentor_complexity(student, (h, w))
     c_t = segmentor_complexity(refine, (h, w))
-    lat = _latency(dict(student=student, teacher_output=refine), x,
-                   args.runs)
+    with torch.no_grad():  # eager latency, models interleaved per run
+        times = timing.round_robin(
+            {k: timing.timed(lambda m=m: m(x, None, mode='tensor'))
+             for k, m in dict(student=student, teacher_output=refine).items()},
+            args.runs, warmup=1, label=f'[parity] {h}x{w} latency ')
+    lat = {k: timing.summary(v) for k, v in times.items()}
+    ratio = timing.ratio_ci(times['teacher_output'], times['student'])
     return dict(
         size=[h, w],
         num_classes=num_classes,
@@ -162,8 +158,8 @@ def axial_parity(args, size, num_classes) -> dict:
         extra_params=c_t['params'] - c_s['params'],
         student_latency=lat['student'],
         teacher_output_latency=lat['teacher_output'],
-        extra_latency_pct=100 * (lat['teacher_output']['median_s'] /
-                                 lat['student']['median_s'] - 1),
+        latency_ratio=ratio.as_dict(),
+        extra_latency_pct=100 * (ratio.median - 1),
         extra_latency_pct_min=100 * (lat['teacher_output']['min_s'] /
                                      lat['student']['min_s'] - 1),
         max_abs_diff=float((t_out - t_ref).abs().max()),
@@ -205,16 +201,16 @@ def report(res: dict, info: dict) -> str:
             f'{r["student_flops"] / 1e9:.2f}',
             f'{r["teacher_output_flops"] / 1e9:.2f}',
             f'{r["extra_flops_pct"]:.2f}%', f'{r["extra_params"]:.0f}',
-            f'{r["student_latency"]["median_s"] * 1e3:.0f}',
-            f'{r["teacher_output_latency"]["median_s"] * 1e3:.0f}',
-            f'{r["extra_latency_pct"]:.1f}% '
-            f'({r["extra_latency_pct_min"]:.1f}%)',
+            _ms(r['student_latency']), _ms(r['teacher_output_latency']),
+            f'{_pct(r["latency_ratio"])} ({r["extra_latency_pct_min"]:+.1f}'
+            '%)',
             f'{r["max_abs_diff"]:.2g}'
         ])
     lines.append(common.md_table(
         ['input HxW', 'classes', 'logits', 'student GFLOPs',
          'teacher-output GFLOPs', 'extra FLOPs', 'extra params',
-         'student ms', 'teacher-output ms', 'extra latency median (min)',
+         'student ms [95% CI]', 'teacher-output ms [95% CI]',
+         'extra latency: median of per-run ratios [95% CI] (of minima)',
          'max |diff| vs training'], rows))
     big = [r for r in res['axial'] if r['size'] == [512, 1024]]
     if big:
@@ -222,7 +218,35 @@ def report(res: dict, info: dict) -> str:
         lines += ['', f'Target (<= 5% extra FLOPs at 512x1024): '
                   f'{"met" if met else "NOT met"} '
                   f'({big[0]["extra_flops_pct"]:.2f}%).']
+    line = latency_target_line(res)
+    if line:
+        lines += ['', line]
     return '\n'.join(lines)
+
+
+def _ms(lat: dict) -> str:
+    return timing.format_ci(timing.Interval(**lat['ci_s']), 0, 1e3)
+
+
+def _pct(ratio: dict) -> str:
+    return timing.format_extra_pct(timing.Interval(**ratio))
+
+
+def latency_target_line(res: dict) -> str:
+    """The latency target stated met or missed ('' without its size)."""
+    bound = LATENCY_TARGET
+    size = list(_size(res['args']['target_size'])[0])
+    rows = [r for r in res['axial'] if list(r['size']) == size]
+    if not rows:
+        return ''
+    iv = timing.Interval(**rows[0]['latency_ratio'])
+    return (f'Target (teacher-output eager latency <= '
+            f'{100 * (bound - 1):+.0f}% over its student at '
+            f'{size[0]}x{size[1]}, stride {res["args"]["axial_stride"]}): '
+            f'{timing.verdict(iv, bound)} '
+            f'({_pct(rows[0]["latency_ratio"])}; 1-min load average '
+            f'{res["machine"]["loadavg_1m"]} at start, '
+            f'{res["machine"].get("loadavg_1m_end")} at end).')
 
 
 def _size(text: str):
@@ -244,7 +268,11 @@ def parse_args(argv=None):
                         help='AxialAttention2d stride of the axial arm '
                         '(attend on a pooled grid; default 1 = package '
                         'default)')
-    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--runs', type=int, default=30,
+                        help='interleaved latency runs (default 30)')
+    parser.add_argument('--target-size', default='360x480',
+                        help='HxW of --sizes where the latency target '
+                        '(<= +25%%) is judged (default 360x480)')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
     parser.add_argument('--name', default='parity')
@@ -254,11 +282,19 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import torch
+    from mmengine.logging import MMLogger
     torch.set_num_threads(args.threads)
+    # init_weights logs every parameter at INFO; progress lines stay legible
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
     info = common.machine_info()
     res = dict(machine=info, args=vars(args))
+    print('[parity] AttnFD export', flush=True)
     res['attnfd'] = attnfd_parity(args)
-    res['axial'] = [axial_parity(args, *_size(s)) for s in args.sizes]
+    res['axial'] = []
+    for s in args.sizes:
+        print(f'[parity] axial export {s}', flush=True)
+        res['axial'].append(axial_parity(args, *_size(s)))
+    info['loadavg_1m_end'] = timing.load_average()
     text = report(res, info)
     common.save_results(args.out_dir, args.name, text, res)
     print(text)
