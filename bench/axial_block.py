@@ -7,9 +7,9 @@ of the built distillation model, on logits of the demo step's shape
 ``(batch, 11, ceil(H/4), ceil(W/4))`` (``(8, 11, 45, 60)`` at 180x240).
 Beside it, :class:`FullSDPA2d`: the same block with full (non-axial)
 multi-head self-attention over the same positions, computed with
-``torch.nn.functional.scaled_dot_product_attention`` (no attention matrix
-materialised by this code; PyTorch picks the kernel) and no relative
-encodings.
+``torch.nn.functional.scaled_dot_product_attention`` with equal head
+widths (so that PyTorch's CPU flash kernel runs and no attention matrix is
+materialised) and no relative encodings.
 
 Modes: ``fwd`` (autograd on, as in a training step; the graph is then
 dropped), ``fwd_nograd`` (inference) and ``fwd_bwd`` (forward, backward of
@@ -65,11 +65,15 @@ def full_sdpa_cls():
         one attention over the ``ceil(H/s) * ceil(W/s)`` positions instead
         of two axial passes, no relative encodings.
 
+        Query, key and value have ``D/G`` channels per head. (The axial
+        block's query/key are ``D/G // 2`` wide; with unequal head widths
+        PyTorch's CPU ``scaled_dot_product_attention`` falls back to its
+        math kernel, which materialises every attention matrix.)
+
         Args:
             in_channels: Logit channels ``C``.
             channels: Hidden width ``D``.
-            num_heads: Heads ``G``; query/key ``D/G // 2``, value ``D/G``
-                channels per head (the axial block's defaults).
+            num_heads: Heads ``G``.
             stride: Average-pooling factor of the attended grid.
         """
 
@@ -77,12 +81,9 @@ def full_sdpa_cls():
                      num_heads: int = 8, stride: int = 1) -> None:
             super().__init__()
             self.heads, self.stride = num_heads, stride
-            self.v = channels // num_heads
-            self.qk = max(self.v // 2, 1)
             self.embed = nn.Conv2d(in_channels, channels, 1)
             self.norm1 = nn.GroupNorm(num_heads, channels)
-            self.qkv = nn.Conv2d(
-                channels, num_heads * (2 * self.qk + self.v), 1, bias=False)
+            self.qkv = nn.Conv2d(channels, 3 * channels, 1, bias=False)
             self.norm2 = nn.GroupNorm(num_heads, channels)
             self.proj = nn.Conv2d(channels, in_channels, 1)
             self.act = nn.ReLU()
@@ -94,8 +95,7 @@ def full_sdpa_cls():
             n, _, gh, gw = h.shape
             # (N, G, L, c) per head, positions L = gh * gw
             qkv = self.qkv(h).reshape(n, self.heads, -1, gh * gw)
-            q, k, v = qkv.transpose(2, 3).split(
-                [self.qk, self.qk, self.v], dim=3)
+            q, k, v = qkv.transpose(2, 3).chunk(3, dim=3)
             out = F.scaled_dot_product_attention(q, k, v)
             out = out.transpose(2, 3).reshape(n, -1, gh, gw)
             out = self.act(self.norm2(out))
