@@ -6,13 +6,19 @@ Reference:
     Distillation for Semantic Segmentation", arXiv 2403.05451.
 """
 import math
+from typing import Optional, Tuple
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
-__all__ = ['AttnFDLoss', 'NORMALIZE_MODES', 'check_attnfd_loss_args']
+__all__ = [
+    'AttnFDLoss', 'NORMALIZE_MODES', 'check_attnfd_loss_args', 'as_rows',
+    'normalize_rows', 'rows_loss_and_grad', 'rows_coef', 'reduce_rows'
+]
 
 NORMALIZE_MODES = ('channel', 'tensor', 'batch')
 
@@ -30,6 +36,118 @@ def check_attnfd_loss_args(normalize: str, loss_weight: float,
         raise ValueError(
             f'{owner}: loss_weight must be a finite number >= 0, got '
             f'{loss_weight}.')
+
+
+def as_rows(x: Tensor, normalize: str) -> Tensor:
+    """The rows that ``normalize`` divides by their L2 norms (a view).
+
+    Args:
+        x: Feature map ``[B, C, H, W]``.
+        normalize: ``'channel'``, ``'tensor'`` or ``'batch'``.
+
+    Returns:
+        Tensor: ``[B, C, H*W]`` (channel), ``[B, 1, C*H*W]`` (tensor) or
+        ``[1, 1, B*C*H*W]`` (batch).
+    """
+    if normalize == 'channel':
+        return x.flatten(2)
+    if normalize == 'tensor':
+        return x.flatten(1).unsqueeze(1)
+    return x.reshape(1, 1, -1)
+
+
+def normalize_rows(rows: Tensor, eps: float) -> Tensor:
+    """``rows / max(||rows||_2, eps)`` along the last dim (no autograd).
+
+    Args:
+        rows: ``[..., N]``.
+        eps: Lower bound of the norms.
+
+    Returns:
+        Tensor: ``[..., N]``, every row of unit norm (or below).
+    """
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+        return rows / norm.clamp_min(eps)
+
+
+def rows_loss_and_grad(rows: Tensor, target: Tensor, eps: float,
+                       coef: float,
+                       need_grad: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """Squared distances of normalised rows, and their gradient.
+
+    With ``u = rows / max(n, eps)`` (``n`` the row norm) and the normalised
+    ``target`` ``v``, the row loss is ``||u - v||^2``. Its gradient times
+    ``coef`` is ``2 coef (d - u (u . d)) / n`` with ``d = u - v`` where
+    ``n >= eps``, and ``2 coef d / eps`` where the norm is clamped -
+    what autograd gives for ``F.normalize`` followed by the squared
+    distance, computed in a few passes without a graph.
+
+    Args:
+        rows: ``[..., N]`` (no autograd graph is recorded).
+        target: ``[..., N]``, already normalised.
+        eps: Lower bound of the norms.
+        coef: Derivative of the final loss w.r.t. each row loss.
+        need_grad: Compute the gradient.
+
+    Returns:
+        tuple[Tensor, Tensor | None]: Row losses ``[...]`` and the gradient
+        w.r.t. ``rows`` ``[..., N]`` (None unless ``need_grad``).
+    """
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+        denom = norm.clamp_min(eps)
+        unit = rows / denom
+        diff = unit - target
+        row_loss = diff.pow(2).sum(dim=-1)
+        if not need_grad:
+            return row_loss, None
+        proj = (unit * diff).sum(dim=-1, keepdim=True)
+        proj = proj.masked_fill_(norm < eps, 0.0)
+        grad = diff.addcmul_(unit, proj, value=-1.0)
+        del unit
+        return row_loss, grad.mul_((2.0 * coef) / denom)
+
+
+def rows_coef(normalize: str, batch: int, channels: int,
+              loss_weight: float) -> float:
+    """Derivative of the AttnFD loss w.r.t. one row loss."""
+    if normalize == 'channel':
+        return loss_weight / (batch * channels)
+    return loss_weight / batch
+
+
+def reduce_rows(row_loss: Tensor, normalize: str, batch: int,
+                loss_weight: float) -> Tensor:
+    """The AttnFD loss from its row losses (mean, or sum over ``B``)."""
+    if normalize == 'batch':
+        return loss_weight * (row_loss.sum() / batch)
+    return loss_weight * row_loss.mean()
+
+
+class _RowsLoss(torch.autograd.Function):
+    """AttnFD loss of feature rows; keeps only the gradient for backward.
+
+    ``forward(rows, target, eps, normalize, channels, loss_weight)``: the
+    gradient (one tensor the size of ``rows``) is computed together with
+    the value, so none of the normalised maps, differences or norms is
+    stored between forward and backward.
+    """
+
+    @staticmethod
+    def forward(ctx, rows: Tensor, target: Tensor, eps: float,
+                normalize: str, batch: int, channels: int,
+                loss_weight: float) -> Tensor:
+        need = ctx.needs_input_grad[0]
+        coef = rows_coef(normalize, batch, channels, loss_weight)
+        row_loss, grad = rows_loss_and_grad(rows, target, eps, coef, need)
+        ctx.grad = grad
+        return reduce_rows(row_loss, normalize, batch, loss_weight)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        return (ctx.grad * grad_out, None, None, None, None, None, None)
 
 
 @MODELS.register_module()
@@ -106,18 +224,11 @@ class AttnFDLoss(nn.Module):
                 size=preds_T.shape[2:],
                 mode='bilinear',
                 align_corners=self.align_corners)
-        batch = preds_S.shape[0]
-        if self.normalize in ('channel', 'tensor'):
-            # [B, C, HW] per channel map, [B, CHW] per sample
-            dims = 2 if self.normalize == 'channel' else 1
-            s = F.normalize(preds_S.flatten(dims), p=2, dim=-1, eps=self.eps)
-            t = F.normalize(preds_T.flatten(dims), p=2, dim=-1, eps=self.eps)
-            loss = (s - t).pow(2).sum(dim=-1).mean()
-        else:
-            s = preds_S / preds_S.norm(p=2).clamp_min(self.eps)
-            t = preds_T / preds_T.norm(p=2).clamp_min(self.eps)
-            loss = (s - t).pow(2).sum() / batch
-        return self.loss_weight * loss
+        batch, channels = preds_S.shape[:2]
+        target = normalize_rows(as_rows(preds_T, self.normalize), self.eps)
+        return _RowsLoss.apply(
+            as_rows(preds_S, self.normalize), target, self.eps,
+            self.normalize, batch, channels, self.loss_weight)
 
     def extra_repr(self) -> str:
         return f'normalize={self.normalize!r}, loss_weight={self.loss_weight}'
