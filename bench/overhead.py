@@ -21,13 +21,14 @@ batch 2; 180x240, 11 classes):
 
 The 1-minute load average is recorded at the start and end of every phase;
 the targets are stated met or missed in ``<out-dir>/<name>.md`` (numbers in
-``<name>.json``).
+``<name>.json``). ``--with-parity`` then runs ``bench/parity.py`` (export
+parity, teacher-output vs student eager latency) into the same folder.
 
 Example::
 
-    python bench/overhead.py --threads 2             # the full run
+    python bench/overhead.py --threads 2 --with-parity   # the full run
     python bench/overhead.py --size 32 32 --rounds 2 --warmup 1 \
-        --mem-iters 1 --out-dir /tmp/overhead_smoke   # smoke (seconds)
+        --mem-iters 1 --out-dir work_dirs/overhead_smoke  # smoke (minutes)
 """
 import argparse
 import logging
@@ -135,9 +136,12 @@ def run_scale(scale: str, args) -> dict:
     memory = {}
     if not args.no_memory:
         for arm in arms:
-            print(f'[{scale}] memory: {arm} (fresh process)', flush=True)
+            t = time.time()
             memory[arm] = oa.memory_in_subprocess(arm, s, args.mem_iters,
                                                   args.threads)
+            print(f'[{scale}] memory: {arm} (fresh process): step peak '
+                  f'{common.mib(memory[arm]["step_peak"]):.0f} MiB '
+                  f'({time.time() - t:.0f}s)', flush=True)
     out.update(summarize_scale(scale, times, params, memory))
     out['load_end'] = timing.load_average()
     return out
@@ -166,6 +170,11 @@ def parse_args(argv=None):
                         help='torch intra-op threads (default 1)')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--no-block', action='store_true')
+    parser.add_argument('--with-parity', action='store_true',
+                        help='then run bench/parity.py (default sizes, '
+                        '--rounds latency runs, same threads and out-dir)')
+    parser.add_argument('--parity-sizes', nargs='+', metavar='HxW:C',
+                        help='--sizes of the parity run (default: its own)')
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
     parser.add_argument('--name', default='overhead_cpu')
     parser.add_argument('--no-readme', action='store_true')
@@ -208,6 +217,15 @@ def main(argv=None) -> dict:
     print(text)
     print(f'wrote {osp.join(args.out_dir, args.name)}.{{md,json}} '
           f'in {info["wall_s"]:.0f}s', flush=True)
+    if args.with_parity:
+        from bench import parity
+        print('[parity] export parity and eager latency (bench/parity.py)',
+              flush=True)
+        sizes = ['--sizes', *args.parity_sizes] if args.parity_sizes else []
+        results['parity'] = parity.main([
+            '--threads', str(args.threads), '--runs', str(args.rounds),
+            '--out-dir', args.out_dir, *sizes
+        ])
     return results
 
 

@@ -101,8 +101,10 @@ def _block_section(block: dict) -> List[str]:
         f'#### The axial block alone (logits {shape}; the block that '
         'AxialSelfDistiller builds for the demo student)', '',
         f'Beside it, full self-attention over the same positions through '
-        f'`F.scaled_dot_product_attention` (same widths, no relative '
-        f'encodings). fwd: autograd on, as in a training step. The CPU '
+        f'`F.scaled_dot_product_attention` (same embedding, norms and '
+        f'residual; query, key and value as wide as the axial value per '
+        f'head; no relative encodings). fwd: autograd on, as in a training '
+        f'step; fwd+bwd: backward of mean(y^2). The CPU '
         f'accuracy protocol trains at stride {protocol_stride()}. 1-min '
         f'load average: {block["load_start"]} at start, '
         f'{block["load_end"]} at end.', ''
