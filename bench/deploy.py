@@ -57,7 +57,7 @@ DEMO_CFG = osp.join(common.REPO_ROOT, 'configs', 'demo')
 BASELINE_CFG = osp.join(
     DEMO_CFG, 'deeplabv3plus_r18-w16-d16_1xb4-300i_camvid-mini-240x180.py')
 ATTNFD_CFG = osp.join(
-    DEMO_CFG, 'attnfd_deeplabv3plus-r18-w32-d16_deeplabv3plus-r18-w16-d16_'
+    DEMO_CFG, 'attnfd_deeplabv3plus-r18-w32-d8_deeplabv3plus-r18-w16-d16_'
     '1xb4-300i_camvid-mini-240x180.py')
 AXIAL_CFG = osp.join(
     DEMO_CFG, 'axial-sd_deeplabv3plus-r18-w16-d16_1xb4-300i_'

@@ -2,12 +2,17 @@
 # The two demo architectures, as named variables so that single-model configs
 # (`model = {{_base_.teacher_model}}`) and distillation configs (teacher and
 # student side by side) share one definition. Both are MMSeg's DeepLabV3+
-# (ResNetV1c-18 layout, output stride 16) at reduced width, trained from
-# scratch: `width` base channels, stage channels width * (1, 2, 4, 8).
+# (ResNetV1c-18 layout) at reduced width, trained from scratch: `width` base
+# channels, stage channels width * (1, 2, 4, 8). The teacher is the CamVid
+# protocol's (output stride 8, weights in demo/checkpoints/), the student
+# has output stride 16.
 _base_ = './_base_demo_runtime.py'
 
 
-def _deeplabv3plus(width, crop_size=(180, 240)):
+def _deeplabv3plus(width, output_stride=16, crop_size=(180, 240)):
+    # stride 8 dilates the last two stages (MMSeg's -d8), 16 the last one
+    dilations, strides = {8: ((1, 1, 2, 4), (1, 2, 1, 1)),
+                          16: ((1, 1, 1, 2), (1, 2, 2, 1))}[output_stride]
     norm_cfg = dict(type='BN', requires_grad=True)
     return dict(
         _scope_='mmseg',
@@ -28,8 +33,8 @@ def _deeplabv3plus(width, crop_size=(180, 240)):
             base_channels=width,
             num_stages=4,
             out_indices=(0, 1, 2, 3),
-            dilations=(1, 1, 1, 2),
-            strides=(1, 2, 2, 1),
+            dilations=dilations,
+            strides=strides,
             norm_cfg=norm_cfg,
             norm_eval=False,
             style='pytorch',
@@ -65,6 +70,6 @@ def _deeplabv3plus(width, crop_size=(180, 240)):
         test_cfg=dict(mode='whole'))
 
 
-teacher_model = _deeplabv3plus(32)
+teacher_model = _deeplabv3plus(32, output_stride=8)
 student_model = _deeplabv3plus(16)
 del _deeplabv3plus

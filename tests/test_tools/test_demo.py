@@ -1,0 +1,103 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""tools/demo.py: paired initial weights per seed, the noise verdict and the
+summary table (the training itself is covered by the config tests)."""
+import argparse
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from _tools_helpers import load_tool
+
+
+@pytest.fixture(scope='module')
+def demo():
+    return load_tool('demo.py')
+
+
+def _build(cfg):
+    """(student, model) of a demo config, built as tools/train.py would
+    (the distillation model loads its ``teacher_ckpt``)."""
+    from mmengine.registry import DefaultScope
+    from mmrazor.registry import MODELS
+    model = dict(cfg.model)
+    scope = model.pop('_scope_', 'mmseg')
+    with DefaultScope.overwrite_default_scope(scope):
+        built = MODELS.build(model)
+    built.init_weights()
+    return (built.student if scope == 'mmrazor' else built), built
+
+
+def test_every_stage_of_a_seed_starts_from_the_same_student(
+        demo, tmp_path):
+    """Baseline, AttnFD and axial SD of seed 1 start from one student; the
+    AttnFD teacher is the checkpoint passed to the demo."""
+    from mmseg_attnkd.utils import build_segmentor
+    teacher_cfg = Config.fromfile(
+        f'{demo.DEMO_CFG}/{demo.CONFIGS["teacher"]}').model
+    torch.manual_seed(7)
+    teacher = build_segmentor(teacher_cfg, eval_mode=False)
+    teacher.init_weights()
+    teacher_path = str(tmp_path / 'teacher.pth')
+    torch.save(dict(meta={}, state_dict=teacher.state_dict()), teacher_path)
+    args = argparse.Namespace(work_dir=str(tmp_path / 'work'),
+                              teacher_checkpoint=teacher_path)
+    init = demo.initial_weights(1, args)
+    assert demo.initial_weights(1, args) == init  # saved once
+    expected = torch.load(init, map_location='cpu')['state_dict']
+    other = torch.load(demo.initial_weights(2, args),
+                       map_location='cpu')['state_dict']
+    assert any(not torch.equal(expected[k], other[k]) for k in expected)
+    for name in demo.STAGES:
+        cfg = Config.fromfile(demo.seed_config(name, 1, init, args))
+        assert cfg.randomness.seed == 1
+        # a different global seed must not matter: the file is loaded
+        torch.manual_seed(123)
+        student, model = _build(cfg)
+        state = student.state_dict()
+        for key, value in expected.items():
+            assert torch.equal(state[key], value), (name, key)
+        if name == 'attnfd':
+            t_state = model.teacher.state_dict()
+            for key, value in teacher.state_dict().items():
+                assert torch.equal(t_state[key], value), key
+
+
+def test_noise_verdict(demo):
+    assert demo.noise_verdict([0.5], [40.0]).startswith('one seed')
+    # same sign, larger than the baseline spread of 1.0
+    assert demo.noise_verdict([1.5, 2.0], [40.0, 41.0]).startswith('outside')
+    # same sign but within the spread
+    assert demo.noise_verdict([0.4, 0.6], [40.0, 41.0]).startswith('within')
+    # large mean, signs differ
+    assert demo.noise_verdict([-0.5, 6.0], [40.0, 40.1]).startswith('within')
+    assert demo.noise_verdict([-2.0, -3.0], [40.0, 40.5]).startswith(
+        'outside')
+
+
+def test_summary_pairs_the_seeds(demo):
+    m = dict(params_str='1M', flops_str='1G', fps=10.0)
+    rows = [dict(model='teacher', seed=None, mIoU=50.0, **m),
+            dict(model='baseline student', seed=0, mIoU=40.0, **m),
+            dict(model='AttnFD student', seed=0, mIoU=42.0, **m),
+            dict(model='baseline student', seed=1, mIoU=44.0),
+            dict(model='AttnFD student', seed=1, mIoU=45.0)]
+    summary = {r['model']: r for r in demo.summarise(rows)}
+    attnfd = summary['AttnFD student']
+    assert attnfd['mIoU'] == pytest.approx(43.5)
+    assert attnfd['delta'] == pytest.approx(1.5)  # mean of +2, +1
+    assert attnfd['noise'].startswith('within')  # baseline spread is 4
+    assert summary['teacher']['delta'] == pytest.approx(8.0)
+    table = demo.format_table(list(summary.values()))
+    assert '| AttnFD student | 43.50 | 42.00 / 45.00 | +1.50 |' in table
+    assert '| teacher | 50.00 | 50.00 | +8.00 | - |' in table
+
+
+def test_missing_teacher_is_one_line(demo, tmp_path):
+    with pytest.raises(SystemExit) as err:
+        demo.main(['--work-dir', str(tmp_path), '--teacher-checkpoint',
+                   str(tmp_path / 'nope.pth'), '--data-root',
+                   f'{demo.REPO}/demo/camvid_mini'])
+    msg = str(err.value)
+    assert 'demo teacher not found' in msg and '\n' not in msg
+    assert 'bench/accuracy.py' in msg
