@@ -46,9 +46,11 @@ def main(argv=None) -> int:
         failures.append('axial attention used no less memory than full '
                         'attention at 32x32')
 
-    overhead.main(['--size', '64', '64', '--warmup', '1', '--iters', '2',
-                   '--mem-iters', '1', '--arms', 'student', 'axial_sd',
-                   'floor', 'attnfd', 'cwd', *out])
+    # the demo scale only, no block phase: a smoke of the timing paths
+    overhead.main(['--size', '64', '64', '--warmup', '1', '--rounds', '2',
+                   '--mem-iters', '1', '--scales', 'demo', '--no-block',
+                   '--arms', 'student', 'axial_sd', 'floor', 'attnfd',
+                   'cwd', *out])
 
     print(f'\nbench-quick finished in {time.time() - start:.0f}s; results in '
           f'{common.rel(QUICK_DIR)}')
