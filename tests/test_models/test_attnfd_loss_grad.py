@@ -8,7 +8,7 @@ within 1e-6 relative, for every normalisation.
 """
 import pytest
 import torch
-import torch.nn.functional as F
+from _attnfd_reference import assert_rel, reference_loss
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.losses import AttnFDLoss
@@ -16,31 +16,6 @@ from mmseg_attnkd.models.losses import AttnFDLoss
 MODES = ['channel', 'tensor', 'batch']
 SHAPES = [((2, 16, 9, 11), (2, 16, 9, 11)), ((3, 8, 5, 7), (3, 8, 10, 14)),
           ((1, 3, 4, 4), (1, 3, 4, 4))]
-
-
-def reference_loss(s, t, normalize, loss_weight, eps=1e-12):
-    """AttnFD loss with autograd: resize, F.normalize, squared distance."""
-    t = t.detach().to(s.dtype)
-    if s.shape[2:] != t.shape[2:]:
-        s = F.interpolate(s, size=t.shape[2:], mode='bilinear',
-                          align_corners=False)
-    if normalize in ('channel', 'tensor'):
-        dims = 2 if normalize == 'channel' else 1
-        u = F.normalize(s.flatten(dims), p=2, dim=-1, eps=eps)
-        v = F.normalize(t.flatten(dims), p=2, dim=-1, eps=eps)
-        loss = (u - v).pow(2).sum(dim=-1).mean()
-    else:
-        u = s / s.norm(p=2).clamp_min(eps)
-        v = t / t.norm(p=2).clamp_min(eps)
-        loss = (u - v).pow(2).sum() / s.shape[0]
-    return loss_weight * loss
-
-
-def assert_rel(actual, expected, rtol=1e-6):
-    """``|a - e| <= rtol * max|e|`` elementwise (relative to the tensor)."""
-    scale = expected.abs().max().clamp_min(1e-30)
-    err = (actual - expected).abs().max()
-    assert err <= rtol * scale, f'max error {err} > {rtol} * {scale}'
 
 
 def _inputs(shape, t_shape, dtype, seed=0, zero_row=False):
@@ -100,3 +75,17 @@ def test_teacher_gets_no_gradient():
     a = s.clone().requires_grad_()
     AttnFDLoss()(a, t).backward()
     assert t.grad is None and a.grad is not None
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_float32_bits_equal_autograd(mode):
+    # the gradient replays autograd's operations: not only close, equal
+    s, t = _inputs((2, 8, 7, 9), (2, 8, 7, 9), torch.float32, 4)
+    a = s.clone().requires_grad_()
+    b = s.clone().requires_grad_()
+    got = AttnFDLoss(normalize=mode, loss_weight=2.0)(a, t)
+    want = reference_loss(b, t, mode, 2.0)
+    got.backward()
+    want.backward()
+    assert torch.equal(got.detach(), want.detach())
+    assert torch.equal(a.grad, b.grad)

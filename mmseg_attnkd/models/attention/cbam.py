@@ -157,6 +157,16 @@ class CBAM(nn.Module):
                 logits = self.spatial_norm(logits)
         return torch.sigmoid(logits)
 
+    def _refine(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """``x * channel_att`` and both maps; the product is made once."""
+        self._check_input(x)
+        channel_att = self.channel_attention(x)
+        refined = x * channel_att
+        spatial_att = self.spatial_attention(refined)
+        self.last_channel_att = channel_att.detach()
+        self.last_spatial_att = spatial_att.detach()
+        return refined, channel_att, spatial_att
+
     def attention_maps(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """Both attention maps of CBAM for ``x``.
 
@@ -170,17 +180,23 @@ class CBAM(nn.Module):
             tuple[Tensor, Tensor]: ``channel_att`` ``[B, C, 1, 1]`` and
             ``spatial_att`` ``[B, 1, H, W]``, both in ``(0, 1)``.
         """
-        self._check_input(x)
-        channel_att = self.channel_attention(x)
-        spatial_att = self.spatial_attention(x * channel_att)
-        self.last_channel_att = channel_att.detach()
-        self.last_spatial_att = spatial_att.detach()
+        _, channel_att, spatial_att = self._refine(x)
         return channel_att, spatial_att
 
     def forward(self, x: Tensor) -> Tensor:
-        """Refine ``x`` ``[B, C, H, W]``; returns ``[B, C, H, W]``."""
-        channel_att, spatial_att = self.attention_maps(x)
-        return x * channel_att * spatial_att
+        """Refine ``x`` ``[B, C, H, W]``; returns ``[B, C, H, W]``.
+
+        ``(x * channel_att) * spatial_att``. Without autograd the
+        channel-refined map of the spatial attention is reused and scaled
+        in place (no second and third full-size tensor); with autograd the
+        product is formed again, so that gradients accumulate exactly as
+        in the two-branch graph of the reference formulation.
+        """
+        refined, channel_att, spatial_att = self._refine(x)
+        if torch.is_grad_enabled() and (refined.requires_grad
+                                        or spatial_att.requires_grad):
+            return x * channel_att * spatial_att
+        return refined.mul_(spatial_att)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, hidden={self.hidden_channels}, '

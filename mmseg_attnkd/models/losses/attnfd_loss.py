@@ -17,7 +17,8 @@ from torch.autograd.function import once_differentiable
 
 __all__ = [
     'AttnFDLoss', 'NORMALIZE_MODES', 'check_attnfd_loss_args', 'as_rows',
-    'normalize_rows', 'rows_loss_and_grad', 'rows_coef', 'reduce_rows'
+    'normalize_rows', 'row_norms', 'rows_loss_and_grad', 'rows_coef',
+    'reduce_rows'
 ]
 
 NORMALIZE_MODES = ('channel', 'tensor', 'batch')
@@ -56,72 +57,97 @@ def as_rows(x: Tensor, normalize: str) -> Tensor:
     return x.reshape(1, 1, -1)
 
 
-def normalize_rows(rows: Tensor, eps: float) -> Tensor:
-    """``rows / max(||rows||_2, eps)`` along the last dim (no autograd).
+def row_norms(rows: Tensor, full: bool = False) -> Tensor:
+    """L2 norms of ``rows`` ``[..., N]`` along the last dim (kept as size
+    1), or of the whole tensor (0-dim) with ``full``."""
+    if full:
+        return torch.linalg.vector_norm(rows)
+    return torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+
+
+def normalize_rows(rows: Tensor, eps: float, full: bool = False) -> Tensor:
+    """``rows / max(||rows||_2, eps)`` (no autograd).
 
     Args:
         rows: ``[..., N]``.
         eps: Lower bound of the norms.
+        full: One norm for the whole tensor (``'batch'`` mode) instead of
+            one per row (last dim).
 
     Returns:
         Tensor: ``[..., N]``, every row of unit norm (or below).
     """
     with torch.no_grad():
-        norm = torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
-        return rows / norm.clamp_min(eps)
+        return rows / row_norms(rows, full).clamp_min(eps)
 
 
 def rows_loss_and_grad(rows: Tensor, target: Tensor, eps: float,
-                       coef: float,
-                       need_grad: bool) -> Tuple[Tensor, Optional[Tensor]]:
+                       coef: Tensor, need_grad: bool, full: bool = False
+                       ) -> Tuple[Tensor, Optional[Tensor]]:
     """Squared distances of normalised rows, and their gradient.
 
     With ``u = rows / max(n, eps)`` (``n`` the row norm) and the normalised
-    ``target`` ``v``, the row loss is ``||u - v||^2``. Its gradient times
-    ``coef`` is ``2 coef (d - u (u . d)) / n`` with ``d = u - v`` where
-    ``n >= eps``, and ``2 coef d / eps`` where the norm is clamped -
-    what autograd gives for ``F.normalize`` followed by the squared
-    distance, computed in a few passes without a graph.
+    ``target`` ``v``, the row loss is ``||u - v||^2``. The gradient of
+    ``coef`` times the row losses is computed with the operations autograd
+    runs for ``F.normalize`` followed by ``(u - v).pow(2).sum(-1)``, in the
+    same order (so the result is bit for bit the same), but without a graph
+    and with at most three row-sized temporaries.
 
     Args:
         rows: ``[..., N]`` (no autograd graph is recorded).
         target: ``[..., N]``, already normalised.
         eps: Lower bound of the norms.
-        coef: Derivative of the final loss w.r.t. each row loss.
+        coef: 0-dim derivative of the loss w.r.t. each row loss, in the
+            dtype of ``rows`` (see :func:`rows_coef`).
         need_grad: Compute the gradient.
+        full: One norm over the whole tensor (``'batch'`` mode).
 
     Returns:
-        tuple[Tensor, Tensor | None]: Row losses ``[...]`` and the gradient
-        w.r.t. ``rows`` ``[..., N]`` (None unless ``need_grad``).
+        tuple[Tensor, Tensor | None]: Row losses ``[...]`` (0-dim with
+        ``full``) and the gradient w.r.t. ``rows`` ``[..., N]`` (None
+        unless ``need_grad``).
     """
     with torch.no_grad():
-        norm = torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+        norm = row_norms(rows, full)
         denom = norm.clamp_min(eps)
         unit = rows / denom
         diff = unit - target
-        row_loss = diff.pow(2).sum(dim=-1)
+        squares = diff.pow(2)
+        row_loss = squares.sum() if full else squares.sum(dim=-1)
+        del squares
         if not need_grad:
             return row_loss, None
-        proj = (unit * diff).sum(dim=-1, keepdim=True)
-        proj = proj.masked_fill_(norm < eps, 0.0)
-        grad = diff.addcmul_(unit, proj, value=-1.0)
+        # d/du of coef * ||u - v||^2 (PowBackward: grad * (2 * d))
+        grad_unit = diff.mul_(2.0).mul_(coef)
+        # DivBackward, divisor side: -grad * ((x / den) / den), summed
+        grad_denom = unit.div_(denom).mul_(grad_unit).neg_()
+        grad_denom = grad_denom.sum() if full else \
+            grad_denom.sum(dim=-1, keepdim=True)
         del unit
-        return row_loss, grad.mul_((2.0 * coef) / denom)
+        # ClampMinBackward, then LinalgVectorNormBackward (p=2)
+        zero = torch.zeros((), dtype=rows.dtype, device=rows.device)
+        grad_norm = torch.where(norm >= eps, grad_denom, zero)
+        through_norm = (rows / norm).masked_fill_(norm == 0, 0)
+        through_norm.mul_(grad_norm)
+        # DivBackward, dividend side, plus the norm path
+        return row_loss, grad_unit.div_(denom).add_(through_norm)
 
 
-def rows_coef(normalize: str, batch: int, channels: int,
-              loss_weight: float) -> float:
-    """Derivative of the AttnFD loss w.r.t. one row loss."""
-    if normalize == 'channel':
-        return loss_weight / (batch * channels)
-    return loss_weight / batch
+def rows_coef(normalize: str, batch: int, channels: int, loss_weight: float,
+              like: Tensor) -> Tensor:
+    """Derivative of the AttnFD loss w.r.t. one row loss, as autograd
+    forms it (``loss_weight``, then divided by the number of rows or by
+    ``B``), a 0-dim tensor of ``like``'s dtype and device."""
+    num = batch * channels if normalize == 'channel' else batch
+    weight = torch.full((), loss_weight, dtype=like.dtype, device=like.device)
+    return weight / num
 
 
 def reduce_rows(row_loss: Tensor, normalize: str, batch: int,
                 loss_weight: float) -> Tensor:
     """The AttnFD loss from its row losses (mean, or sum over ``B``)."""
     if normalize == 'batch':
-        return loss_weight * (row_loss.sum() / batch)
+        return loss_weight * (row_loss / batch)
     return loss_weight * row_loss.mean()
 
 
@@ -139,8 +165,9 @@ class _RowsLoss(torch.autograd.Function):
                 normalize: str, batch: int, channels: int,
                 loss_weight: float) -> Tensor:
         need = ctx.needs_input_grad[0]
-        coef = rows_coef(normalize, batch, channels, loss_weight)
-        row_loss, grad = rows_loss_and_grad(rows, target, eps, coef, need)
+        coef = rows_coef(normalize, batch, channels, loss_weight, rows)
+        row_loss, grad = rows_loss_and_grad(rows, target, eps, coef, need,
+                                            full=normalize == 'batch')
         ctx.grad = grad
         return reduce_rows(row_loss, normalize, batch, loss_weight)
 
@@ -225,7 +252,8 @@ class AttnFDLoss(nn.Module):
                 mode='bilinear',
                 align_corners=self.align_corners)
         batch, channels = preds_S.shape[:2]
-        target = normalize_rows(as_rows(preds_T, self.normalize), self.eps)
+        target = normalize_rows(as_rows(preds_T, self.normalize), self.eps,
+                                full=self.normalize == 'batch')
         return _RowsLoss.apply(
             as_rows(preds_S, self.normalize), target, self.eps,
             self.normalize, batch, channels, self.loss_weight)
