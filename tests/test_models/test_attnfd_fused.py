@@ -143,3 +143,19 @@ def test_distiller_uses_the_fused_path_with_equal_results(monkeypatch):
     for name, param in want.items():
         if param.grad is not None:
             assert_rel(got[name].grad, param.grad)
+
+
+@pytest.mark.parametrize('parameter_free', [False, True])
+def test_cbam_without_autograd_equals_its_autograd_forward(parameter_free):
+    from mmseg_attnkd.models.attention.cbam import CBAM
+    torch.manual_seed(0)
+    cbam = CBAM(12, parameter_free=parameter_free)
+    x = torch.randn(2, 12, 6, 5)
+    keep = x.clone()
+    with torch.no_grad():
+        fast = cbam(x)  # channel-refined map reused, scaled in place
+    slow = cbam(x.clone().requires_grad_())
+    ca, sa = cbam.attention_maps(x)
+    assert torch.equal(fast, slow.detach())
+    assert torch.equal(fast, x * ca * sa)
+    assert torch.equal(x, keep)
