@@ -47,8 +47,9 @@ def fusable_stage(connector: nn.Module, loss: nn.Module, feature: Tensor,
 
     It does for the package's own :class:`CBAMConnector` (1x1 conv without
     bias + ``nn.BatchNorm2d``, or no alignment) and :class:`AttnFDLoss`,
-    float32/64 maps of the teacher's size, outside autocast and with
-    autograd on; anything else keeps the module-by-module path.
+    float32/64 maps (resized bilinearly to the teacher's size like the loss
+    does), outside autocast and with autograd on; anything else keeps the
+    module-by-module path.
 
     Args:
         connector: Student connector of the stage.
@@ -60,7 +61,6 @@ def fusable_stage(connector: nn.Module, loss: nn.Module, feature: Tensor,
         return False
     if not torch.is_grad_enabled() or feature.dim() != 4 or \
             target.dim() != 4 or feature.shape[0] != target.shape[0] or \
-            feature.shape[2:] != target.shape[2:] or \
             feature.dtype not in (torch.float32, torch.float64) or \
             torch.is_autocast_enabled(feature.device.type) or \
             feature[:, :1].numel() < 2:  # BN's one-value error stays
@@ -97,14 +97,36 @@ def _sl(t: Optional[Tensor], lo: int, hi: int) -> Optional[Tensor]:
     return None if t is None else t[lo:hi]
 
 
+def _resize(y: Tensor, size: Sequence[int], loss: AttnFDLoss, need: bool):
+    """``y`` resized as :class:`AttnFDLoss` does, with a local graph for
+    the backward kernel autograd would run; ``(map, graph or None)``."""
+    if tuple(y.shape[2:]) == tuple(size):
+        return y, None
+    with torch.enable_grad():
+        leaf = y.detach().requires_grad_(need)
+        out = F.interpolate(leaf, size=tuple(size), mode='bilinear',
+                            align_corners=loss.align_corners)
+    return out.detach(), ((leaf, out) if need else None)
+
+
+def _unresize(graph, grad: Tensor) -> Tensor:
+    """Gradient at the size before :func:`_resize`."""
+    if graph is None:
+        return grad
+    leaf, out = graph
+    return torch.autograd.grad(out, leaf, grad.view(out.shape))[0]
+
+
 def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
-                  target: Tensor, loss: AttnFDLoss, needs: Sequence[bool]):
+                  target: Tensor, t_size: Sequence[int], loss: AttnFDLoss,
+                  needs: Sequence[bool]):
     """Loss and gradients of ``loss(bn(conv(feat)), target)``.
 
     Args:
         feat: CBAM output ``[B, C_s, H, W]`` (no graph).
         conv, bn: The alignment layers.
         target: Normalised teacher rows (see :func:`as_rows`).
+        t_size: Teacher ``(H, W)``; the aligned map is resized to it.
         loss: The stage's :class:`AttnFDLoss`.
         needs: Whether gradients of ``(feat, weight, bn weight, bn bias)``
             are wanted.
@@ -116,7 +138,7 @@ def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
     mode = loss.normalize
     coef = rows_coef(mode, batch, channels, loss.loss_weight, feat)
     full = mode == 'batch'
-    step = max(1, CHUNK_ELEMENTS // feat[:, :1].numel()) \
+    step = max(1, CHUNK_ELEMENTS // (batch * t_size[0] * t_size[1])) \
         if mode == 'channel' else channels
     use_batch, factor = _bn_args(bn)
     running = bn.training is False or bn.track_running_stats
@@ -132,6 +154,7 @@ def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
                  _sl(r_mean, lo, hi), _sl(r_var, lo, hi))
         y, s_mean, s_invstd = _aten.native_batch_norm(
             z, *stats, use_batch, factor, bn.eps)
+        y, graph = _resize(y, t_size, loss, any(needs))
         rows = as_rows(y, mode)
         t_rows = target[:, lo:hi] if mode == 'channel' else target
         row_loss, g_rows = rows_loss_and_grad(rows, t_rows, loss.eps, coef,
@@ -140,11 +163,13 @@ def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
         del y, rows
         if g_rows is None:
             continue
+        g_y = _unresize(graph, g_rows).view(z.shape)
+        del g_rows, graph
         g_z, g_gamma, g_beta = _aten.native_batch_norm_backward(
-            g_rows.view(z.shape), z, stats[0], stats[2], stats[3], s_mean,
+            g_y, z, stats[0], stats[2], stats[3], s_mean,
             s_invstd, use_batch, bn.eps,
             [True, bool(needs[2]), bool(needs[3])])
-        del g_rows, z
+        del g_y, z
         g_feat, g_w, _ = _aten.convolution_backward(
             g_z, feat, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0],
             1, [bool(needs[0]), bool(needs[1]), False])
@@ -205,7 +230,7 @@ def attnfd_stage_loss(feature: Tensor, connector: CBAMConnector,
         p for p in ((conv.weight, bn.weight, bn.bias) if conv else ())
         if p is not None
     ]
-    full = loss.normalize == 'batch'
+    full, t_size = loss.normalize == 'batch', tuple(target.shape[2:])
     t_rows = as_rows(target.detach().to(feature.dtype), loss.normalize)
     if target_is_scratch or t_rows.data_ptr() != target.data_ptr():
         with torch.no_grad():  # our own copy: normalise it in place
@@ -227,18 +252,23 @@ def attnfd_stage_loss(feature: Tensor, connector: CBAMConnector,
                                    for p in (conv.weight, bn.weight,
                                              bn.bias)]
             value, g_feat, *g_align = _aligned_loss(
-                refined.detach(), conv, bn, t_rows, loss, wants)
+                refined.detach(), conv, bn, t_rows, t_size, loss, wants)
             found.update((id(p), g) for p, g in zip(
                 (conv.weight, bn.weight, bn.bias), g_align) if p is not None)
         else:
             batch, channels = refined.shape[:2]
             coef = rows_coef(loss.normalize, batch, channels,
                              loss.loss_weight, refined)
+            resized, graph = _resize(refined.detach(), t_size, loss,
+                                     need_feat)
             row_loss, g_feat = rows_loss_and_grad(
-                as_rows(refined.detach(), loss.normalize), t_rows, loss.eps,
-                coef, need_feat, full)
+                as_rows(resized, loss.normalize), t_rows, loss.eps, coef,
+                need_feat, full)
             value = reduce_rows(row_loss, loss.normalize, batch,
                                 loss.loss_weight)
+            del resized
+            if g_feat is not None:
+                g_feat = _unresize(graph, g_feat)
         g_x = None
         if need_feat:
             wanted = ([leaf] if need_x else []) + cbam_wanted
