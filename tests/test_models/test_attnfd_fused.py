@@ -60,6 +60,7 @@ def _case(align, spatial_norm, c_s, c_t, size, dtype, seed=1):
 
 def _chunks_of_8(monkeypatch):
     # chunks of 8 teacher channels: 20 channels need three
+    monkeypatch.setattr(attnfd_fused, 'WHOLE_ELEMENTS', 0)
     monkeypatch.setattr(attnfd_fused, 'CHUNK_ELEMENTS', 8 * 3 * 7 * 5)
 
 

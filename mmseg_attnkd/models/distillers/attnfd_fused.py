@@ -30,8 +30,11 @@ from ..losses.attnfd_loss import (AttnFDLoss, as_rows, normalize_rows,
 
 __all__ = ['fusable_stage', 'attnfd_stage_loss']
 
-#: Elements of one chunk of the aligned ``[B, c, H, W]`` map in 'channel'
-#: mode (a few such temporaries exist at a time).
+#: In 'channel' mode, aligned ``[B, C_t, H, W]`` maps of up to this many
+#: elements are handled whole (fewer, larger kernels), larger ones in
+#: chunks of teacher channels of about ``CHUNK_ELEMENTS`` elements (a few
+#: such temporaries exist at a time).
+WHOLE_ELEMENTS = 1 << 21
 CHUNK_ELEMENTS = 1 << 18
 
 _aten = torch.ops.aten
@@ -138,8 +141,10 @@ def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
     mode = loss.normalize
     coef = rows_coef(mode, batch, channels, loss.loss_weight, feat)
     full = mode == 'batch'
-    step = max(1, CHUNK_ELEMENTS // (batch * t_size[0] * t_size[1])) \
-        if mode == 'channel' else channels
+    plane = batch * t_size[0] * t_size[1]
+    step = channels if mode != 'channel' or \
+        channels * plane <= WHOLE_ELEMENTS else \
+        max(1, CHUNK_ELEMENTS // plane)
     use_batch, factor = _bn_args(bn)
     running = bn.training is False or bn.track_running_stats
     r_mean = bn.running_mean if running else None
