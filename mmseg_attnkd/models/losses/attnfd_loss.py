@@ -137,9 +137,11 @@ def rows_coef(normalize: str, batch: int, channels: int, loss_weight: float,
               like: Tensor) -> Tensor:
     """Derivative of the AttnFD loss w.r.t. one row loss, as autograd
     forms it (``loss_weight``, then divided by the number of rows or by
-    ``B``), a 0-dim tensor of ``like``'s dtype and device."""
+    ``B``), a 0-dim tensor of ``like``'s dtype (at least float32) and
+    device."""
     num = batch * channels if normalize == 'channel' else batch
-    weight = torch.full((), loss_weight, dtype=like.dtype, device=like.device)
+    dtype = torch.promote_types(like.dtype, torch.float32)
+    weight = torch.full((), loss_weight, dtype=dtype, device=like.device)
     return weight / num
 
 
@@ -154,8 +156,8 @@ def reduce_rows(row_loss: Tensor, normalize: str, batch: int,
 class _RowsLoss(torch.autograd.Function):
     """AttnFD loss of feature rows; keeps only the gradient for backward.
 
-    ``forward(rows, target, eps, normalize, channels, loss_weight)``: the
-    gradient (one tensor the size of ``rows``) is computed together with
+    ``forward(rows, target, eps, normalize, batch, channels,
+    loss_weight)``: the gradient (one tensor the size of ``rows``) is computed together with
     the value, so none of the normalised maps, differences or norms is
     stored between forward and backward.
     """
