@@ -157,9 +157,9 @@ class _RowsLoss(torch.autograd.Function):
     """AttnFD loss of feature rows; keeps only the gradient for backward.
 
     ``forward(rows, target, eps, normalize, batch, channels,
-    loss_weight)``: the gradient (one tensor the size of ``rows``) is computed together with
-    the value, so none of the normalised maps, differences or norms is
-    stored between forward and backward.
+    loss_weight)``: the gradient (one tensor the size of ``rows``) is
+    computed together with the value, so none of the normalised maps,
+    differences or norms is stored between forward and backward.
     """
 
     @staticmethod
