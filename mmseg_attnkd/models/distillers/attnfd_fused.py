@@ -1,19 +1,22 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """One AttnFD stage loss whose backward is worked out in the forward pass.
 
-The student branch of an AttnFD stage (CBAM -> 1x1 conv -> BN -> L2
-normalisation -> squared distance to the teacher map) ends in a scalar and
-feeds nothing else, so its gradients are fixed once the forward pass is
-done. :func:`attnfd_stage_loss` therefore computes the value and every
-gradient (w.r.t. the student feature and the connector's parameters) at
-once and keeps only those gradients for backward: no activation of the
-branch is stored, and the ``C_t``-channel maps of the alignment exist only
-in chunks of output channels (``'channel'`` normalisation is separable over
-channels: BN, norms and distances are per channel; the conv's input
-gradient is summed over the chunks). Every operation is the one the
+The student branch of an AttnFD stage (CBAM -> 1x1 conv -> BN -> bilinear
+resize to the teacher's size if needed -> L2 normalisation -> squared
+distance to the teacher map) ends in a scalar and feeds nothing else, so
+its gradients are fixed once the forward pass is done.
+:func:`attnfd_stage_loss` therefore computes the value and every gradient
+(w.r.t. the student feature and the connector's parameters) at once and
+keeps only those gradients for backward: no activation of the branch is
+stored, and large ``C_t``-channel maps of the alignment exist only in
+chunks of output channels (``'channel'`` normalisation is separable over
+channels: BN, resize, norms and distances are per channel; the conv's
+input gradient is summed over the chunks). Every operation is the one the
 modules run (``conv2d``, ``native_batch_norm`` with the same running
-statistics update, their backward kernels), so values and gradients equal
-the plain autograd path up to float rounding.
+statistics update, ``interpolate``, their backward kernels, and the
+loss's own gradient replay), so a map handled in one piece gives the
+module-by-module values and gradients bit for bit, and chunks differ only
+by float rounding of that sum.
 """
 from typing import List, Optional, Sequence, Tuple
 
