@@ -89,3 +89,13 @@ def test_float32_bits_equal_autograd(mode):
     want.backward()
     assert torch.equal(got.detach(), want.detach())
     assert torch.equal(a.grad, b.grad)
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_weight_beyond_float32_gives_inf_like_autograd(mode):
+    s, t = _inputs((2, 4, 6, 5), (2, 4, 6, 5), torch.float32, 5)
+    a = s.clone().requires_grad_()
+    got = AttnFDLoss(normalize=mode, loss_weight=1e39)(a, t)
+    assert torch.isinf(got)
+    got.backward()
+    assert not torch.isfinite(a.grad).all()

@@ -141,7 +141,8 @@ def rows_coef(normalize: str, batch: int, channels: int, loss_weight: float,
     device."""
     num = batch * channels if normalize == 'channel' else batch
     dtype = torch.promote_types(like.dtype, torch.float32)
-    weight = torch.full((), loss_weight, dtype=dtype, device=like.device)
+    # 1 * loss_weight as MulBackward forms it (overflows to inf, no error)
+    weight = torch.ones((), dtype=dtype, device=like.device) * loss_weight
     return weight / num
 
 
