@@ -45,8 +45,25 @@ def cpu_model() -> str:
     return platform.processor() or 'unknown'
 
 
+def git_commit() -> str:
+    """``<sha>`` of HEAD, with ``+dirty`` if tracked files differ."""
+    import subprocess
+    try:
+        sha = subprocess.run(['git', 'rev-parse', 'HEAD'],
+                             cwd=REPO_ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ['git', 'status', '--porcelain', '--untracked-files=no'],
+            cwd=REPO_ROOT, capture_output=True, text=True,
+            check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+    return sha + ('+dirty' if dirty else '')
+
+
 def machine_info() -> Dict[str, object]:
-    """CPU model, usable cores, torch version/threads, load average."""
+    """CPU model, usable cores, torch version/threads, load average and
+    the commit measured."""
     import torch
     try:
         cores = len(os.sched_getaffinity(0))
@@ -63,7 +80,8 @@ def machine_info() -> Dict[str, object]:
         torch_threads=torch.get_num_threads(),
         python=platform.python_version(),
         loadavg_1m=round(load[0], 2),
-        date=time.strftime('%Y-%m-%d %H:%M'))
+        date=time.strftime('%Y-%m-%d %H:%M'),
+        commit=git_commit())
     if torch.cuda.is_available():
         info['gpu'] = torch.cuda.get_device_name(0)
     return info
@@ -73,7 +91,8 @@ def machine_line(info: Dict[str, object]) -> str:
     dev = info.get('gpu') or f'{info["cpu"]}, {info["cores"]} cores'
     return (f'{dev}; torch {info["torch"]} ({info["torch_threads"]} threads);'
             f' 1-min load average {info["loadavg_1m"]} at start;'
-            f' {info["date"]}')
+            f' {info["date"]}' + (f'; commit {info["commit"][:12]}'
+                                  if info.get('commit') else ''))
 
 
 # ---------------------------------------------------------------------------

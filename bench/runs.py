@@ -39,19 +39,7 @@ class RunFailed(RuntimeError):
     """A training or test subprocess failed (the log path is in the text)."""
 
 
-def git_commit() -> str:
-    """``<sha>`` of HEAD, with ``+dirty`` if tracked files differ."""
-    try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'],
-                             cwd=common.REPO_ROOT, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(
-            ['git', 'status', '--porcelain', '--untracked-files=no'],
-            cwd=common.REPO_ROOT, capture_output=True, text=True,
-            check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
-    return sha + ('+dirty' if dirty else '')
+git_commit = common.git_commit
 
 
 def config_digest(cfg: dict) -> str:
