@@ -64,15 +64,21 @@ def test_every_stage_of_a_seed_starts_from_the_same_student(
 
 
 def test_noise_verdict(demo):
-    assert demo.noise_verdict([0.5], [40.0]).startswith('one seed')
-    # same sign, larger than the baseline spread of 1.0
-    assert demo.noise_verdict([1.5, 2.0], [40.0, 41.0]).startswith('outside')
-    # same sign but within the spread
-    assert demo.noise_verdict([0.4, 0.6], [40.0, 41.0]).startswith('within')
+    assert demo.noise_verdict([0.5], [40.0], [40.5]).startswith('one seed')
+    # same sign, larger than both spreads (1.0 and 0.5)
+    assert demo.noise_verdict([1.5, 2.0], [40.0, 41.0],
+                              [41.5, 43.0]).startswith('outside')
+    # same sign but within the baseline's spread
+    assert demo.noise_verdict([0.4, 0.6], [40.0, 41.0],
+                              [40.4, 41.6]).startswith('within')
+    # same sign, above the baseline's spread, within the model's own
+    assert demo.noise_verdict([4.2, 0.5], [40.0, 40.4],
+                              [44.2, 40.9]).startswith('within')
     # large mean, signs differ
-    assert demo.noise_verdict([-0.5, 6.0], [40.0, 40.1]).startswith('within')
-    assert demo.noise_verdict([-2.0, -3.0], [40.0, 40.5]).startswith(
-        'outside')
+    assert demo.noise_verdict([-0.5, 6.0], [40.0, 40.1],
+                              [39.5, 46.1]).startswith('within')
+    assert demo.noise_verdict([-2.0, -3.0], [40.0, 40.5],
+                              [38.0, 37.5]).startswith('outside')
 
 
 def test_summary_pairs_the_seeds(demo):
