@@ -10,18 +10,6 @@ from bench import timing
 from bench.timing import Interval
 
 
-@pytest.fixture
-def restore_threads_and_logger():
-    """overhead.main sets torch threads and the MMEngine log level."""
-    from mmengine.logging import MMLogger
-    threads = torch.get_num_threads()
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    yield
-    torch.set_num_threads(threads)
-    logger.setLevel(level)
-
-
 # ---------------------------------------------------------------------------
 # statistics
 # ---------------------------------------------------------------------------

@@ -2,22 +2,7 @@
 """bench/parity.py: the latency target and a tiny run."""
 import json
 
-import pytest
-import torch
-
 from bench import parity
-
-
-@pytest.fixture
-def restore_threads_and_logger():
-    """parity.main sets torch threads and the MMEngine log level."""
-    from mmengine.logging import MMLogger
-    threads = torch.get_num_threads()
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    yield
-    torch.set_num_threads(threads)
-    logger.setLevel(level)
 
 
 def _res(median, low, high, size=(360, 480)):
