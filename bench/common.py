@@ -45,16 +45,16 @@ def cpu_model() -> str:
     return platform.processor() or 'unknown'
 
 
-def git_commit() -> str:
-    """``<sha>`` of HEAD, with ``+dirty`` if tracked files differ."""
-    import subprocess
+def git_commit(paths: Sequence[str] = ()) -> str:
+    """``<sha>`` of HEAD, with ``+dirty`` if tracked files differ (only
+    those under ``paths`` when given)."""
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'],
                              cwd=REPO_ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
         dirty = subprocess.run(
-            ['git', 'status', '--porcelain', '--untracked-files=no'],
-            cwd=REPO_ROOT, capture_output=True, text=True,
+            ['git', 'status', '--porcelain', '--untracked-files=no', '--',
+             *paths], cwd=REPO_ROOT, capture_output=True, text=True,
             check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'

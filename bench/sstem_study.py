@@ -1054,20 +1054,6 @@ def _public_args(args) -> dict:
     return {k: v for k, v in vars(args).items() if k not in ('start', )}
 
 
-def _commit() -> str:
-    try:
-        sha = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                             cwd=common.REPO_ROOT, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(
-            ['git', 'status', '--porcelain', '--untracked-files=no', '--',
-             'bench', 'mmseg_attnkd', 'configs'],
-            cwd=common.REPO_ROOT, capture_output=True, text=True).stdout
-        return sha + (' (with local changes)' if dirty.strip() else '')
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
-
-
 # ---------------------------------------------------------------------------
 # step times (sizing the protocols)
 # ---------------------------------------------------------------------------
@@ -1311,7 +1297,8 @@ def main(argv=None) -> List[dict]:
         results, failed, stopped = run_all(args, data_dir)
         if args.dry_run:
             return results
-    extra = dict(commit=_commit(), command=command,
+    code = ('bench', 'mmseg_attnkd', 'configs')
+    extra = dict(commit=common.git_commit(code), command=command,
                  wall_s=time.time() - args.start,
                  image=list(_image_size(data_dir)),
                  failed=failed, stopped=stopped)
