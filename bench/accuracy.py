@@ -266,7 +266,7 @@ class Protocol:
         args = self.args
         model = arms.fit_model(self.proto, self.teacher['checkpoint'],
                                spatial_norm)
-        key = runs.config_digest(dict(model=model, iters=args.fit_iters))
+        key = fit_key(model, args.fit_iters, self.teacher)
         work_dir = osp.join(self.root, f'fit_attention_{key}')
         out = osp.join(work_dir, 'teacher_attention.pth')
         if not osp.isfile(out) and not args.dry_run:
@@ -389,6 +389,19 @@ def find_teacher(folder: str, sha256: Optional[str]) -> Optional[str]:
             if hashlib.sha256(f.read()).hexdigest() == sha256:
                 return path
     return None
+
+
+def fit_key(model: dict, iters: int, teacher: dict) -> str:
+    """Cache key of a teacher-attention fit.
+
+    Keyed by the teacher's weights (``plain_sha256``), not by the path its
+    config names: the same teacher restored at another path (relative vs
+    absolute) reuses the fit instead of fitting again.
+    """
+    digest = teacher.get('plain_sha256')
+    if digest:
+        model = dict(model, teacher_ckpt=None)
+    return runs.config_digest(dict(model=model, iters=iters, teacher=digest))
 
 
 def needs_fit(arm_list: List[str], settings: List[Dict]) -> List[bool]:

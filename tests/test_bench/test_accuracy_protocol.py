@@ -147,3 +147,18 @@ def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
         '--out-dir', str(tmp_path / 'results'), '--batch', '4'
     ])
     assert accuracy.committed_runs(args2) == {}
+
+
+def test_fit_cache_key_follows_the_teacher_weights_not_its_path():
+    def key(path, sha, spatial_norm=False):
+        model = arms.fit_model(TINY, path, spatial_norm)
+        return accuracy.fit_key(model, 500, dict(checkpoint=path,
+                                                 plain_sha256=sha))
+
+    same = key('cache/teacher/iter_6000.pth', 'ab' * 32)
+    assert key('/abs/cache/teacher/iter_6000.pth', 'ab' * 32) == same
+    assert key('cache/teacher/iter_6000.pth', 'cd' * 32) != same
+    assert key('cache/teacher/iter_6000.pth', 'ab' * 32, True) != same
+    # without a recorded checksum the path is all that names the teacher
+    assert accuracy.fit_key(arms.fit_model(TINY, 'a.pth', False), 500, {}) \
+        != accuracy.fit_key(arms.fit_model(TINY, 'b.pth', False), 500, {})
