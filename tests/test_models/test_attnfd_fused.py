@@ -161,7 +161,7 @@ def test_not_fusable_cases():
 def test_distiller_uses_the_fused_path_with_equal_results(monkeypatch):
     from mmrazor.registry import MODELS
 
-    from mmseg_attnkd.models.distillers import attnfd_distiller
+    from mmseg_attnkd.models.distillers import fused_stage_losses
     from mmseg_attnkd.testing import seg_batch, tiny_deeplabv3plus_cfg
     calls = []
 
@@ -169,7 +169,7 @@ def test_distiller_uses_the_fused_path_with_equal_results(monkeypatch):
         calls.append(1)
         return attnfd_stage_loss(*args, **kwargs)
 
-    monkeypatch.setattr(attnfd_distiller, 'attnfd_stage_loss', counted)
+    monkeypatch.setattr(fused_stage_losses, 'attnfd_stage_loss', counted)
 
     def run(fused):
         torch.manual_seed(0)

@@ -5,6 +5,7 @@ from .axial_branch import (AxialBranchMixin, build_axial_connector,
                            find_logit_head)
 from .axial_self_distiller import AxialSelfDistiller
 from .connector_cache import ConnectorCacheMixin
+from .fused_stage_losses import FusedStageLossMixin
 from .module_names import (closest_names_hint, missing_module_hint,
                            module_names)
 from .shape_probe import probe_channels, record_sides
@@ -15,6 +16,7 @@ from .stage_specs import AUTO_PRESETS, auto_stages, make_side, parse_stages
 __all__ = [
     'StageDistiller', 'AttnFDDistiller', 'auto_stages', 'AxialSelfDistiller',
     'AttnFDAxialDistiller', 'AxialBranchMixin', 'ConnectorCacheMixin',
+    'FusedStageLossMixin',
     'find_logit_head', 'build_axial_connector', 'closest_names_hint',
     'missing_module_hint', 'module_names', 'probe_channels', 'record_sides',
     'with_channels', 'loss_input_names', 'AUTO_PRESETS', 'make_side',

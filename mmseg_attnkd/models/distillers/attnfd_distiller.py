@@ -8,14 +8,12 @@ Reference:
 """
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import torch
 import torch.nn as nn
 from mmrazor.registry import MODELS
 
 from ..attention.cbam import CBAM
-from ..connectors.cbam_connector import TeacherCBAMConnector
 from ..losses.attnfd_loss import check_attnfd_loss_args
-from .attnfd_fused import attnfd_stage_loss, fusable_stage
+from .fused_stage_losses import FusedStageLossMixin
 from .shape_probe import probe_channels
 from .stage_distiller import StageDistiller
 from .stage_specs import AUTO_PRESETS, StageSpec, auto_stages
@@ -29,17 +27,15 @@ __all__ = ['AttnFDDistiller', 'auto_stages', 'probe_channels',
 
 
 @MODELS.register_module()
-class AttnFDDistiller(StageDistiller):
+class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
     """Attention-guided feature distillation (AttnFD) for segmentation.
 
     A :class:`StageDistiller` preset: student connector
     :class:`CBAMConnector` (trainable CBAM, then 1x1 conv + BN to the
     teacher's channels), teacher connector :class:`TeacherCBAMConnector` (a
     CBAM never trained), loss :class:`AttnFDLoss` named ``loss_attnfd_{i}``.
-    A stage loss is computed by :func:`attnfd_stage_loss`: the same values
-    and gradients as module by module, with the gradients of the student
-    branch found in the forward pass, so that none of its activations is
-    kept until backward.
+    Stage losses go through :class:`FusedStageLossMixin`: the values and
+    gradients of the module path, found in the forward pass.
 
     Args:
         stages: ``'auto'`` or a stage list, see :class:`StageDistiller`.
@@ -139,52 +135,6 @@ class AttnFDDistiller(StageDistiller):
     def log_suffix(self) -> str:  # noqa: D102
         return (f'; teacher attention={self.teacher_attention}, '
                 f'normalize={self.normalize}, loss_weight={self.loss_weight}')
-
-    def compute_distill_losses(self) -> Dict[str, torch.Tensor]:
-        """Every loss; AttnFD stage losses through :meth:`fused_loss`."""
-        if not self.is_built:
-            return super().compute_distill_losses()  # explains the error
-        losses = dict()
-        for name, mapping in self.loss_forward_mappings.items():
-            loss = self.fused_loss(name, mapping)
-            losses[name] = loss if loss is not None else \
-                self.distill_losses[name](**{
-                    arg: self.get_record(**record)
-                    for arg, record in mapping.items()})
-        return losses
-
-    def fused_loss(self, loss_name: str,
-                   mapping: Dict[str, Dict]) -> Optional[torch.Tensor]:
-        """A stage loss through :func:`attnfd_stage_loss` (gradients found
-        in the forward pass, no branch activations kept) when
-        :func:`fusable_stage` allows it; None for any other loss (computed
-        module by module from its records and connectors)."""
-        stage_losses = {f'{self.loss_name}_{i}'
-                        for i in range(len(self.stages))}
-        sides = {rec['from_student']: (arg, rec)
-                 for arg, rec in mapping.items()}
-        if loss_name not in stage_losses or len(mapping) != 2 or \
-                len(sides) != 2 or sides[True][1].get('connector') is None:
-            return None
-        (s_arg, s_rec), (t_arg, t_rec) = sides[True], sides[False]
-        connector = self.connectors[s_rec['connector']]
-        feature = self.get_record(
-            **{k: v for k, v in s_rec.items() if k != 'connector'})
-        t_conn = self.connectors[t_rec['connector']] \
-            if t_rec.get('connector') else None
-        own = type(t_conn) is TeacherCBAMConnector
-        if own:  # a fresh map the loss may normalise in place
-            target = t_conn(self.get_record(
-                **{k: v for k, v in t_rec.items() if k != 'connector'}))
-        else:
-            target = self.get_record(**t_rec)
-        loss = self.distill_losses[loss_name]
-        if not isinstance(feature, torch.Tensor) or \
-                not isinstance(target, torch.Tensor) or \
-                not fusable_stage(connector, loss, feature, target):
-            return loss(**{s_arg: connector(feature), t_arg: target})
-        return attnfd_stage_loss(feature, connector, target, loss,
-                                 target_is_scratch=own)
 
     def teacher_attention_state_dict(self) -> Dict[str, Any]:
         """Teacher-side CBAM weights, keyed ``attnfd_{i}_teacher.cbam.*``."""
