@@ -210,6 +210,13 @@ class StopAfterIterHook(Hook):
 def _run(cfg):
     runner = Runner.from_cfg(Config(copy.deepcopy(cfg)))
     runner.train()
+    # Stop the persistent loader workers now: left to the garbage collector,
+    # each one waits out torch's 5 s join timeout in whichever later test
+    # happens to trigger the collection (20 s for this test's runners).
+    loader_iter = getattr(runner.train_loop.dataloader_iterator,
+                          '_iterator', None)
+    if hasattr(loader_iter, '_shutdown_workers'):
+        loader_iter._shutdown_workers()
     return runner
 
 
