@@ -26,9 +26,8 @@ def _student_state(model):
     return student.state_dict()
 
 
-@pytest.mark.parametrize('seed', [0, 1])
-def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt,
-                                                seed):
+def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt):
+    seed = 1  # another seed's init differs (checked at the end)
     init = runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY), seed)
     assert runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY),
                                  seed) == init  # saved once
