@@ -18,7 +18,10 @@ class SelfDistillMSELoss(nn.Module):
         target: ``'prob'`` (default) compares per-pixel class probabilities
             (softmax over ``C``; sigmoid when ``C == 1``): bounded, and blind
             to per-pixel logit shifts that do not change the prediction.
-            ``'logits'`` compares raw logits.
+            ``'logits'`` compares raw logits, which nothing bounds: the
+            teacher output moves with the student's logits, and in the
+            CamVid CPU ablation (bench/README.md) this target diverged at
+            SGD lr 0.05 where ``'prob'`` trained normally.
         detach_teacher: Stop the gradient on the teacher side (default
             True), so the MSE pulls the student towards the teacher and never
             the teacher towards the student; without it the refiner can
