@@ -310,6 +310,44 @@ def sd_distiller(arch: str, args) -> dict:
                 teacher_ce=teacher_ce, mse=mse)
 
 
+#: Whether the CamVid protocol (bench/accuracy.py) has decided the axial-SD
+#: defaults that this study uses; the report says which it is.
+SD_DEFAULTS_DECIDED = False
+#: Largest test-mIoU gap (points) between the exported teacher-output model
+#: and the val loop's teacher output that still counts as equal (float
+#: summation order only).
+EXPORT_TOL = 0.01
+
+_SD_FLAGS = ('sd_span', 'sd_channels', 'sd_heads', 'sd_long_axis',
+             'sd_unet_stride', 'sd_ce_weight', 'sd_mse_weight',
+             'sd_mse_target')
+_SD_SWITCHES = ('sd_detach_input', 'sd_no_detach_teacher')
+
+
+def sd_settings_text(args) -> str:
+    """The SD loss settings of the study, every one spelled out, and where
+    they come from (package defaults or ``--sd-*`` options)."""
+    distiller = sd_distiller('pspnet', args)
+    mse, ce = distiller['mse'], distiller['teacher_ce']
+    target = 'probabilities' if mse.get('target', 'prob') == 'prob' \
+        else 'logits'
+    text = (f'MSE on {target}, weight {mse.get("loss_weight", 1.0):g}, '
+            f'teacher CE weight {ce.get("loss_weight", 1.0):g}, '
+            f'detach_input {bool(distiller["axial"].get("detach_input"))}, '
+            f'detach_teacher {mse.get("detach_teacher", True)}')
+    changed = [f'--{k.replace("_", "-")}' for k in _SD_FLAGS
+               if getattr(args, k, None) is not None]
+    changed += [f'--{k.replace("_", "-")}' for k in _SD_SWITCHES
+                if getattr(args, k, False)]
+    if changed:
+        return text + f' (set by {", ".join(changed)})'
+    return text + (
+        ' (the package defaults, as decided by the CamVid protocol)'
+        if SD_DEFAULTS_DECIDED else
+        ' (the package defaults of this commit; the CamVid protocol had '
+        'not yet decided the axial-SD defaults)')
+
+
 def arm_model(arch: str, arm: str, args) -> dict:
     """Model config of one arm (all arms share the student config)."""
     width = args.unet_width if arch == 'unet' else args.width
@@ -363,12 +401,13 @@ def make_initial_weights(arch: str, seed: int, args) -> str:
     """Initialise the plain student once per (arch, seed); return its path."""
     import torch
     from mmengine.runner import set_random_seed
+    student = arm_model(arch, 'baseline', args)
     path = osp.join(args.work_root, args.protocol, 'init',
-                    f'{arch}_seed{seed}.pth')
+                    f'{arch}_seed{seed}_{config_sha(student)[:12]}.pth')
     if osp.isfile(path):
         return path
     set_random_seed(seed)
-    model = build(arm_model(arch, 'baseline', args))
+    model = build(student)
     os.makedirs(osp.dirname(path), exist_ok=True)
     tmp = path + '.tmp'
     torch.save(dict(state_dict=model.state_dict(),
@@ -419,6 +458,16 @@ def paired_init_hook(init_path: str, seed: int, digest_path: str):
 # ---------------------------------------------------------------------------
 # one run
 # ---------------------------------------------------------------------------
+def config_sha(cfg: dict, *paths: str) -> str:
+    """Digest of a config's settings (the given paths, e.g. the data and
+    work dirs, masked), so a run is resumed or reused only under the
+    settings it was started with."""
+    text = json.dumps(cfg, sort_keys=True, default=str)
+    for i, path in enumerate(paths):
+        text = text.replace(path, f'<path{i}>')
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def run_dir(args, arch: str, arm: str, seed: int) -> str:
     return osp.join(args.work_root, args.protocol, f'{arch}_{arm}_seed{seed}')
 
@@ -477,11 +526,23 @@ def train_cfg(arch: str, arm: str, seed: int, args, data_dir: str,
 
 
 def read_curves(work_dir: str) -> dict:
-    """Val mIoU of both outputs per iteration, median s/iter (logs)."""
+    """Val mIoU of both outputs per iteration, median s/iter and the
+    logged training seconds of every segment of a resumed run (logs)."""
     scalars = runs.read_scalars(work_dir)
     return dict(val_student=scalars['val'],
                 val_teacher=scalars.get('teacher_output_val', {}),
-                sec_per_iter=scalars['sec_per_iter'])
+                sec_per_iter=scalars['sec_per_iter'],
+                train_logged_s=max(scalars['train_seconds'].values(),
+                                   default=0.0))
+
+
+def run_seconds(result: dict) -> float:
+    """Seconds a finished run took: its last training segment's wall time,
+    or, if it was resumed, the logged iteration seconds of all segments
+    when larger, plus the final evaluation."""
+    return (max(result.get('train_wall_s', 0),
+                result.get('train_logged_s', 0)) +
+            result.get('eval_wall_s', 0))
 
 
 def _evaluate(model, cfg, split: str, mode: Optional[str] = None) -> dict:
@@ -592,33 +653,48 @@ def prepare_run(arch: str, arm: str, seed: int, args, data_dir: str) -> str:
     from mmengine.config import Config
     work_dir = run_dir(args, arch, arm, seed)
     os.makedirs(work_dir, exist_ok=True)
+    cfg = train_cfg(arch, arm, seed, args, data_dir, work_dir)
     spec = dict(arch=arch, arm=arm, seed=seed, iters=args.iters,
                 protocol=args.protocol, select=args.select,
                 threads=args.threads,
+                config_sha=run_config_sha(arch, arm, seed, args, data_dir),
                 init=make_initial_weights(arch, seed, args))
     spec_path = osp.join(work_dir, 'spec.json')
     if osp.isfile(spec_path):
         with open(spec_path) as f:
             old = json.load(f)
-        if old.get('iters') != args.iters or old.get('select') != args.select:
-            raise SystemExit(
-                f'{work_dir} was started with iters={old.get("iters")}, '
-                f'select={old.get("select")}; pass --work-root for a new '
-                'schedule or delete it.')
-    cfg_path = osp.join(work_dir, 'config.py')
-    Config(train_cfg(arch, arm, seed, args, data_dir, work_dir)).dump(cfg_path)
-    with open(spec_path, 'w') as f:
-        json.dump(spec, f, indent=1)
+        if old.get('config_sha') != spec['config_sha']:
+            raise SystemExit(_other_settings(work_dir))
+    Config(cfg).dump(osp.join(work_dir, 'config.py'))
+    common.write_text(spec_path, json.dumps(spec, indent=1))
     return work_dir
 
 
-def _load_result(work_dir: str, iters: int) -> Optional[dict]:
+def run_config_sha(arch: str, arm: str, seed: int, args,
+                   data_dir: str) -> str:
+    """:func:`config_sha` of a run's training config and its ``--select``
+    (which checkpoint the test scores)."""
+    work_dir = run_dir(args, arch, arm, seed)
+    cfg = train_cfg(arch, arm, seed, args, data_dir, work_dir)
+    return config_sha(dict(cfg, select=args.select), work_dir, data_dir)
+
+
+def _other_settings(work_dir: str) -> str:
+    return (f'{work_dir} was started with other settings (config, schedule '
+            'or --select); pass a new --work-root for them, or delete that '
+            'folder to run it again.')
+
+
+def _load_result(work_dir: str, sha: str) -> Optional[dict]:
+    """A finished run's result; refuses one made under other settings."""
     path = osp.join(work_dir, 'result.json')
     if not osp.isfile(path):
         return None
     with open(path) as f:
         result = json.load(f)
-    return result if result.get('iters') == iters else None
+    if result.get('config_sha') != sha:
+        raise SystemExit(_other_settings(work_dir))
+    return result
 
 
 def run_all(args, data_dir: str) -> Tuple[List[dict], List[str], List[str]]:
@@ -633,7 +709,8 @@ def run_all(args, data_dir: str) -> Tuple[List[dict], List[str], List[str]]:
     results, pending = [], []
     for arch, arm, seed in runs:
         work_dir = run_dir(args, arch, arm, seed)
-        done = _load_result(work_dir, args.iters)
+        done = _load_result(
+            work_dir, run_config_sha(arch, arm, seed, args, data_dir))
         if done is not None:
             print(f'[skip] {arch} {arm} seed {seed}: finished', flush=True)
             results.append(done)
@@ -747,8 +824,12 @@ def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
     import torch
 
     from mmseg_attnkd.analysis.complexity import segmentor_complexity
+    models = (('student', arm_model(arch, 'baseline', args)),
+              ('teacher', teacher_output_model(arch, args)))
+    # keyed by the measured models, the input and the threads
+    sha = config_sha([models, list(args.crop), list(image_size)])[:12]
     path = osp.join(args.work_root, args.protocol,
-                    f'complexity_{arch}_{args.latency_threads}t.json')
+                    f'complexity_{arch}_{args.latency_threads}t_{sha}.json')
     if osp.isfile(path):
         with open(path) as f:
             return json.load(f)
@@ -756,8 +837,7 @@ def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
     torch.set_num_threads(args.latency_threads)
     out = {}
     try:
-        for name, cfg in (('student', arm_model(arch, 'baseline', args)),
-                          ('teacher', teacher_output_model(arch, args))):
+        for name, cfg in models:
             model = build(dict(cfg, _scope_='mmseg')).eval()
             cost = segmentor_complexity(model, tuple(args.crop))
             out[name] = dict(
@@ -776,7 +856,7 @@ def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
 # report
 # ---------------------------------------------------------------------------
 def _ms(vals: Sequence[float]) -> str:
-    vals = [v for v in vals if v is not None]
+    vals = [v for v in vals if v is not None and math.isfinite(v)]
     if not vals:
         return '-'
     if len(vals) == 1:
@@ -785,6 +865,7 @@ def _ms(vals: Sequence[float]) -> str:
 
 
 def _signed(vals: Sequence[float]) -> str:
+    vals = [v for v in vals if v is not None and math.isfinite(v)]
     if not vals:
         return '-'
     text = f'{statistics.mean(vals):+.2f}'
@@ -836,16 +917,19 @@ def summarize(results: List[dict]) -> dict:
                 [r['sec_per_iter'] for r in rs.values()
                  if r.get('sec_per_iter')] or [float('nan')])
                 for arm, rs in runs.items()},
-            wall_s=sum(r.get('train_wall_s', 0) + r.get('eval_wall_s', 0)
+            wall_s=sum(run_seconds(r)
                        for rs in runs.values() for r in rs.values()))
     return out
 
 
-def _wins(summary: dict, key: str, strict: bool = False) -> Tuple[int, int]:
+def _wins(summary: dict, key: str,
+          strict: bool = False) -> Tuple[int, int, int]:
+    """Architectures whose mean paired delta wins, those with a delta, and
+    the fewest paired seeds behind one of them."""
     decided = [s[key] for s in summary.values() if s[key]]
     wins = sum((statistics.mean(d) > 0) if strict else
                (statistics.mean(d) >= 0) for d in decided)
-    return wins, len(decided)
+    return wins, len(decided), min((len(d) for d in decided), default=0)
 
 
 def target_lines(summary: dict) -> List[str]:
@@ -860,9 +944,11 @@ def target_lines(summary: dict) -> List[str]:
              False),
             ('d_student_ce2', 'SD student output > doubled-CE control', 4,
              True)):
-        wins, decided = _wins(summary, key, strict)
+        wins, decided, seeds = _wins(summary, key, strict)
         status = verdict(wins >= need) if decided == n_arch else \
             f'undecided, {decided} of {n_arch} architectures finished'
+        if decided and seeds < 2:
+            status += '; some architectures on 1 paired seed only'
         lines.append(f'{text}: {wins} of {decided} (target >= {need} of '
                      f'{n_arch}: {status})')
     psp = summary.get('pspnet')
@@ -916,7 +1002,8 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
                     if s['val'][f'{o}_slide'] and s['val'][f'{o}_whole']]
     gaps = [s['export_max_gap'] for s in summary.values()
             if s['export_max_gap'] is not None]
-    sd_defaults = json.dumps(sd_distiller('pspnet', args), sort_keys=True)
+    sd_axial = json.dumps(sd_distiller('pspnet', args)['axial'],
+                          sort_keys=True)
     lines = [
         f'### Axial self-distillation on Drosophila ssTEM, {args.protocol} '
         f'protocol ({dev})', '',
@@ -933,8 +1020,9 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         'from scratch, paired initial '
         'weights per seed; sliding-window inference at the crop; test '
         f'scored at the {args.select} checkpoint (chosen on val: '
-        f'`--select {args.select}`). Axial SD: package defaults '
-        f'`{sd_defaults}` (PSPNet shown; UNet attends on a 4x pooled grid). '
+        f'`--select {args.select}`). Axial SD: {sd_settings_text(args)}; '
+        f'block `{sd_axial}` (PSPNet shown; UNet attends on a 4x pooled '
+        'grid). '
         'Test mIoU in %, mean +- std over seeds; deltas are paired per seed '
         'against the baseline.', '',
         common.md_table(
@@ -972,7 +1060,10 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
            if slide_better else '.'),
         'Exported teacher-output model vs the teacher output of the val '
         'loop on test: max |difference| '
-        + (f'{max(gaps):.2g} mIoU points.' if gaps else '- (no SD run).'),
+        + (f'{max(gaps):.2g} mIoU points ('
+           + ('equal' if max(gaps) <= EXPORT_TOL else
+              f'NOT equal: above {EXPORT_TOL:g}; the export is broken')
+           + ').' if gaps else '- (no SD run).'),
     ]
     if extra.get('failed') or extra.get('stopped'):
         lines += ['', f'Unfinished: failed {extra.get("failed") or "none"}; '
@@ -1039,7 +1130,7 @@ def write_report(results: List[dict], args, info: dict, extra: dict) -> str:
         for arch in args.archs:
             costs[arch] = complexity(arch, args, tuple(extra['image']))
     extra['runs_wall_s'] = sum(
-        r.get('train_wall_s', 0) + r.get('eval_wall_s', 0) for r in results)
+        run_seconds(r) for r in results)
     text = aggregate(results, costs, args, info, extra)
     plot(results, osp.join(args.out_dir, f'{name}.png'))
     data = dict(machine=info, extra=extra, args=_public_args(args),

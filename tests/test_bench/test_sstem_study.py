@@ -76,6 +76,46 @@ def test_sd_options_reach_the_distiller():
     assert default['mse']['target'] == 'prob'
 
 
+def test_sd_settings_are_spelled_out_with_their_origin():
+    text = study.sd_settings_text(_args())
+    assert 'MSE on probabilities, weight 1' in text
+    assert 'detach_input False' in text and 'package defaults' in text
+    text = study.sd_settings_text(_args('--sd-detach-input',
+                                        '--sd-mse-weight', '2'))
+    assert 'weight 2' in text and 'detach_input True' in text
+    assert 'set by --sd-mse-weight, --sd-detach-input' in text
+
+
+def test_runs_are_reused_only_under_their_own_settings(tmp_path):
+    """A run folder started with other settings is refused, not resumed
+    or reported under the new ones; its paired init is another file."""
+    from PIL import Image
+    args = _args('--work-root', str(tmp_path))
+    data, elsewhere = str(tmp_path / 'data'), str(tmp_path / 'copy')
+    for root in (data, elsewhere):  # the configs read the image size
+        os.makedirs(osp.join(root, 'img_dir', 'train'))
+        Image.new('L', (96, 80)).save(
+            osp.join(root, 'img_dir', 'train', 'x.png'))
+    work_dir = study.prepare_run('fpn', 'sd', 0, args, data)
+    spec = json.load(open(osp.join(work_dir, 'spec.json')))
+    sha = spec['config_sha']
+    assert sha == study.run_config_sha('fpn', 'sd', 0, args, data)
+    assert study.prepare_run('fpn', 'sd', 0, args, data) == work_dir
+    # the same settings under another data folder: the same run
+    assert study.run_config_sha('fpn', 'sd', 0, args, elsewhere) == sha
+    study.common.write_json(osp.join(work_dir, 'result.json'), spec)
+    assert study._load_result(work_dir, sha)['arm'] == 'sd'
+    changed = _args('--work-root', str(tmp_path), '--sd-mse-weight', '2')
+    new_sha = study.run_config_sha('fpn', 'sd', 0, changed, data)
+    assert new_sha != sha
+    with pytest.raises(SystemExit, match='started with other settings'):
+        study._load_result(work_dir, new_sha)
+    with pytest.raises(SystemExit, match='started with other settings'):
+        study.prepare_run('fpn', 'sd', 0, changed, data)
+    wider = _args('--work-root', str(tmp_path), '--width', '8')
+    assert study.make_initial_weights('fpn', 0, wider) != spec['init']
+
+
 def test_initial_student_weights_are_equal_across_arms(tmp_path):
     """Each arm builds its model under the same seed; the hook loads the
     saved student, so every arm starts from identical student weights and
