@@ -101,8 +101,9 @@ def main_table(table: Dict[str, Dict[int, dict]], order: List[str]) -> str:
             arm, len(runs),
             format_mean_std(mean_std(test.values())),
             format_mean_std(mean_std(_values(runs, 'val_final').values())),
-            format_paired(paired_diff(test, base)) if arm != 'baseline'
-            else '0',
+            # the teacher does not start from the paired student weights
+            '0' if arm == 'baseline' else '-' if arm == 'teacher'
+            else format_paired(paired_diff(test, base)),
             format_mean_std(mean_std(secs), 0),
             f'{statistics.median([v for v in spi if v]):.3f}'
             if any(spi) else '-'
@@ -139,15 +140,52 @@ def _verdict(ok: Optional[bool]) -> str:
     return 'undecided' if ok is None else ('met' if ok else 'missed')
 
 
-def target_lines(table: Dict[str, Dict[int, dict]], iters: int) -> List[str]:
-    """The issue's targets, each stated as met or missed."""
+def _seconds(runs: Dict[int, dict]) -> Dict[int, float]:
+    return {s: v for s, v in ((s, _final_seconds(r)) for s, r in runs.items())
+            if v is not None}
+
+
+def _time_note(table: Dict[str, Dict[int, dict]], arm: str,
+               ref: str) -> str:
+    """Training seconds of ``arm`` over ``ref`` on the seeds both ran, and
+    whether equal iterations are also (about) equal training time."""
+    a, b = (_seconds(table.get(x, {})) for x in (arm, ref))
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return ''
+    ratio = statistics.mean(a[s] for s in seeds) / \
+        statistics.mean(b[s] for s in seeds)
+    same = 'about equal time' if 0.87 <= ratio <= 1.15 else 'NOT equal time'
+    return f'; training time {ratio:.2f}x the reference ({same})'
+
+
+def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
+             label: str, need: float = 0.0, strict: bool = False,
+             ci: bool = False) -> Optional[str]:
+    """A target on the paired test difference ``arm - ref``: its mean
+    ``>= need`` (``> need`` if ``strict``), and with ``ci`` the whole 95%
+    interval above 0."""
+    test = {a: _values(table.get(a, {}), 'test_mIoU') for a in (arm, ref)}
+    pd = paired_diff(test[arm], test[ref])
+    if pd is None:
+        return None
+    ok = pd.mean > need if strict else pd.mean >= need
+    if ci:
+        ok = ok and pd.above_zero
+    return (f'{label}: {format_paired(pd)}{_time_note(table, arm, ref)} '
+            f'-> {_verdict(ok)}')
+
+
+def target_lines(table: Dict[str, Dict[int, dict]], iters: int,
+                 meta: Optional[Dict] = None) -> List[str]:
+    """The issue's targets, each stated as met or missed: paired test
+    differences over seeds, at equal iterations with the training-time
+    ratio, and against ``baseline_2x`` at equal training time."""
+    meta = meta or {}
     test = {a: _values(r, 'test_mIoU') for a, r in table.items()}
     mean = {a: statistics.mean(v.values()) for a, v in test.items() if v}
     out = []
-    base, teacher = mean.get('baseline'), None
-    for name in table:
-        if name == 'teacher':
-            teacher = mean.get(name)
+    base, teacher = mean.get('baseline'), mean.get('teacher')
     if base is not None and teacher is not None:
         out.append(f'teacher test mIoU >= baseline + 8: {teacher:.2f} vs '
                    f'{base:.2f} + 8 -> {_verdict(teacher >= base + 8)}')
@@ -162,45 +200,64 @@ def target_lines(table: Dict[str, Dict[int, dict]], iters: int) -> List[str]:
             g = statistics.mean(gains)
             out.append(f'baseline at plateau (last quarter adds < 1.0 val '
                        f'mIoU): {g:+.2f} -> {_verdict(g < 1.0)}')
-    pd = paired_diff(test.get('attnfd', {}), test.get('baseline', {}))
-    if pd is not None:
-        ok = pd.mean >= 2.0 and pd.above_zero
-        out.append(f'AttnFD - baseline >= +2.0 test mIoU with the 95% '
-                   f'interval above 0 (equal iterations): '
-                   f'{format_paired(pd)} -> {_verdict(ok)}')
-    pd2 = paired_diff(test.get('attnfd', {}), test.get('baseline_2x', {}))
-    if pd2 is not None:
-        secs = {a: mean_std([_final_seconds(r) for r in table[a].values()])
-                for a in ('attnfd', 'baseline_2x') if a in table}
-        note = ''
-        if all(secs.get(a) for a in ('attnfd', 'baseline_2x')):
-            note = (f' (training seconds {secs["attnfd"].mean:.0f} vs '
-                    f'{secs["baseline_2x"].mean:.0f})')
-        ok = pd2.mean >= 2.0 and pd2.above_zero
-        out.append(f'AttnFD - baseline at equal training time (baseline '
-                   f'with {2 * iters} iterations){note}: '
-                   f'{format_paired(pd2)} -> {_verdict(ok)}')
-    for ref in ('kd', 'cwd'):
-        if 'attnfd' in mean and ref in mean:
-            out.append(f'AttnFD >= {ref.upper()}: {mean["attnfd"]:.2f} vs '
-                       f'{mean[ref]:.2f} -> '
-                       f'{_verdict(mean["attnfd"] >= mean[ref])}')
+    attnfd = 'AttnFD' + (f' ({attnfd_name_of(meta["attnfd"])})'
+                         if meta.get('attnfd') else '')
+    long_base = f'baseline with {2 * iters} iterations'
     t_out = 'sd' + TEACHER_OUTPUT
-    if 'sd' in mean and t_out in mean:
-        out.append(f'axial SD exported teacher output >= its student output:'
-                   f' {mean[t_out]:.2f} vs {mean["sd"]:.2f} -> '
-                   f'{_verdict(mean[t_out] >= mean["sd"])}')
-    if 'sd' in mean and 'ce2' in mean:
-        out.append(f'axial SD student output > doubled-CE control: '
-                   f'{mean["sd"]:.2f} vs {mean["ce2"]:.2f} -> '
-                   f'{_verdict(mean["sd"] > mean["ce2"])}')
+    for line in (
+            _compare(table, 'attnfd', 'baseline',
+                     f'{attnfd} - baseline >= +2.0 test mIoU with the 95% '
+                     'interval above 0 (equal iterations)', 2.0, ci=True),
+            _compare(table, 'attnfd', 'baseline_2x',
+                     f'the same at equal training time ({long_base})', 2.0,
+                     ci=True),
+            _compare(table, 'attnfd', 'kd', 'AttnFD >= KD (equal iterations)'),
+            _compare(table, 'attnfd', 'cwd',
+                     'AttnFD >= CWD (equal iterations)'),
+            _compare(table, t_out, 'sd', 'axial SD exported teacher output '
+                     '>= its student output (the same runs)'),
+            _compare(table, 'sd', 'ce2', 'axial SD student output > '
+                     'doubled-CE control (equal iterations)', strict=True),
+            _compare(table, 'sd', 'baseline_2x', 'axial SD student output > '
+                     f'baseline at equal training time ({long_base})',
+                     strict=True)):
+        if line:
+            out.append(line)
     if all(k in mean for k in ('attnfd', 'baseline')) and teacher:
         gap = teacher - mean['baseline']
         if gap > 0:
             share = (mean['attnfd'] - mean['baseline']) / gap
             out.append(f'stretch: AttnFD closes >= 50% of the teacher-student '
                        f'gap: {100 * share:.0f}% -> {_verdict(share >= 0.5)}')
+    out += _unchosen_seed_lines(test, meta)
     return out
+
+
+def attnfd_name_of(settings: Dict) -> str:
+    """``fitted_tensor_w8``-style name of AttnFD settings."""
+    return arms.attnfd_name(settings)[len('attnfd_'):]
+
+
+def _unchosen_seed_lines(test: Dict[str, Dict[int, float]],
+                         meta: Dict) -> List[str]:
+    """The chosen arms against the baseline on the seeds the val choice did
+    not see (its winner's-curse bias does not reach them)."""
+    used = set((meta.get('proto') or {}).get('ablation_seeds') or ())
+    if not meta.get('chosen') or not used:
+        return []
+    out = []
+    for arm in ('attnfd', 'sd'):
+        fresh = {s: v for s, v in test.get(arm, {}).items() if s not in used}
+        pd = paired_diff(fresh, test.get('baseline', {}))
+        if pd is not None:
+            out.append(f'{arm} - baseline on the seeds the choice did not use '
+                       f'(seeds {", ".join(map(str, pd.seeds))}): '
+                       f'{format_paired(pd)} (information, no target)')
+    return out
+
+
+def _total_hours(results: List[dict]) -> float:
+    return sum(_final_seconds(r) or 0.0 for r in results) / 3600
 
 
 def render(results: List[dict], meta: Dict) -> str:
@@ -216,7 +273,9 @@ def render(results: List[dict], meta: Dict) -> str:
         f'{common.machine_line(meta["machine"])}. Commit(s): '
         f'{", ".join(sorted({r.get("commit", "?") for r in results}))}. '
         f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`. '
-        f'Wall time so far: {meta["wall_h"]:.2f} h.', '',
+        f'Wall time of the last invocation: {meta["wall_h"]:.2f} h; '
+        f'training time of all runs listed: {_total_hours(results):.2f} h '
+        '(median s/iteration x iterations).', '',
         f'CamVid SegNet split at {w}x{h}: train 367, choice on val 101, '
         f'report on test 233 (final checkpoint of every run, once). Batch '
         f'{proto["batch"]}, SGD lr {proto["lr"]}, poly, from scratch. '
@@ -231,7 +290,7 @@ def render(results: List[dict], meta: Dict) -> str:
                               if meta.get('chosen') else '.'), '',
         main_table(table, order), ''
     ]
-    targets = target_lines(table, meta['iters'])
+    targets = target_lines(table, meta['iters'], meta)
     if targets:
         lines += ['Targets (test mIoU, final checkpoints; never tuned on '
                   'test):', ''] + [f'* {x}' for x in targets] + ['']

@@ -63,7 +63,7 @@ class PairedDiff(NamedTuple):
 
 def paired_diff(arm: Dict[int, float],
                 ref: Dict[int, float]) -> Optional[PairedDiff]:
-    """Paired difference ``arm - ref`` over the seeds both have.
+    """Paired difference ``arm - ref`` over the seeds both have (finite).
 
     Args:
         arm: ``{seed: value}`` of the arm.
@@ -72,9 +72,10 @@ def paired_diff(arm: Dict[int, float],
     Returns:
         PairedDiff or None when no seed is shared.
     """
-    seeds = sorted(
-        s for s in set(arm) & set(ref)
-        if arm[s] is not None and ref[s] is not None)
+    def ok(v):
+        return v is not None and math.isfinite(v)
+
+    seeds = sorted(s for s in set(arm) & set(ref) if ok(arm[s]) and ok(ref[s]))
     if not seeds:
         return None
     diffs = [float(arm[s]) - float(ref[s]) for s in seeds]

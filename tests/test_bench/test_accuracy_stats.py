@@ -57,9 +57,11 @@ def test_t_quantiles():
 
 
 def _run(arm, seed, val, test, **extra):
-    return dict(arm=arm, seed=seed, iters=100, val={'100': val},
-                val_final=val, test_mIoU=test,
-                train_seconds={'100': 10.0}, sec_per_iter=0.1, **extra)
+    run = dict(arm=arm, seed=seed, iters=100, val={'100': val},
+               val_final=val, test_mIoU=test,
+               train_seconds={'100': 10.0}, sec_per_iter=0.1)
+    run.update(extra)
+    return run
 
 
 def test_choose_on_val_picks_best_mean_val_never_test():
@@ -94,3 +96,38 @@ def test_targets_and_teacher_output_pseudo_arm():
     assert attnfd.endswith('met')  # +2.67 mean, tight interval
     assert [x for x in lines if 'teacher output >=' in x][0].endswith('met')
     assert [x for x in lines if 'doubled-CE' in x][0].endswith('met')
+
+
+def test_paired_diff_skips_non_finite_values():
+    pd = stats.paired_diff({0: 2.0, 1: float('nan'), 2: 4.0},
+                           {0: 1.0, 1: 1.0, 2: 1.0})
+    assert pd.seeds == [0, 2] and pd.mean == pytest.approx(2.0)
+
+
+def test_every_comparison_is_paired_with_its_time_ratio():
+    results, meta = [], dict(chosen={'attnfd': {}},
+                             proto=dict(ablation_seeds=[0, 1]),
+                             attnfd=arms.attnfd_ablation('small')[-1])
+    for seed in range(3):
+        results += [_run('baseline', seed, 40.0, 40.0 + seed),
+                    _run('baseline_2x', seed, 41.0, 41.0 + seed,
+                         sec_per_iter=0.1, iters=200),
+                    _run('kd', seed, 41.0, 41.5 + seed, sec_per_iter=0.2),
+                    _run('attnfd', seed, 42.0, 42.0 + seed + 0.1 * seed,
+                         sec_per_iter=0.2),
+                    _run('sd', seed, 41.0, 40.5 + seed, sec_per_iter=0.15)]
+    lines = accuracy_report.target_lines(accuracy_report.by_arm(results),
+                                         100, meta)
+    kd = [x for x in lines if x.startswith('AttnFD >= KD')][0]
+    # paired: +0.5, +0.6, +0.7 -> an interval, not a comparison of means
+    assert '+0.60 [' in kd and '(n=3)' in kd and kd.endswith('met')
+    assert 'training time 1.00x the reference (about equal time)' in kd
+    head = [x for x in lines if x.startswith('AttnFD (fitted_tensor_w8)')][0]
+    assert 'training time 2.00x the reference (NOT equal time)' in head
+    equal_time = [x for x in lines if 'at equal training time' in x]
+    assert len(equal_time) == 2  # AttnFD and SD against baseline_2x
+    sd = [x for x in equal_time if x.startswith('axial SD')][0]
+    assert '0.75x' in sd and sd.endswith('missed')  # 40.5 < 41 every seed
+    fresh = [x for x in lines if 'did not use' in x]
+    assert len(fresh) == 2 and '(seeds 2)' in fresh[0]
+    assert 'CWD' not in '\n'.join(lines)  # no CWD runs, no CWD line
