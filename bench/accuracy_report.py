@@ -361,15 +361,29 @@ def _meta(state) -> Dict:
                 failed=list(state.failed))
 
 
+def merged_runs(path: str, runs: List[dict]) -> List[dict]:
+    """``runs`` plus the runs of an earlier results file at ``path`` that
+    this invocation did not run (e.g. the main table when only extra arms
+    were asked for), so no finished run drops out of the results."""
+    if not osp.isfile(path):
+        return list(runs)
+    with open(path) as f:
+        earlier = json.load(f).get('runs', [])
+    have = {(r['arm'], r['seed']) for r in runs}
+    return list(runs) + [r for r in earlier
+                         if (r['arm'], r['seed']) not in have]
+
+
 def save(state, final: bool) -> None:
     """Write ``accuracy_<protocol>.{md,json,png}`` to ``--out-dir``."""
     args = state.args
     name = f'accuracy_{args.protocol}'
     meta = _meta(state)
-    text = render(state.results, meta)
-    plot(state.results, osp.join(args.out_dir, f'{name}.png'))
-    common.save_results(args.out_dir, name, text,
-                        dict(meta=meta, runs=state.results), readme=final)
+    runs = merged_runs(osp.join(args.out_dir, f'{name}.json'), state.results)
+    text = render(runs, meta)
+    plot(runs, osp.join(args.out_dir, f'{name}.png'))
+    common.save_results(args.out_dir, name, text, dict(meta=meta, runs=runs),
+                        readme=final)
 
 
 def report_only(args) -> List[dict]:

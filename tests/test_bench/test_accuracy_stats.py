@@ -131,3 +131,17 @@ def test_every_comparison_is_paired_with_its_time_ratio():
     fresh = [x for x in lines if 'did not use' in x]
     assert len(fresh) == 2 and '(seeds 2)' in fresh[0]
     assert 'CWD' not in '\n'.join(lines)  # no CWD runs, no CWD line
+
+
+def test_saving_keeps_the_finished_runs_of_earlier_invocations(tmp_path):
+    import json
+    path = tmp_path / 'accuracy_cpu.json'
+    earlier = [_run('baseline', 0, 40.0, 39.0), _run('kd', 0, 41.0, 40.0)]
+    path.write_text(json.dumps(dict(meta={}, runs=earlier)))
+    now = [_run('kd', 0, 42.0, 41.0), _run('at', 0, 41.0, 40.5)]
+    runs = accuracy_report.merged_runs(str(path), now)
+    assert [(r['arm'], r['seed']) for r in runs] == [
+        ('kd', 0), ('at', 0), ('baseline', 0)]
+    assert runs[0]['test_mIoU'] == 41.0  # this invocation's run wins
+    assert accuracy_report.merged_runs(str(tmp_path / 'none.json'),
+                                       now) == now
