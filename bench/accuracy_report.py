@@ -361,14 +361,21 @@ def _meta(state) -> Dict:
                 failed=list(state.failed))
 
 
-def merged_runs(path: str, runs: List[dict]) -> List[dict]:
+def merged_runs(path: str, runs: List[dict],
+                meta: Optional[Dict] = None) -> List[dict]:
     """``runs`` plus the runs of an earlier results file at ``path`` that
     this invocation did not run (e.g. the main table when only extra arms
-    were asked for), so no finished run drops out of the results."""
+    were asked for), so no finished run drops out of the results; only from
+    a file of the same protocol and schedule."""
     if not osp.isfile(path):
         return list(runs)
     with open(path) as f:
-        earlier = json.load(f).get('runs', [])
+        data = json.load(f)
+    keys = ('protocol', 'iters', 'teacher_iters')
+    if meta and any(data.get('meta', {}).get(k) != meta.get(k)
+                    for k in keys):
+        return list(runs)
+    earlier = data.get('runs', [])
     have = {(r['arm'], r['seed']) for r in runs}
     return list(runs) + [r for r in earlier
                          if (r['arm'], r['seed']) not in have]
@@ -379,7 +386,8 @@ def save(state, final: bool) -> None:
     args = state.args
     name = f'accuracy_{args.protocol}'
     meta = _meta(state)
-    runs = merged_runs(osp.join(args.out_dir, f'{name}.json'), state.results)
+    runs = merged_runs(osp.join(args.out_dir, f'{name}.json'), state.results,
+                       meta)
     text = render(runs, meta)
     plot(runs, osp.join(args.out_dir, f'{name}.png'))
     common.save_results(args.out_dir, name, text, dict(meta=meta, runs=runs),

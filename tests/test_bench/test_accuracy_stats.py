@@ -137,11 +137,15 @@ def test_saving_keeps_the_finished_runs_of_earlier_invocations(tmp_path):
     import json
     path = tmp_path / 'accuracy_cpu.json'
     earlier = [_run('baseline', 0, 40.0, 39.0), _run('kd', 0, 41.0, 40.0)]
-    path.write_text(json.dumps(dict(meta={}, runs=earlier)))
+    meta = dict(protocol='cpu', iters=100, teacher_iters=300)
+    path.write_text(json.dumps(dict(meta=meta, runs=earlier)))
     now = [_run('kd', 0, 42.0, 41.0), _run('at', 0, 41.0, 40.5)]
-    runs = accuracy_report.merged_runs(str(path), now)
+    runs = accuracy_report.merged_runs(str(path), now, meta)
     assert [(r['arm'], r['seed']) for r in runs] == [
         ('kd', 0), ('at', 0), ('baseline', 0)]
     assert runs[0]['test_mIoU'] == 41.0  # this invocation's run wins
     assert accuracy_report.merged_runs(str(tmp_path / 'none.json'),
                                        now) == now
+    # another schedule's file is not mixed in
+    assert accuracy_report.merged_runs(str(path), now,
+                                       dict(meta, iters=200)) == now
