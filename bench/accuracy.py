@@ -151,6 +151,14 @@ def train_cfg(model: dict, args, data_root: str, seed: int, iters: int,
 # ---------------------------------------------------------------------------
 # runs
 # ---------------------------------------------------------------------------
+def missing_runs(names: List[str], seeds: List[int],
+                 results: List[dict]) -> List[str]:
+    """``'<arm> seed <k>'`` of every (arm, seed) without a finished run."""
+    done = {(r['arm'], r['seed']) for r in results}
+    return [f'{name} seed {seed}' for seed in seeds for name in names
+            if (name, seed) not in done]
+
+
 class Protocol:
     """State of one protocol execution (paths, teacher, fitted files)."""
 
@@ -190,20 +198,17 @@ class Protocol:
             name = arm
         work_dir = osp.join(self.root, f'{name}_seed{seed}')
         result_path = osp.join(work_dir, 'result.json')
-        if osp.isfile(result_path):
-            with open(result_path) as f:
-                result = json.load(f)
-            if result.get('iters') != iters:
-                raise runs.RunFailed(
-                    f'{work_dir} finished with {result.get("iters")} '
-                    f'iterations, not {iters}; use another --work-root for '
-                    'a new schedule.')
-            return result
         info = dict(arm=arm, seed=seed, iters=iters, protocol=args.protocol)
         if arm in ('attnfd', 'attnfd_sd'):
             info['attnfd'] = dict(attnfd)
         if arm in ('sd', 'sd_detach', 'attnfd_sd'):
+            # sd_detach records the chosen settings; its arm adds the detach
             info['sd'] = dict(sd)
+        if osp.isfile(result_path):
+            with open(result_path) as f:
+                result = json.load(f)
+            runs.check_same_settings(work_dir, result, info)
+            return result
         restored = self.restore(info, result_path)
         if restored is not None:
             return restored
@@ -459,6 +464,14 @@ def main(argv=None) -> List[dict]:
               for arm in args.arms if arm not in later and arm != 'baseline']
     state.run_many(first)
     if args.choose_on_val and not args.dry_run:
+        missing = missing_runs([n for n, _, _ in ablation],
+                               args.ablation_seeds, state.results)
+        if missing:
+            state.save(final=True)
+            raise SystemExit(
+                f'the val choice needs every ablation run; missing '
+                f'{", ".join(missing)}. Rerun the same command to retry '
+                'them (the chosen arms start once all have finished).')
         chosen = accuracy_report.choose_on_val(state.results)
         if chosen.get('attnfd'):
             args.attnfd = chosen['attnfd']

@@ -124,6 +124,22 @@ def run_logged(cmd: List[str], log_path: str) -> float:
     return time.time() - start
 
 
+#: Fields of a run's ``info`` that must not change between its start, its
+#: resumptions and the reuse of its finished result.
+SETTING_KEYS = ('arm', 'seed', 'iters', 'protocol', 'attnfd', 'sd')
+
+
+def check_same_settings(work_dir: str, recorded: dict, info: dict) -> None:
+    """Refuse a run folder started under other settings (raise
+    :class:`RunFailed` naming the first difference)."""
+    for key in SETTING_KEYS:
+        if key in recorded and recorded.get(key) != info.get(key):
+            raise RunFailed(
+                f'{work_dir} was started with {key}={recorded.get(key)!r}, '
+                f'not {info.get(key)!r}; use another --work-root for new '
+                'settings, or delete that folder to run it again.')
+
+
 def train_run(work_dir: str, cfg: dict, info: dict,
               dry_run: bool = False) -> dict:
     """Train ``cfg`` in ``work_dir`` (resuming), test the final model.
@@ -143,6 +159,14 @@ def train_run(work_dir: str, cfg: dict, info: dict,
     os.makedirs(work_dir, exist_ok=True)
     cfg = copy.deepcopy(cfg)
     cfg['work_dir'] = work_dir
+    # the settings a run started with; a resumption must use the same
+    settings_path = osp.join(work_dir, 'settings.json')
+    if osp.isfile(settings_path):
+        with open(settings_path) as f:
+            check_same_settings(work_dir, json.load(f), info)
+    elif not dry_run:
+        common.write_json(settings_path,
+                          {k: info[k] for k in SETTING_KEYS if k in info})
     cfg_path = osp.join(work_dir, 'config.py')
     Config(cfg).dump(cfg_path)
     record = dict(info, config=cfg_path, config_sha=config_digest(cfg))

@@ -161,3 +161,23 @@ def test_fit_cache_key_follows_the_teacher_weights_not_its_path():
     # without a recorded checksum the path is all that names the teacher
     assert accuracy.fit_key(arms.fit_model(TINY, 'a.pth', False), 500, {}) \
         != accuracy.fit_key(arms.fit_model(TINY, 'b.pth', False), 500, {})
+
+
+def test_a_run_folder_keeps_the_settings_it_started_with(tmp_path):
+    info = dict(arm='attnfd', seed=0, iters=100, protocol='cpu',
+                attnfd=dict(teacher_attention='fitted', loss_weight=8.0))
+    runs.check_same_settings(str(tmp_path), dict(info, test_mIoU=1.0), info)
+    other = dict(info, attnfd=dict(info['attnfd'], loss_weight=2.0))
+    with pytest.raises(runs.RunFailed, match='was started with attnfd='):
+        runs.check_same_settings(str(tmp_path), info, other)
+    with pytest.raises(runs.RunFailed, match='was started with iters=100'):
+        runs.check_same_settings(str(tmp_path), info, dict(info, iters=200))
+
+
+def test_the_val_choice_waits_for_every_ablation_run():
+    from bench import accuracy
+    results = [dict(arm='a', seed=0), dict(arm='b', seed=0),
+               dict(arm='a', seed=1)]
+    assert accuracy.missing_runs(['a', 'b'], [0, 1], results) == [
+        'b seed 1']
+    assert accuracy.missing_runs(['a'], [0, 1], results) == []
