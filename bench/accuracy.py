@@ -527,6 +527,11 @@ def parse_args(argv=None):
                         help='also run the AttnFD and SD ablation arms')
     parser.add_argument('--ablation-seeds', nargs='+', type=int,
                         default=None)
+    parser.add_argument('--grid', choices=('small', 'full'), default=None,
+                        help="ablation grid (default: the protocol's; "
+                        "'full' = every teacher attention with both "
+                        'normalisations, the weight swept per '
+                        'normalisation, SD weights 1 and 10 / 0.1 and 1)')
     parser.add_argument('--choose-on-val', action='store_true',
                         help='main arms use the ablation settings with the '
                         'best mean final val mIoU')
@@ -568,7 +573,7 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f'unknown arms {unknown}; choose from {known}')
     proto = copy.deepcopy(arms.PROTOCOLS[args.protocol])
-    for key in ('batch', 'workers', 'val_interval'):
+    for key in ('batch', 'workers', 'val_interval', 'grid'):
         if getattr(args, key) is not None:
             proto[key] = getattr(args, key)
     args.proto = proto

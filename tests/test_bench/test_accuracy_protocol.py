@@ -97,6 +97,8 @@ def test_dry_run_writes_loadable_configs(tmp_path, capsys):
     assert args.attnfd == dict(arms.ATTNFD_DEFAULT, loss_weight=8.0,
                                spatial_norm=True)
     assert copy.deepcopy(args.sd) == arms.SD_DEFAULT
+    assert args.proto['grid'] == 'small'  # the CPU protocol's own
+    assert accuracy.parse_args(['--grid', 'full']).proto['grid'] == 'full'
 
 
 def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
