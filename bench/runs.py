@@ -42,9 +42,16 @@ class RunFailed(RuntimeError):
 git_commit = common.git_commit
 
 
-def config_digest(cfg: dict) -> str:
-    """First 12 hex digits of the SHA-256 of a config's canonical JSON."""
+def config_digest(cfg, *masked: str) -> str:
+    """First 12 hex digits of the SHA-256 of a config's canonical JSON.
+
+    ``masked`` paths (e.g. the data and work dirs) are replaced by
+    placeholders first, so the digest names the settings, not where the
+    run lives.
+    """
     text = json.dumps(cfg, sort_keys=True, default=str)
+    for i, path in enumerate(masked):
+        text = text.replace(path, f'<path{i}>')
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

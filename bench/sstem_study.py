@@ -403,7 +403,7 @@ def make_initial_weights(arch: str, seed: int, args) -> str:
     from mmengine.runner import set_random_seed
     student = arm_model(arch, 'baseline', args)
     path = osp.join(args.work_root, args.protocol, 'init',
-                    f'{arch}_seed{seed}_{config_sha(student)[:12]}.pth')
+                    f'{arch}_seed{seed}_{runs.config_digest(student)}.pth')
     if osp.isfile(path):
         return path
     set_random_seed(seed)
@@ -458,16 +458,6 @@ def paired_init_hook(init_path: str, seed: int, digest_path: str):
 # ---------------------------------------------------------------------------
 # one run
 # ---------------------------------------------------------------------------
-def config_sha(cfg: dict, *paths: str) -> str:
-    """Digest of a config's settings (the given paths, e.g. the data and
-    work dirs, masked), so a run is resumed or reused only under the
-    settings it was started with."""
-    text = json.dumps(cfg, sort_keys=True, default=str)
-    for i, path in enumerate(paths):
-        text = text.replace(path, f'<path{i}>')
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def run_dir(args, arch: str, arm: str, seed: int) -> str:
     return osp.join(args.work_root, args.protocol, f'{arch}_{arm}_seed{seed}')
 
@@ -657,7 +647,7 @@ def prepare_run(arch: str, arm: str, seed: int, args, data_dir: str) -> str:
     spec = dict(arch=arch, arm=arm, seed=seed, iters=args.iters,
                 protocol=args.protocol, select=args.select,
                 threads=args.threads,
-                config_sha=run_config_sha(arch, arm, seed, args, data_dir),
+                config_sha=_settings_sha(cfg, args, work_dir, data_dir),
                 init=make_initial_weights(arch, seed, args))
     spec_path = osp.join(work_dir, 'spec.json')
     if osp.isfile(spec_path):
@@ -672,11 +662,18 @@ def prepare_run(arch: str, arm: str, seed: int, args, data_dir: str) -> str:
 
 def run_config_sha(arch: str, arm: str, seed: int, args,
                    data_dir: str) -> str:
-    """:func:`config_sha` of a run's training config and its ``--select``
-    (which checkpoint the test scores)."""
+    """Digest of a run's settings, so a run is resumed or reused only under
+    the settings it was started with."""
     work_dir = run_dir(args, arch, arm, seed)
-    cfg = train_cfg(arch, arm, seed, args, data_dir, work_dir)
-    return config_sha(dict(cfg, select=args.select), work_dir, data_dir)
+    return _settings_sha(train_cfg(arch, arm, seed, args, data_dir, work_dir),
+                         args, work_dir, data_dir)
+
+
+def _settings_sha(cfg: dict, args, work_dir: str, data_dir: str) -> str:
+    """The training config and ``--select`` (which checkpoint the test
+    scores), with the run's and the data's paths masked."""
+    return runs.config_digest(dict(cfg, select=args.select), work_dir,
+                              data_dir)
 
 
 def _other_settings(work_dir: str) -> str:
@@ -827,7 +824,7 @@ def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
     models = (('student', arm_model(arch, 'baseline', args)),
               ('teacher', teacher_output_model(arch, args)))
     # keyed by the measured models, the input and the threads
-    sha = config_sha([models, list(args.crop), list(image_size)])[:12]
+    sha = runs.config_digest([models, list(args.crop), list(image_size)])
     path = osp.join(args.work_root, args.protocol,
                     f'complexity_{arch}_{args.latency_threads}t_{sha}.json')
     if osp.isfile(path):
