@@ -29,13 +29,14 @@ labelled ssTEM sections with MMSeg models:
   per (architecture, seed) and saved; every arm loads it before its first
   step (the axial block is extra and initialised on its own), and all RNGs
   are re-seeded there, so dropout draws are paired too;
-* inference: sliding window at the training crop (``test_cfg``,
-  stride 2/3 of the crop); val is also scored with whole-image inference to
-  compare both ways;
+* inference: sliding window at the training crop (the models' ``test_cfg``,
+  stride 2/3 of the crop) and whole-image inference, both scored on val and
+  test; the report uses the mode with the higher mean val mIoU (one choice
+  for all architectures and outputs) for its test numbers and latency;
 * checkpoint choice on val only: ``--select final`` (default, the last
   iteration) or ``best`` (best val mIoU of each output);
 * cost: parameters and FLOPs (one crop window) of both outputs, CPU latency
-  of a whole test section with sliding-window inference.
+  of a whole test section in each inference mode.
 
 Every (architecture, arm, seed) is a work dir with ``result.json``;
 finished runs are skipped, interrupted ones resume from their last
@@ -95,6 +96,10 @@ SOURCE_DELTAS = dict(unet=(0.71, 0.78), pspnet=(-1.32, -1.27),
 SOURCE_OTHER = dict(LinkNet=(2.52, 2.62), PAN=(-0.15, 0.76),
                     UNetPlusPlus=(0.23, 0.28), MAnet=(1.34, 1.45))
 TEACHER_KEY = 'teacher_output.mIoU'
+#: Test-time inference modes scored on val and test (see inference_mode).
+INFERENCE_MODES = ('slide', 'whole')
+#: Code whose commit a run records.
+CODE_PATHS = ('bench', 'mmseg_attnkd', 'configs')
 
 #: Protocols. ``scale``: section resize at conversion (1024 -> 512);
 #: ``crop``: training crop = sliding window; ``width``: base channels of
@@ -599,13 +604,16 @@ def worker(work_dir: str) -> dict:
     # the sliding-window test_cfg of the configs
     start = time.time()
     out['val_final'] = {mode: _evaluate(model, cfg, 'val', mode)
-                        for mode in ('slide', 'whole')}
-    # test once, at the checkpoint chosen on val
+                        for mode in INFERENCE_MODES}
+    # test once per inference mode, at the checkpoint chosen on val; the
+    # report uses the mode that val prefers (see inference_mode)
+    out['test_by_mode'] = {mode: {} for mode in INFERENCE_MODES}
     if spec['select'] == 'final':
-        out['test'] = _evaluate(model, cfg, 'test')
+        for mode in INFERENCE_MODES:
+            out['test_by_mode'][mode] = _evaluate(model, cfg, 'test', mode)
         out['test_checkpoints'] = dict(student=final, teacher=final)
     else:
-        out['test'], out['test_checkpoints'] = {}, {}
+        out['test_checkpoints'] = {}
         keys = [('student', 'mIoU')]
         if spec['arm'] == 'sd':
             keys.append(('teacher', TEACHER_KEY))
@@ -613,11 +621,15 @@ def worker(work_dir: str) -> dict:
             best = sorted(glob.glob(osp.join(work_dir, f'best_{key}_*.pth')))
             ckpt = best[-1] if best else final
             _load_weights(model, ckpt)
-            metrics = _evaluate(model, cfg, 'test')
             out['test_checkpoints'][output] = ckpt
-            out['test'].update(
-                {k: v for k, v in metrics.items()
-                 if k.startswith('teacher_output.') == (output == 'teacher')})
+            for mode in INFERENCE_MODES:
+                metrics = _evaluate(model, cfg, 'test', mode)
+                out['test_by_mode'][mode].update(
+                    {k: v for k, v in metrics.items()
+                     if k.startswith('teacher_output.') == (
+                         output == 'teacher')})
+    # the models' own test_cfg (sliding window): what the export must equal
+    out['test'] = out['test_by_mode']['slide']
     if spec['arm'] == 'sd':
         # the exported AxialRefineHead model must give the same test score
         from mmseg.apis import init_model
@@ -650,11 +662,21 @@ def prepare_run(arch: str, arm: str, seed: int, args, data_dir: str) -> str:
                 config_sha=_settings_sha(cfg, args, work_dir, data_dir),
                 init=make_initial_weights(arch, seed, args))
     spec_path = osp.join(work_dir, 'spec.json')
+    commits = []
     if osp.isfile(spec_path):
         with open(spec_path) as f:
             old = json.load(f)
         if old.get('config_sha') != spec['config_sha']:
             raise SystemExit(_other_settings(work_dir))
+        commits = old.get('commits', [])
+        spec['commands'] = old.get('commands', [])
+    # every commit that trained a segment of this run (a resume may come
+    # from a later one; the digest covers the config, not the code)
+    commit = common.git_commit(CODE_PATHS)
+    spec['commits'] = commits + [commit] if commit not in commits \
+        else commits
+    if getattr(args, 'command', None):
+        spec['commands'] = spec.get('commands', []) + [args.command]
     Config(cfg).dump(osp.join(work_dir, 'config.py'))
     common.write_text(spec_path, json.dumps(spec, indent=1))
     return work_dir
@@ -680,6 +702,12 @@ def _other_settings(work_dir: str) -> str:
     return (f'{work_dir} was started with other settings (config, schedule '
             'or --select); pass a new --work-root for them, or delete that '
             'folder to run it again.')
+
+
+def _spec_sha(work_dir: str) -> str:
+    """The settings digest a run was (re)started with (its spec.json)."""
+    with open(osp.join(work_dir, 'spec.json')) as f:
+        return json.load(f)['config_sha']
 
 
 def _load_result(work_dir: str, sha: str) -> Optional[dict]:
@@ -779,7 +807,7 @@ def _schedule(args, pending, running, results, failed, stopped, env,
                     del running[work_dir]
                 continue
             del running[work_dir]
-            result = _load_result(work_dir, args.iters)
+            result = _load_result(work_dir, _spec_sha(work_dir))
             if proc.returncode != 0 or result is None:
                 failed.append(osp.basename(work_dir))
                 print(f'[failed] {osp.basename(work_dir)}: see '
@@ -816,15 +844,17 @@ def _latency_ms(model, size: Tuple[int, int], repeats: int) -> float:
 
 
 def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
-    """Params/FLOPs (one crop window) and CPU latency (one section,
-    sliding window) of the student and the teacher-output model."""
+    """Params/FLOPs (one crop window) and CPU latency (one section, per
+    inference mode: ``latency_ms[mode]``) of the student and the
+    teacher-output model."""
     import torch
 
     from mmseg_attnkd.analysis.complexity import segmentor_complexity
     models = (('student', arm_model(arch, 'baseline', args)),
               ('teacher', teacher_output_model(arch, args)))
     # keyed by the measured models, the input and the threads
-    sha = runs.config_digest([models, list(args.crop), list(image_size)])
+    sha = runs.config_digest([models, list(args.crop), list(image_size),
+                              list(INFERENCE_MODES)])
     path = osp.join(args.work_root, args.protocol,
                     f'complexity_{arch}_{args.latency_threads}t_{sha}.json')
     if osp.isfile(path):
@@ -835,12 +865,18 @@ def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
     out = {}
     try:
         for name, cfg in models:
-            model = build(dict(cfg, _scope_='mmseg')).eval()
-            cost = segmentor_complexity(model, tuple(args.crop))
-            out[name] = dict(
-                params=cost['params'], flops=cost['flops'],
-                latency_ms=_latency_ms(model, image_size,
-                                       args.latency_repeats))
+            cost = segmentor_complexity(
+                build(dict(cfg, _scope_='mmseg')).eval(), tuple(args.crop))
+            latency = {}
+            for mode in INFERENCE_MODES:
+                test_cfg = cfg['test_cfg'] if mode == 'slide' else dict(
+                    mode='whole')
+                model = build(dict(cfg, _scope_='mmseg',
+                                   test_cfg=test_cfg)).eval()
+                latency[mode] = _latency_ms(model, image_size,
+                                            args.latency_repeats)
+            out[name] = dict(params=cost['params'], flops=cost['flops'],
+                             latency_ms=latency)
     finally:
         torch.set_num_threads(threads)
     out.update(crop=list(args.crop), image=list(image_size),
@@ -870,8 +906,35 @@ def _signed(vals: Sequence[float]) -> str:
                    else '')
 
 
-def summarize(results: List[dict]) -> dict:
-    """Per architecture: test mIoU per arm/output and paired deltas."""
+def inference_mode(results: List[dict]) -> Tuple[str, Optional[float]]:
+    """The test-time mode val prefers, and by how much.
+
+    Returns:
+        tuple: ``'slide'`` or ``'whole'``, and the mean over architectures
+        and outputs of (slide - whole) final val mIoU (None without val
+        scores; then the models' own mode, ``'slide'``). Ties keep slide.
+    """
+    per = {}
+    for r in results:
+        val = r.get('val_final', {})
+        for key in ('mIoU', TEACHER_KEY):
+            a, b = (val.get(m, {}).get(key) for m in INFERENCE_MODES)
+            if a is not None and b is not None and math.isfinite(a - b):
+                per.setdefault((r['arch'], key), []).append(a - b)
+    if not per:
+        return 'slide', None
+    diff = statistics.mean(statistics.mean(v) for v in per.values())
+    return ('slide' if diff >= 0 else 'whole'), diff
+
+
+def _test_scores(r: dict, mode: str) -> dict:
+    """Test metrics of a result in ``mode``."""
+    return r.get('test_by_mode', {}).get(mode, {})
+
+
+def summarize(results: List[dict], mode: str = 'slide') -> dict:
+    """Per architecture: test mIoU per arm/output (inference ``mode``) and
+    paired deltas."""
     by = {}
     for r in results:
         by.setdefault(r['arch'], {}).setdefault(r['arm'], {})[r['seed']] = r
@@ -882,8 +945,9 @@ def summarize(results: List[dict]) -> dict:
         runs = by[arch]
 
         def score(arm, key='mIoU'):
-            return {s: r['test'][key] for s, r in runs.get(arm, {}).items()
-                    if key in r['test']}
+            return {s: _test_scores(r, mode)[key]
+                    for s, r in runs.get(arm, {}).items()
+                    if key in _test_scores(r, mode)}
 
         base, ce2 = score('baseline'), score('ce2')
         stu, tea = score('sd'), score('sd', TEACHER_KEY)
@@ -962,7 +1026,8 @@ def target_lines(summary: dict) -> List[str]:
 
 def aggregate(results: List[dict], costs: Dict[str, dict], args,
               info: dict, extra: dict) -> str:
-    summary = summarize(results)
+    mode, slide_minus_whole = inference_mode(results)
+    summary = summarize(results, mode)
     h, w = args.crop
     dev = info.get('gpu') or 'CPU'
     rows, cost_rows, val_rows = [], [], []
@@ -984,8 +1049,8 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
                 f'{c["teacher"]["params"] / 1e6:.3f}',
                 f'{c["student"]["flops"] / 1e9:.3f}',
                 f'{c["teacher"]["flops"] / 1e9:.3f}',
-                f'{c["student"]["latency_ms"]:.0f}',
-                f'{c["teacher"]["latency_ms"]:.0f}',
+                f'{c["student"]["latency_ms"][mode]:.0f}',
+                f'{c["teacher"]["latency_ms"][mode]:.0f}',
                 ' / '.join(f'{s["sec_per_iter"][a]:.2f}'
                            if a in s['sec_per_iter'] else '-'
                            for a in ARMS)])
@@ -993,10 +1058,11 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         val_rows.append([ARCH_NAMES[arch]] + [
             _ms(v[k]) for k in ('student_slide', 'student_whole',
                                 'teacher_slide', 'teacher_whole')])
-    slide_better = [statistics.mean(s['val'][f'{o}_slide']) -
-                    statistics.mean(s['val'][f'{o}_whole'])
-                    for s in summary.values() for o in ('student', 'teacher')
-                    if s['val'][f'{o}_slide'] and s['val'][f'{o}_whole']]
+    unet_grid = AXIAL_STRIDE.get('unet', 1) if args.sd_unet_stride is None \
+        else args.sd_unet_stride
+    run_commits = sorted({c for r in results for c in r.get('commits', [])})
+    mode_text = {'slide': 'sliding-window inference at the crop',
+                 'whole': 'whole-section inference'}[mode]
     gaps = [s['export_max_gap'] for s in summary.values()
             if s['export_max_gap'] is not None]
     sd_axial = json.dumps(sd_distiller('pspnet', args)['axial'],
@@ -1004,7 +1070,9 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
     lines = [
         f'### Axial self-distillation on Drosophila ssTEM, {args.protocol} '
         f'protocol ({dev})', '',
-        f'Machine: {common.machine_line(info)}. Commit {extra["commit"]}; '
+        f'Machine: {common.machine_line(info)}. Runs trained at commit(s) '
+        f'{", ".join(run_commits) or "unrecorded"}; report written at '
+        f'{extra["commit"]}; '
         f'command `{extra["command"]}`; wall time of the finished runs '
         f'{extra["runs_wall_s"] / 3600:.2f} h (this invocation '
         f'{extra["wall_s"] / 60:.1f} min).', '',
@@ -1015,11 +1083,11 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         f'{args.lr} poly; width-reduced models (base width {args.width}, '
         f'UNet {args.unet_width}; see `arch_model` in bench/sstem_study.py), '
         'from scratch, paired initial '
-        'weights per seed; sliding-window inference at the crop; test '
-        f'scored at the {args.select} checkpoint (chosen on val: '
+        f'weights per seed; {mode_text} (the mode val prefers, below); '
+        f'test scored at the {args.select} checkpoint (chosen on val: '
         f'`--select {args.select}`). Axial SD: {sd_settings_text(args)}; '
-        f'block `{sd_axial}` (PSPNet shown; UNet attends on a 4x pooled '
-        'grid). '
+        f'block `{sd_axial}` (PSPNet shown; UNet attends on a '
+        f'{unet_grid}x pooled grid). '
         'Test mIoU in %, mean +- std over seeds; deltas are paired per seed '
         'against the baseline.', '',
         common.md_table(
@@ -1035,7 +1103,7 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         '', 'Cost: parameters of the inference model, FLOPs of one '
         f'{w}x{h} window (fvcore convention, 1 multiply-add = 1 FLOP), CPU '
         f'latency of one {extra["image"][1]}x{extra["image"][0]} section '
-        'with sliding-window inference (median, '
+        f'with {mode_text} (median, '
         f'{args.latency_threads} threads, measured once per architecture '
         'after the runs and cached in the work root); training s/iter '
         '(median of the logged iterations, seed 0 ... n).', '',
@@ -1051,10 +1119,14 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         common.md_table(['architecture', 'student slide (all arms)',
                          'student whole (all arms)', 'teacher slide',
                          'teacher whole'], val_rows), '',
-        'The configs use sliding-window inference at the crop'
-        + (f'; on val it is {statistics.mean(slide_better):+.2f} points vs '
-           'whole-image inference (mean over architectures and outputs).'
-           if slide_better else '.'),
+        'Inference mode, chosen on val: '
+        + (f'sliding window minus whole section = {slide_minus_whole:+.2f} '
+           'val mIoU points (mean over architectures and outputs), so the '
+           f'test numbers and latencies above use {mode_text}'
+           + ('' if mode == 'slide' else
+              '; the configs, which slide at the crop, should switch')
+           + '.' if slide_minus_whole is not None else
+           'no val scores; the models\' own sliding window is used.'),
         'Exported teacher-output model vs the teacher output of the val '
         'loop on test: max |difference| '
         + (f'{max(gaps):.2g} mIoU points ('
@@ -1073,7 +1145,7 @@ def plot(results: List[dict], path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    summary = summarize(results)
+    summary = summarize(results, inference_mode(results)[0])
     archs = [a for a in ARCHS if a in summary]
     series = [('d_student', 'SD student (ours)', 'tab:blue', None),
               ('d_teacher', 'SD teacher (ours)', 'tab:orange', None),
@@ -1131,7 +1203,9 @@ def write_report(results: List[dict], args, info: dict, extra: dict) -> str:
     text = aggregate(results, costs, args, info, extra)
     plot(results, osp.join(args.out_dir, f'{name}.png'))
     data = dict(machine=info, extra=extra, args=_public_args(args),
-                costs=costs, summary=summarize(results), runs=results)
+                costs=costs, runs=results)
+    mode, data['slide_minus_whole_val'] = inference_mode(results)
+    data.update(inference_mode=mode, summary=summarize(results, mode))
     common.save_results(args.out_dir, name, text, data, readme=False)
     if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
         common.update_readme(name, text, AXIAL_README)
@@ -1191,10 +1265,10 @@ def measure_steps(args) -> str:
         # ce2 costs what the baseline costs. Evaluation passes over the 4
         # val/test sections per run: every val (SD: both outputs), then at
         # the end val slide + whole (whole ~ half a slide pass) and test
-        # (SD: both outputs, plus the exported model on test)
+        # (SD: both outputs, plus the exported model on test), test whole
         n_val = args.iters // args.val_interval
         train = (2 * per_arm['baseline'] + per_arm['sd']) * args.iters
-        passes = 4 * (n_val + 2.5) + 1
+        passes = 4 * (n_val + 3) + 1
         evals = per_arm.get('slide_s', 0.0) * 4 * passes
         run_s = train + evals
         est += run_s * len(args.seeds)
@@ -1344,7 +1418,9 @@ def _results_in(args) -> List[dict]:
     for seed in args.seeds:
         for arch in args.archs:
             for arm in args.arms:
-                r = _load_result(run_dir(args, arch, arm, seed), args.iters)
+                r = _load_result(
+                    run_dir(args, arch, arm, seed),
+                    run_config_sha(arch, arm, seed, args, args.data_dir))
                 if r is not None:
                     out.append(r)
     return out
@@ -1363,6 +1439,7 @@ def main(argv=None) -> List[dict]:
             args.dry_run or args.report_only or args.measure_steps):
         raise SystemExit('--protocol gpu needs a CUDA device; use --protocol '
                          'cpu here (or --dry-run).')
+    args.command = command
     import mmseg_attnkd  # noqa: F401
     if args.measure_steps:
         text = measure_steps(args)
@@ -1385,8 +1462,7 @@ def main(argv=None) -> List[dict]:
         results, failed, stopped = run_all(args, data_dir)
         if args.dry_run:
             return results
-    code = ('bench', 'mmseg_attnkd', 'configs')
-    extra = dict(commit=common.git_commit(code), command=command,
+    extra = dict(commit=common.git_commit(CODE_PATHS), command=command,
                  wall_s=time.time() - args.start,
                  image=list(_image_size(data_dir)),
                  failed=failed, stopped=stopped)

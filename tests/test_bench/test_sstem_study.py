@@ -209,6 +209,59 @@ def test_study_smoke_end_to_end(tmp_path):
     assert len(again) == 6
     assert os.path.getmtime(
         osp.join(work, 'cpu', 'unet_sd_seed0', 'result.json')) == mtime
+    # --report-only reads every finished run back under its own settings
+    os.remove(osp.join(out, 'sstem_study_cpu.md'))
+    assert len(study.main(argv + ['--report-only', '--no-cost'])) == 6
+    assert osp.isfile(osp.join(out, 'sstem_study_cpu.md'))
+
+
+def test_test_scores_follow_the_inference_mode_val_prefers(tmp_path):
+    def run(arch, arm, seed, slide, whole, test_slide, test_whole):
+        return dict(arch=arch, arm=arm, seed=seed,
+                    val_final=dict(slide={'mIoU': slide},
+                                   whole={'mIoU': whole}),
+                    test_by_mode=dict(slide={'mIoU': test_slide},
+                                      whole={'mIoU': test_whole}))
+
+    # val prefers whole on average (-1.0), so test is read in whole mode
+    results = [run('fpn', 'baseline', 0, 50.0, 52.0, 40.0, 45.0),
+               run('fpn', 'ce2', 0, 51.0, 51.0, 41.0, 46.0)]
+    mode, diff = study.inference_mode(results)
+    assert (mode, diff) == ('whole', -1.0)
+    summary = study.summarize(results, mode)['fpn']
+    assert summary['baseline'] == {0: 45.0}
+    assert summary['d_ce2'] == [1.0]
+    # a non-finite val score (a diverged run) does not decide; ties slide
+    results.append(run('fpn', 'sd', 0, float('nan'), 1.0, 0.0, 0.0))
+    results[0]['val_final']['whole']['mIoU'] = 50.0
+    results[1]['val_final']['whole']['mIoU'] = 51.0
+    assert study.inference_mode(results) == ('slide', 0.0)
+    assert study.inference_mode([]) == ('slide', None)
+
+
+def test_worker_processes_finish_every_run_and_record_the_commit(tmp_path):
+    # --jobs 1: each run trains in its own process; the scheduler reads its
+    # result back under the settings it was started with
+    data = _sample_data(tmp_path)
+    work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
+    argv = ['--data-dir', data, '--work-root', work, '--out-dir', out,
+            '--archs', 'fpn', '--arms', 'ce2', '--seeds', '0',
+            '--iters', '1', '--val-interval', '1', '--width', '4',
+            '--crop', '64', '--batch', '2', '--workers', '0', '--jobs', '1',
+            '--threads', '1', '--no-cost']
+    results = study.main(argv)
+    assert [r['arm'] for r in results] == ['ce2']
+    for r in results:
+        assert len(r['commits']) == 1 and r['commits'][0] != 'unknown'
+        # one invocation, its machine paths masked (see common.write_json)
+        assert len(r['commands']) == 1
+        assert r['commands'][0].startswith('python bench/sstem_study.py ')
+        assert ' '.join(argv[6:]) in r['commands'][0]
+        assert set(r['test_by_mode']) == {'slide', 'whole'}
+        assert r['test'] == r['test_by_mode']['slide']
+    text = open(osp.join(out, 'sstem_study_cpu.md')).read()
+    assert f'Runs trained at commit(s) {results[0]["commits"][0]}' in text
+    assert 'Inference mode, chosen on val' in text
 
 
 def test_deadline_stops_starting_runs(tmp_path):
