@@ -6,12 +6,12 @@ teacher's weights, BN statistics and dropout stay fixed), with the teacher's
 own decode head and segmentation loss on the config's training data, then
 writes the file that ``teacher_attention='fitted'`` loads::
 
-    python tools/fit_teacher_attention.py configs/attnfd/<config>.py \\
-        --iters 1000 --work-dir work_dirs/fit_attn
-    # -> work_dirs/fit_attn/teacher_attention.pth; then train with
-    python tools/train.py configs/attnfd/<config>.py --cfg-options \\
-        model.distiller.teacher_attention=fitted \\
-        model.distiller.teacher_attention_ckpt=work_dirs/fit_attn/teacher_attention.pth
+    python tools/fit_teacher_attention.py configs/attnfd/<config>.py
+    # -> work_dirs/fit_teacher_attention/<config>/teacher_attention.pth,
+    # the file the configs of configs/attnfd name; then train with
+    python tools/train.py configs/attnfd/<config>.py
+    # another file: --out FILE here, and there --cfg-options
+    #   model.distiller.teacher_attention_ckpt=FILE
 
 The file records the teacher's weight digest, the stages, channels and CBAM
 options; the distiller refuses it for any other set-up. An interrupted fit
@@ -66,15 +66,16 @@ def fit_config(cfg: Config, args: argparse.Namespace) -> Config:
             'model.teacher); pass an AttnFD distillation config.')
     iters = args.iters
     interval = max(1, iters // 4)
+    work_dir = args.work_dir or osp.join(
+        'work_dirs', 'fit_teacher_attention',
+        osp.splitext(osp.basename(args.config))[0])
     fit = dict(
         default_scope=cfg.get('default_scope', 'mmseg'),
         custom_imports=dict(imports=['mmseg_attnkd'],
                             allow_failed_imports=False),
         model=dict(_scope_='mmrazor', type='TeacherAttentionFitter',
                    distill_model=model),
-        work_dir=args.work_dir or osp.join(
-            'work_dirs', 'fit_teacher_attention',
-            osp.splitext(osp.basename(args.config))[0]),
+        work_dir=work_dir,
         train_dataloader=copy.deepcopy(cfg.train_dataloader),
         optim_wrapper=dict(
             type='OptimWrapper',
@@ -99,7 +100,7 @@ def fit_config(cfg: Config, args: argparse.Namespace) -> Config:
             dist_cfg=dict(backend='gloo')))),
         randomness=dict(seed=args.seed),
         launcher='none',
-        resume=osp.isfile(osp.join(args.work_dir or '', 'last_checkpoint')),
+        resume=osp.isfile(osp.join(work_dir, 'last_checkpoint')),
         load_from=None)
     if not args.no_val and cfg.get('val_dataloader'):
         fit.update(

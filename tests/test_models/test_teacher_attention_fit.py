@@ -137,3 +137,20 @@ def test_spatial_norm_cbam_has_bn_and_keeps_plain_keys():
     assert 'spatial_norm.running_mean' in bn.state_dict()
     x = torch.randn(2, 16, 5, 6)
     assert bn(x).shape == x.shape
+
+
+def test_fit_resumes_in_its_default_work_dir(tmp_path, monkeypatch):
+    # an interrupted fit without --work-dir resumes where it wrote
+    from mmengine.config import Config
+
+    from tools import fit_teacher_attention
+    monkeypatch.chdir(tmp_path)
+    cfg = Config(dict(model=dict(teacher=dict(), distiller=dict()),
+                      train_dataloader=dict()))
+    args = fit_teacher_attention.parse_args(['configs/x/my_attnfd.py'])
+    fit = fit_teacher_attention.fit_config(cfg, args)
+    assert fit.work_dir == 'work_dirs/fit_teacher_attention/my_attnfd'
+    assert fit.resume is False
+    (tmp_path / fit.work_dir).mkdir(parents=True)
+    (tmp_path / fit.work_dir / 'last_checkpoint').write_text('iter_2.pth')
+    assert fit_teacher_attention.fit_config(cfg, args).resume is True
