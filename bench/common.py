@@ -294,18 +294,19 @@ def _logit_distiller(loss: dict, name: str) -> dict:
     return logit_distiller(loss, name)
 
 
-def attnfd_distiller(teacher_attention: str = 'frozen',
-                     normalize: str = 'channel',
-                     loss_weight: float = 2.0) -> dict:
-    """AttnFD with the package defaults (stages 'auto', lambda 2)."""
+def attnfd_distiller(teacher_attention: str = 'random',
+                     normalize: str = 'tensor',
+                     loss_weight: float = 8.0) -> dict:
+    """AttnFD with the package defaults (stages 'auto'), except a seeded
+    random teacher attention in place of a fitted file (same compute)."""
     return dict(type='AttnFDDistiller', stages='auto',
                 teacher_attention=teacher_attention, normalize=normalize,
                 loss_weight=loss_weight)
 
 
-def attnfd_axial_distiller(teacher_attention: str = 'frozen',
-                           normalize: str = 'channel',
-                           loss_weight: float = 2.0) -> dict:
+def attnfd_axial_distiller(teacher_attention: str = 'random',
+                           normalize: str = 'tensor',
+                           loss_weight: float = 8.0) -> dict:
     """AttnFD (package defaults) plus axial self-distillation (defaults)."""
     return dict(
         attnfd_distiller(teacher_attention, normalize, loss_weight),

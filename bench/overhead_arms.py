@@ -103,7 +103,10 @@ def arm_model_cfg(arm: str, s: Setting) -> dict:
         return axial_sd_model(student, dict(stride=2))
     distillers = dict(
         floor=lambda: dict(type='ConfigurableDistiller'),
-        attnfd=lambda: dict(type='AttnFDDistiller'),  # package defaults
+        # package defaults with a seeded random teacher attention: the same
+        # compute as a fitted one, without a fitted file
+        attnfd=lambda: dict(type='AttnFDDistiller',
+                            teacher_attention='random'),
         kd=lambda: common.kd_distiller(NUM_CLASSES),
         cwd=common.cwd_distiller)
     if arm not in distillers:

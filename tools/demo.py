@@ -49,6 +49,10 @@ TEACHER_CKPT = osp.join(
     'demo', 'checkpoints', 'camvid240_deeplabv3plus-r18-w32-d8_teacher.pth')
 TEACHER_COMMAND = ('python bench/accuracy.py --protocol cpu --data-root '
                    '<CamVid SegNet folder>')
+#: The teacher attention fitted on TEACHER_CKPT (AttnFD's default mode).
+TEACHER_ATTENTION = osp.join(
+    'demo', 'checkpoints',
+    'camvid240_deeplabv3plus-r18-w32-d8_teacher_attention.pth')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,6 +62,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='CamVid in MMSeg layout (240x180)')
     parser.add_argument('--teacher-checkpoint', default=TEACHER_CKPT,
                         help='weights of the w32-d8 teacher')
+    parser.add_argument('--teacher-attention', default=TEACHER_ATTENTION,
+                        help='AttnFD teacher attention: a file fitted on the '
+                        'teacher (tools/fit_teacher_attention.py), or '
+                        "'parameter_free' / 'random'")
     parser.add_argument('--iters', type=int, default=300,
                         help='training iterations of every student')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
@@ -136,8 +144,14 @@ def seed_config(name: str, seed: int, init: str, args) -> str:
     if name == 'baseline':
         model = student
     elif name == 'attnfd':
+        attention = args.teacher_attention
+        distiller = (f'dict(teacher_attention={attention!r}, '
+                     'teacher_attention_ckpt=None)'
+                     if attention in ('parameter_free', 'random') else
+                     f'dict(teacher_attention_ckpt={attention!r})')
         model = (f'dict(architecture={student}, '
-                 f'teacher_ckpt={args.teacher_checkpoint!r})')
+                 f'teacher_ckpt={args.teacher_checkpoint!r}, '
+                 f'distiller={distiller})')
     else:
         model = f'dict(architecture={student})'
     path = osp.join(args.work_dir, 'configs', f'{name}_seed{seed}.py')
@@ -339,6 +353,29 @@ def format_table(summary: List[dict]) -> str:
     return '\n'.join(lines)
 
 
+def check_teacher_attention(args) -> None:
+    """The committed fitted attention belongs to the committed teacher."""
+    if args.teacher_attention in ('parameter_free', 'random'):
+        return
+    committed = osp.join(REPO, TEACHER_ATTENTION)
+    args.teacher_attention = osp.abspath(
+        committed if args.teacher_attention == TEACHER_ATTENTION else
+        args.teacher_attention)
+    if args.teacher_attention == committed and \
+            args.teacher_checkpoint != osp.join(REPO, TEACHER_CKPT):
+        raise SystemExit(
+            f'--teacher-checkpoint {args.teacher_checkpoint}: the committed '
+            'teacher attention was fitted on the committed teacher; fit one '
+            'on yours (python tools/fit_teacher_attention.py CONFIG --out '
+            'FILE) and pass --teacher-attention FILE, or pass '
+            '--teacher-attention parameter_free.')
+    if not osp.isfile(args.teacher_attention):
+        raise SystemExit(
+            f'--teacher-attention {args.teacher_attention} does not exist; '
+            'pass a file written by tools/fit_teacher_attention.py, or '
+            'parameter_free.')
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
@@ -357,6 +394,7 @@ def main(argv=None) -> None:
             'committed with the repository (git lfs/checkout problem?) or '
             f'made by `{TEACHER_COMMAND}` (its teacher_plain.pth); or pass '
             '--teacher-checkpoint.')
+    check_teacher_attention(args)
     import mmseg_attnkd  # noqa: F401
     start = time.time()
     seeds = list(dict.fromkeys(args.seeds))

@@ -3,6 +3,8 @@
 # axial self-distillation of the DeepLabV3+ R18-d8 student, CamVid.
 # Same student, data, schedule, teacher and AttnFD stages as the AttnFD
 # config it inherits; the distiller adds the axial self-teacher output.
+# The fitted teacher attention is the AttnFD config's too (same teacher and
+# stages): fit it once with tools/fit_teacher_attention.py on that config.
 _base_ = '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py'  # noqa: E501
 
 model = dict(

@@ -287,5 +287,9 @@ def format_stage_snippet(stages: Sequence[Dict]) -> str:
         else:
             item = f"'{stage['student']}',"
         lines.append(f'            {item}{comment}')
-    lines += ['        ]))']
+    lines += ['        ],',
+              '        # the default attention, fitted on the trained teacher:',
+              '        #   python tools/fit_teacher_attention.py CONFIG '
+              '--out FILE',
+              "        teacher_attention_ckpt='FILE'))"]
     return '\n'.join(lines)

@@ -138,7 +138,7 @@ def test_arm_configs_of_both_scales():
     assert floor['architecture']['backbone']['depth'] == 18
     assert floor['teacher']['backbone']['depth'] == 50
     assert overhead_arms.arm_model_cfg('attnfd', r18)['distiller'] == dict(
-        type='AttnFDDistiller')
+        type='AttnFDDistiller', teacher_attention='random')
     with pytest.raises(ValueError, match='unknown arm'):
         overhead_arms.arm_model_cfg('fitnets', r18)
 

@@ -33,9 +33,15 @@ def test_config_builds_both_methods(path):
         assert cfg[key] == base[key], key
     assert cfg.model.architecture == base.model.architecture
     assert cfg.model.teacher == base.model.teacher
-    assert cfg.model.distiller.stages == base.model.distiller.stages
+    # the AttnFD settings, fitted attention file included, are inherited
+    for key in ('stages', 'teacher_attention', 'teacher_attention_ckpt',
+                'normalize', 'loss_weight'):
+        assert cfg.model.distiller[key] == base.model.distiller[key], key
     adapt_cfg_to_environment(cfg)
     cfg.model.distiller.probe_input_size = (32, 32)
+    # no fitted file here (see test_attnfd_configs): a random attention
+    cfg.model.distiller.update(teacher_attention='random',
+                               teacher_attention_ckpt=None)
     model = MODELS.build(cfg.model)
     distiller = model.distiller
     assert isinstance(distiller, AttnFDAxialDistiller)

@@ -1,6 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Every AttnFD config (and its matched baseline) builds its model."""
 import glob
+import inspect
 import os.path as osp
 import re
 
@@ -10,6 +11,7 @@ from mmengine.config import Config
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import AttnFDDistiller, auto_stages
 from mmseg_attnkd.utils import adapt_cfg_to_environment
+from tools import fit_teacher_attention as fit_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ATTNFD = sorted(glob.glob(osp.join(REPO, 'configs', 'attnfd', '*.py')))
@@ -65,6 +67,27 @@ def test_config_text_rules(path):
         for key in ('train_dataloader', 'train_cfg', 'param_scheduler',
                     'optim_wrapper', 'val_dataloader'):
             assert cfg[key] == base[key], key
+        # the package defaults, the attention read where the fit tool
+        # writes it for this config
+        distiller = cfg.model.distiller
+        defaults = inspect.signature(AttnFDDistiller).parameters
+        for key in ('teacher_attention', 'normalize', 'loss_weight'):
+            assert distiller[key] == defaults[key].default, key
+        fit_args = fit_tool.parse_args([path])
+        fit_dir = fit_tool.fit_config(cfg, fit_args).work_dir
+        assert distiller.teacher_attention_ckpt == osp.join(
+            fit_dir, 'teacher_attention.pth')
+
+
+def test_attnfd_config_without_its_fit_names_the_fit_command():
+    from mmrazor.registry import MODELS
+    path = [p for p in ATTNFD if 'camvid' in p][0]
+    cfg = Config.fromfile(path)
+    cfg.model.distiller.probe_input_size = (32, 32)
+    with pytest.raises(FileNotFoundError,
+                       match=r'does not exist; fit it first with `python '
+                       r'tools/fit_teacher_attention\.py'):
+        MODELS.build(cfg.model)
 
 
 @pytest.mark.parametrize('path', ATTNFD, ids=osp.basename)
@@ -73,6 +96,9 @@ def test_attnfd_config_builds(path):
     cfg = Config.fromfile(path)
     adapt_cfg_to_environment(cfg)  # SyncBN -> BN without CUDA
     cfg.model.distiller.probe_input_size = (32, 32)  # a faster probe
+    # no fitted file here (the test above): a seeded random attention
+    cfg.model.distiller.update(teacher_attention='random',
+                               teacher_attention_ckpt=None)
     model = MODELS.build(cfg.model)
     distiller = model.distiller
     assert isinstance(distiller, AttnFDDistiller)

@@ -26,8 +26,8 @@ def _build(student=None, **distiller):
         dict(type='mmrazor.SegSingleTeacherDistill',
              architecture=student or tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
              teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
-             distiller=dict(dict(type='AttnFDAxialDistiller', axial=AXIAL),
-                            **distiller)))
+             distiller=dict(dict(type='AttnFDAxialDistiller', axial=AXIAL,
+                                 teacher_attention='random'), **distiller)))
 
 
 def test_losses_of_both_methods_and_axial_records_from_the_student():
@@ -138,7 +138,8 @@ def test_export_gives_the_self_teacher_output(tmp_path):
         _scope_='mmrazor', type='SegSingleTeacherDistill',
         architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
         teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
-        distiller=dict(type='AttnFDAxialDistiller', axial=AXIAL))
+        distiller=dict(type='AttnFDAxialDistiller', axial=AXIAL,
+                       teacher_attention='random'))
     cfg = Config(dict(model=model_cfg, default_scope='mmseg'))
     ckpt, _ = export_axial_refine(cfg, dict(state_dict=algo.state_dict()),
                                   str(tmp_path / 'teacher_output.pth'))

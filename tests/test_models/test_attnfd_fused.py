@@ -177,7 +177,8 @@ def test_distiller_uses_the_fused_path_with_equal_results(monkeypatch):
             _scope_='mmrazor', type='SegSingleTeacherDistill',
             architecture=tiny_deeplabv3plus_cfg(8, 4),
             teacher=tiny_deeplabv3plus_cfg(16, 4),
-            distiller=dict(type='AttnFDDistiller')))
+            distiller=dict(type='AttnFDDistiller',
+                           teacher_attention='random')))
         algo.train()
         if not fused:
             algo.distiller.fused_loss = lambda *args: None

@@ -41,7 +41,7 @@ def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
             teacher=tiny_deeplabv3plus_cfg(16, 4),
             teacher_ckpt=None,
             distiller=dict(type='AttnFDDistiller', stages='auto',
-                           loss_weight=2.0)),
+                           teacher_attention='random', loss_weight=2.0)),
         **synthetic_dataset_cfg(data_root, num_classes=4, batch_size=2),
         **tiny_runtime_cfg(work_dir, max_iters=4, val_interval=4,
                            checkpoint_interval=4, distill=True))

@@ -21,8 +21,9 @@ from mmseg_attnkd.testing import (seg_batch, tiny_deeplabv3plus_cfg,
 NUM_CLASSES = 4
 STEPS = 3
 
-#: the stages, teacher attention, normalisation and weight of
-#: configs/attnfd/*camvid*.py
+#: the stages of configs/attnfd/*camvid*.py with the attention, normalisation
+#: and weight its values were recorded under (a fitted attention file needs
+#: a trained teacher)
 ATTNFD_CAMVID = dict(
     type='AttnFDDistiller',
     stages=[('backbone.layer4', 'backbone.layer4'),
@@ -54,12 +55,14 @@ CASES = {
     # 'batch' normalisation; FCN student: conv_seg *inputs* recorded
     'attnfd_batch_inputs': lambda: _teacher_distill(
         dict(type='AttnFDDistiller', normalize='batch',
-             teacher_attention_seed=3),
+             teacher_attention='random', teacher_attention_seed=3,
+             loss_weight=2.0),
         student=tiny_fcn_cfg(8, NUM_CLASSES)),
     # PSPNet pair, no alignment on equal widths
     'attnfd_pspnet_noalign': lambda: _teacher_distill(
         dict(type='AttnFDDistiller', align=False,
-             stages=['decode_head.bottleneck']),
+             stages=['decode_head.bottleneck'], teacher_attention='random',
+             normalize='channel', loss_weight=2.0),
         student=tiny_pspnet_cfg(8, NUM_CLASSES),
         teacher=tiny_pspnet_cfg(8, NUM_CLASSES)),
     # configs/axial_sd/axial-sd_deeplabv3plus_r50-d8_*

@@ -31,7 +31,8 @@ def _build(distiller, flag=True):
     return algo.train()
 
 
-@pytest.mark.parametrize('distiller', [dict(type='AttnFDDistiller'),
+@pytest.mark.parametrize('distiller', [dict(type='AttnFDDistiller',
+                                            teacher_attention='random'),
                                        _logit_kd()])
 def test_same_losses_without_the_teachers_aux_head_and_loss(distiller):
     fast, full = _build(distiller, True), _build(distiller, False)

@@ -59,6 +59,7 @@ def attnfd_cfg(data_root: str, work_dir: str, max_iters: int = 4,
         teacher=teacher,
         teacher_ckpt=None,
         distiller=dict(type='AttnFDDistiller', stages='auto',
+                       teacher_attention='random', normalize='channel',
                        loss_weight=2.0))
     return cfg
 

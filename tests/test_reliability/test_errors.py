@@ -192,6 +192,7 @@ def _stock_recorder_typo(tmp):
 def _attnfd_stage_typo(tmp):
     cfg = _cwd_model()
     cfg['distiller'] = dict(type='AttnFDDistiller',
+                            teacher_attention='random',
                             stages=[('backbone.layer5', 'backbone.layer4')])
     _build(cfg)
 
@@ -826,7 +827,8 @@ def test_frozen_teacher_runs_in_eval_mode():
         algo = MODELS.build(dict(
             type='SegSingleTeacherDistill', architecture=student,
             teacher=teacher, distiller=dict(type='AttnFDDistiller',
-                                            stages='auto')))
+                                            stages='auto',
+                                            teacher_attention='random')))
     algo.train()
     assert algo.student.training
     assert not any(m.training for m in algo.teacher.modules())

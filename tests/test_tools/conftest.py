@@ -100,7 +100,8 @@ def attnfd_run(tmp_path_factory, synthetic_data) -> dict:
         architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
         teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
         teacher_ckpt=None,
-        distiller=dict(type='AttnFDDistiller', stages='auto'))
+        distiller=dict(type='AttnFDDistiller', stages='auto',
+                       teacher_attention='random'))
     return _train(folder, 'attnfd_tiny', model, synthetic_data)
 
 

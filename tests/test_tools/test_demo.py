@@ -2,6 +2,7 @@
 """tools/demo.py: paired initial weights per seed, the noise verdict and the
 summary table (the training itself is covered by the config tests)."""
 import argparse
+import os.path as osp
 
 import pytest
 import torch
@@ -40,8 +41,10 @@ def test_every_stage_of_a_seed_starts_from_the_same_student(
     teacher.init_weights()
     teacher_path = str(tmp_path / 'teacher.pth')
     torch.save(dict(meta={}, state_dict=teacher.state_dict()), teacher_path)
+    # a random teacher has no fitted attention: a seeded random one
     args = argparse.Namespace(work_dir=str(tmp_path / 'work'),
-                              teacher_checkpoint=teacher_path)
+                              teacher_checkpoint=teacher_path,
+                              teacher_attention='random')
     init = demo.initial_weights(1, args)
     assert demo.initial_weights(1, args) == init  # saved once
     expected = torch.load(init, map_location='cpu')['state_dict']
@@ -107,3 +110,31 @@ def test_missing_teacher_is_one_line(demo, tmp_path):
     msg = str(err.value)
     assert 'demo teacher not found' in msg and '\n' not in msg
     assert 'bench/accuracy.py' in msg
+
+
+def test_the_committed_attention_is_refused_for_another_teacher(demo,
+                                                                tmp_path):
+    other = tmp_path / 'other_teacher.pth'
+    other.write_bytes(b'weights')
+    argv = ['--work-dir', str(tmp_path), '--teacher-checkpoint', str(other),
+            '--data-root', f'{demo.REPO}/demo/camvid_mini']
+    with pytest.raises(SystemExit) as err:
+        demo.main(argv)
+    msg = str(err.value)
+    assert 'fitted on the committed teacher' in msg and '\n' not in msg
+    assert '--teacher-attention parameter_free' in msg
+    with pytest.raises(SystemExit, match='does not exist'):
+        demo.main(argv + ['--teacher-attention', str(tmp_path / 'x.pth')])
+    # the committed pair goes together; a mode needs no file
+    args = demo.parse_args([])
+    args.teacher_checkpoint = osp.join(demo.REPO, demo.TEACHER_CKPT)
+    demo.check_teacher_attention(args)
+    assert args.teacher_attention == osp.join(demo.REPO,
+                                              demo.TEACHER_ATTENTION)
+    assert osp.isfile(args.teacher_attention)
+    args = demo.parse_args(['--teacher-attention', 'parameter_free'])
+    args.work_dir = str(tmp_path)
+    demo.check_teacher_attention(args)
+    cfg = Config.fromfile(demo.seed_config('attnfd', 0, 'init.pth', args))
+    assert cfg.model.distiller.teacher_attention == 'parameter_free'
+    assert cfg.model.distiller.teacher_attention_ckpt is None

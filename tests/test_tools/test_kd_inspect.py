@@ -48,8 +48,10 @@ def test_distill_config_table_and_snippet_build(cwd_run, inspect_tool,
     scope = {}
     exec(snippet, scope)
     stages = scope['model']['distiller']['stages']
+    assert scope['model']['distiller']['teacher_attention_ckpt'] == 'FILE'
     with DefaultScope.overwrite_default_scope('mmrazor'):
-        distiller = AttnFDDistiller(stages=stages)
+        # no fitted file for this teacher: a seeded random attention
+        distiller = AttnFDDistiller(stages=stages, teacher_attention='random')
         distiller.prepare_from_student(student)
         distiller.prepare_from_teacher(teacher)
     for built, suggested in zip(distiller.stages, res['stages']):

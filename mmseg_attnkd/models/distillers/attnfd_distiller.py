@@ -44,29 +44,32 @@ class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
             ``tools/fit_teacher_attention.py``), ``'random'`` (a fixed,
             randomly initialised CBAM) or ``'parameter_free'`` (public
             code). ``'frozen'`` means ``'fitted'`` when a file is given and
-            ``'random'`` otherwise. Defaults to ``'random'``.
+            ``'random'`` otherwise. Defaults to ``'fitted'``.
         teacher_attention_seed: Seed of stage ``i``'s random CBAM minus i.
         teacher_attention_ckpt: Fitted file (required by ``'fitted'``), or
             any checkpoint with ``attnfd_{i}_teacher.cbam.*`` keys.
         normalize: ``'channel'`` (paper), ``'tensor'`` or ``'batch'``
-            (public code), see :class:`AttnFDLoss`. Defaults to 'channel'.
-        loss_weight: ``lambda`` of every stage loss. Defaults to 2.0.
+            (public code), see :class:`AttnFDLoss`. Defaults to 'tensor'.
+        loss_weight: ``lambda`` of every stage loss. Defaults to 8.0.
         reduction, kernel_size, min_hidden, spatial_norm: CBAM MLP
             reduction (16), spatial kernel (7), minimum MLP width (8) and BN
             after the spatial convolution (False), on both sides.
         align, align_norm_cfg: 1x1 conv + norm (BN) to the teacher's
             channels after the student CBAM (True; else channels must match).
         probe_input_size, init_cfg: See :class:`StageDistiller`.
+
+    Defaults: the best mean final val mIoU of the CamVid ablation
+    (``bench/results/accuracy_cpu.md``).
     """
 
     method = 'AttnFD'
 
     def __init__(self,
                  stages: Union[str, List[StageSpec]] = 'auto',
-                 teacher_attention: str = 'random',
+                 teacher_attention: str = 'fitted',
                  teacher_attention_seed: int = 0,
                  teacher_attention_ckpt: Optional[str] = None,
-                 normalize: str = 'channel', loss_weight: float = 2.0,
+                 normalize: str = 'tensor', loss_weight: float = 8.0,
                  reduction: int = 16, kernel_size: int = 7,
                  min_hidden: int = 8, align: bool = True,
                  align_norm_cfg: Optional[Dict] = None,

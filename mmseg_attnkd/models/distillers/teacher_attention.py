@@ -14,6 +14,7 @@ The distiller refuses a file fitted for another teacher, other stages,
 other channel counts or another CBAM shape, naming the mismatch.
 """
 import hashlib
+import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -173,9 +174,9 @@ def resolve_teacher_attention(mode: str, ckpt: Optional[str],
     if mode == 'fitted' and not ckpt:
         raise ValueError(
             f"{owner}: teacher_attention='fitted' needs "
-            'teacher_attention_ckpt; make one with `python '
-            'tools/fit_teacher_attention.py CONFIG` or use '
-            "teacher_attention='random'.")
+            'teacher_attention_ckpt (the default mode); make one with '
+            '`python tools/fit_teacher_attention.py CONFIG --out FILE` or '
+            "use teacher_attention='parameter_free' (no fitting).")
     if ckpt and mode != 'fitted':
         raise ValueError(
             f'{owner}: teacher_attention_ckpt is only used with '
@@ -209,12 +210,18 @@ def load_teacher_attention_file(path: str, distiller: nn.Module,
             teacher digest.
 
     Raises:
+        FileNotFoundError: ``path`` does not exist (not fitted yet).
         TeacherAttentionMismatch: A fitted file made for another teacher,
             other stages, channels or CBAM options.
         KeyError: The file has no weights for a teacher connector.
         ValueError: Shapes do not match the teacher's channels.
     """
     from mmseg_attnkd.utils import get_state_dict, load_checkpoint_safely
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'teacher_attention_ckpt {path!r} does not exist; fit it first '
+            f'with `python tools/fit_teacher_attention.py CONFIG --out {path}`'
+            ", or set teacher_attention='parameter_free' (no fitting).")
     ckpt = load_checkpoint_safely(path)
     meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
     if isinstance(meta, dict) and 'kind' in meta:
