@@ -35,7 +35,10 @@ def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt):
     checked = 0
     for arm in ('baseline', 'ce2', 'kd', 'cwd', 'attnfd', 'sd', 'sd_detach',
                 'attnfd_sd'):
-        cfg, _ = arms.arm_model(arm, TINY, init, teacher_ckpt, {})
+        # the tiny teacher has no fitted attention file: a random one
+        cfg, _ = arms.arm_model(
+            arm, TINY, init, teacher_ckpt, {},
+            attnfd=dict(arms.ATTNFD_DEFAULT, teacher_attention='random'))
         # a different global seed per arm: the init must not depend on it
         model = common.build_model(cfg, seed=100 + checked)
         got = _student_state(model)
@@ -183,3 +186,34 @@ def test_the_val_choice_waits_for_every_ablation_run():
     assert accuracy.missing_runs(['a', 'b'], [0, 1], results) == [
         'b seed 1']
     assert accuracy.missing_runs(['a'], [0, 1], results) == []
+
+
+def test_package_defaults_are_the_val_choice_of_the_committed_results():
+    # the committed CamVid ablation, every run finished, decides the
+    # defaults of AttnFDDistiller and of the axial-SD MSE term
+    import inspect
+    import json
+    import os.path as osp
+
+    from bench import accuracy_report
+    from mmseg_attnkd.models.connectors.axial_connector import AxialConnector
+    from mmseg_attnkd.models.distillers import AttnFDDistiller
+    from mmseg_attnkd.models.distillers.axial_branch import DEFAULT_MSE
+    with open(osp.join(common.RESULTS_DIR, 'accuracy_cpu.json')) as f:
+        data = json.load(f)
+    proto = data['meta']['proto']
+    names = [arms.attnfd_name(s) for s in arms.attnfd_ablation(proto['grid'])]
+    names += [arms.sd_name(s) for s in arms.sd_ablation(proto['grid'])]
+    assert accuracy.missing_runs(names, proto['ablation_seeds'],
+                                 data['runs']) == []
+    chosen = accuracy_report.choose_on_val(data['runs'])
+    params = inspect.signature(AttnFDDistiller).parameters
+    assert chosen['attnfd'] == {
+        key: params[key].default
+        for key in ('teacher_attention', 'normalize', 'loss_weight',
+                    'spatial_norm')
+    }
+    detach = inspect.signature(AxialConnector).parameters['detach_input']
+    assert chosen['sd'] == dict(target=DEFAULT_MSE['target'],
+                                mse_weight=DEFAULT_MSE['loss_weight'],
+                                detach_input=detach.default)
