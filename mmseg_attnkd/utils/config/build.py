@@ -50,14 +50,26 @@ def build_segmentor(model_cfg: dict,
     return model
 
 
+def _skip_fitted_attention(distiller) -> None:
+    """Build an AttnFD distiller without reading its fitted file: the file
+    checks the teacher's weights, which come from the checkpoint later."""
+    if not isinstance(distiller, dict) or 'AttnFD' not in str(
+            distiller.get('type', '')):
+        return
+    if distiller.get('teacher_attention', 'fitted') in ('fitted', 'frozen'):
+        distiller.update(teacher_attention='random',
+                         teacher_attention_ckpt=None)
+
+
 def build_distill_model(cfg: CfgLike,
                         checkpoint: Optional[str] = None,
                         device: Union[str, torch.device] = 'cpu'
                         ) -> torch.nn.Module:
     """Build an MMRazor distillation model from a config, for inference.
 
-    ``teacher_ckpt`` is ignored (a distillation checkpoint holds the
-    teacher's weights too), SyncBN becomes BN, and ``checkpoint`` is loaded
+    ``teacher_ckpt`` and a fitted AttnFD teacher-attention file are ignored
+    (a distillation checkpoint holds the teacher's weights and its
+    attention too), SyncBN becomes BN, and ``checkpoint`` is loaded
     strictly (weights-only).
 
     Args:
@@ -77,6 +89,7 @@ def build_distill_model(cfg: CfgLike,
             'model.architecture); pass the config used for distillation.')
     if 'teacher_ckpt' in model_cfg:
         model_cfg['teacher_ckpt'] = None
+    _skip_fitted_attention(model_cfg.get('distiller'))
     replace_sync_bn(model_cfg)
     with DefaultScope.overwrite_default_scope(
             model_cfg.pop('_scope_', 'mmrazor')):
