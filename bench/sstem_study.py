@@ -128,8 +128,10 @@ PROTOCOLS = dict(
 def prepare_data(args) -> str:
     """Convert the 20 sections once (train 0-11, val 12-15, test 16-19).
 
-    A ``--data-dir`` that already holds ``img_dir/{train,val,test}`` and was
-    not converted by this script is used as it is.
+    A ``--data-dir`` passed by the user that already holds
+    ``img_dir/{train,val,test}`` and was not converted by this script is
+    used as it is; the default cache without its ``.complete`` stamp (an
+    interrupted conversion) is converted again.
 
     Returns:
         str: The converted root (``--data-dir``, default
@@ -148,8 +150,9 @@ def prepare_data(args) -> str:
                 return out
         raise SystemExit(f'{out} holds another conversion (see its '
                          '.complete); pass another --data-dir.')
-    if all(osp.isdir(osp.join(out, 'img_dir', split))
-           for split in ('train', 'val', 'test')):
+    if getattr(args, 'data_dir_given', True) and all(
+            osp.isdir(osp.join(out, 'img_dir', split))
+            for split in ('train', 'val', 'test')):
         print(f'[data] using the converted data in {out} as it is',
               flush=True)
         return out
@@ -1408,6 +1411,7 @@ def parse_args(argv=None):
     else:  # sliding-window stride 2/3 of the crop, as MMSeg's configs
         args.crop = (args.crop, args.crop)
         args.stride = (round(2 * args.crop[0] / 3), ) * 2
+    args.data_dir_given = args.data_dir is not None
     if args.data_dir is None:
         args.data_dir = osp.join(common.BENCH_DIR, 'cache',
                                  f'sstem-scale{args.scale}')

@@ -278,3 +278,17 @@ def test_deadline_stops_starting_runs(tmp_path):
     # their configs are written, so a later call can run them
     assert osp.isfile(osp.join(str(tmp_path / 'w'), 'cpu',
                                'fpn_sd_seed1', 'config.py'))
+
+
+def test_an_interrupted_conversion_of_the_default_cache_is_redone(tmp_path):
+    # split folders without the .complete stamp: used as they are only
+    # when the user passed that --data-dir
+    data = tmp_path / 'data'
+    for split in ('train', 'val', 'test'):
+        (data / 'img_dir' / split).mkdir(parents=True)
+    args = study.parse_args(['--data-dir', str(data), '--data-root',
+                             str(tmp_path / 'no_raw')])
+    assert study.prepare_data(args) == str(data)
+    args.data_dir_given = False  # as for the default cache folder
+    with pytest.raises(FileNotFoundError, match='--data-root'):
+        study.prepare_data(args)
