@@ -25,9 +25,11 @@ first seed are written as PNGs. All numbers are computed in this run.
 Everything lands under ``work_dirs/demo/``.
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,29 +165,66 @@ def seed_config(name: str, seed: int, init: str, args) -> str:
     return path
 
 
+def stage_digest(config: str, options: List[str]) -> str:
+    """Digest of a stage's resolved config (inherited demo config, teacher,
+    attention, schedule), so a stage is reused only under its settings."""
+    from mmengine.config import Config
+    text = Config.fromfile(config).pretty_text + '\n'.join(options)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stage_action(work_dir: str, final: str, digest: str, fresh: bool) -> str:
+    """``'reuse'`` a finished stage, ``'resume'`` an interrupted one, or
+    ``'train'`` from the start (fresh, new, or made under other settings)."""
+    if fresh:
+        return 'train'
+    for marker, action in (('DONE.json', 'reuse'), ('STARTED.json', 'resume')):
+        path = osp.join(work_dir, marker)
+        if osp.isfile(path):
+            with open(path) as f:
+                same = json.load(f).get('digest') == digest
+            if not same:
+                return 'train'
+            if action == 'reuse' and osp.isfile(final):
+                return action
+            if action == 'resume' and osp.isfile(
+                    osp.join(work_dir, 'last_checkpoint')):
+                return action
+    return 'train'
+
+
 def run_stage(name: str, seed: int, args) -> str:
-    """Train one student stage unless it finished before; its checkpoint."""
+    """Train one student stage unless it finished before under the same
+    settings; its checkpoint."""
     work_dir = osp.join(args.work_dir, name, f'seed{seed}')
     final = stage_checkpoint(work_dir, args.iters)
-    done_marker = osp.join(work_dir, 'DONE.json')
-    if not args.fresh and osp.isfile(final) and osp.isfile(done_marker):
+    config = seed_config(name, seed, initial_weights(seed, args), args)
+    options = schedule_options(args.iters, args.data_root)
+    digest = stage_digest(config, options)
+    action = stage_action(work_dir, final, digest, args.fresh)
+    if action == 'reuse':
         log(f'{name} seed {seed}: reusing {final}')
         return final
-    config = seed_config(name, seed, initial_weights(seed, args), args)
     cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
            '--work-dir', work_dir]
-    if osp.isfile(osp.join(work_dir, 'last_checkpoint')) and not args.fresh:
+    if action == 'resume':
         cmd.append('--resume')
         log(f'{name} seed {seed}: resuming the interrupted run')
-    cmd += ['--cfg-options'] + schedule_options(args.iters, args.data_root)
+    elif osp.isdir(work_dir):
+        # made under other settings (or --fresh): start again, keep nothing
+        shutil.rmtree(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, 'STARTED.json'), 'w') as f:
+        json.dump(dict(digest=digest), f)
+    cmd += ['--cfg-options'] + options
     log(f'{name} seed {seed}: training {args.iters} iterations '
         f'({CONFIGS[name]})')
     start = time.time()
     subprocess.run(cmd, check=True, cwd=REPO)
     if not osp.isfile(final):
         raise RuntimeError(f'{name} seed {seed} finished without {final}')
-    with open(done_marker, 'w') as f:
-        json.dump(dict(iters=args.iters, seed=seed,
+    with open(osp.join(work_dir, 'DONE.json'), 'w') as f:
+        json.dump(dict(iters=args.iters, seed=seed, digest=digest,
                        seconds=time.time() - start), f)
     return final
 

@@ -138,3 +138,38 @@ def test_the_committed_attention_is_refused_for_another_teacher(demo,
     cfg = Config.fromfile(demo.seed_config('attnfd', 0, 'init.pth', args))
     assert cfg.model.distiller.teacher_attention == 'parameter_free'
     assert cfg.model.distiller.teacher_attention_ckpt is None
+
+
+def test_a_stage_is_reused_or_resumed_only_under_its_settings(demo,
+                                                              tmp_path):
+    import json
+    work = tmp_path / 'stage'
+    final = str(work / 'iter_4.pth')
+    assert demo.stage_action(str(work), final, 'a', False) == 'train'
+    work.mkdir()
+    (work / 'STARTED.json').write_text(json.dumps(dict(digest='a')))
+    assert demo.stage_action(str(work), final, 'a', False) == 'train'
+    (work / 'last_checkpoint').write_text('iter_2.pth')
+    assert demo.stage_action(str(work), final, 'a', False) == 'resume'
+    assert demo.stage_action(str(work), final, 'b', False) == 'train'
+    (work / 'iter_4.pth').write_bytes(b'w')
+    (work / 'DONE.json').write_text(json.dumps(dict(digest='a')))
+    assert demo.stage_action(str(work), final, 'a', False) == 'reuse'
+    assert demo.stage_action(str(work), final, 'a', True) == 'train'
+    # a student finished before the defaults changed (no digest)
+    (work / 'DONE.json').write_text(json.dumps(dict(iters=4)))
+    assert demo.stage_action(str(work), final, 'a', False) == 'train'
+    # the digest follows the resolved settings: the teacher attention
+    args = demo.parse_args(['--teacher-attention', 'parameter_free'])
+    args.work_dir = str(tmp_path)
+    opts = demo.schedule_options(4, 'data')
+    first = demo.stage_digest(
+        demo.seed_config('attnfd', 0, 'init.pth', args), opts)
+    assert first == demo.stage_digest(
+        demo.seed_config('attnfd', 0, 'init.pth', args), opts)
+    args.teacher_attention = 'random'
+    config = demo.seed_config('attnfd', 0, 'init.pth', args)
+    second = demo.stage_digest(config, opts)
+    assert first != second
+    assert second != demo.stage_digest(config,
+                                       demo.schedule_options(8, 'data'))
