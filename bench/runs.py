@@ -12,6 +12,7 @@ import copy
 import glob
 import hashlib
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -62,10 +63,12 @@ def read_scalars(work_dir: str) -> dict:
         dict: ``val`` ``{iter: mIoU}``, ``train_seconds`` ``{iter: seconds
         of training up to that iteration}`` (logged iteration times times
         the logging interval, validation excluded) and ``sec_per_iter``
-        (median of the logged times); for axial SD also
-        ``teacher_output_val`` ``{iter: mIoU}`` of the axial teacher output.
+        (median of the logged times), ``loss_last``/``loss_min`` (the
+        logged total loss) and ``diverged`` (the last loss not finite or
+        above 10x the smallest); for axial SD also ``teacher_output_val``
+        ``{iter: mIoU}`` of the axial teacher output.
     """
-    val, teacher_val, times = {}, {}, []
+    val, teacher_val, times, losses = {}, {}, [], []
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                           'scalars.json'))):
         with open(path) as f:
@@ -78,6 +81,7 @@ def read_scalars(work_dir: str) -> dict:
                             rec[TEACHER_KEY])
                 elif 'time' in rec and 'loss' in rec:
                     times.append((int(rec['iter']), float(rec['time'])))
+                    losses.append((int(rec['iter']), float(rec['loss'])))
     times = sorted(dict(times).items())  # a resumed run re-logs nothing
     cum, prev, total = {}, 0, 0.0
     for it, sec in times:
@@ -93,6 +97,14 @@ def read_scalars(work_dir: str) -> dict:
         train_seconds={str(k): round(seconds[k], 1) for k in sorted(val)},
         sec_per_iter=statistics.median([t for _, t in times])
         if times else None)
+    losses = [v for _, v in sorted(dict(losses).items())]
+    if losses:
+        finite = [v for v in losses if math.isfinite(v)]
+        out.update(loss_last=losses[-1] if math.isfinite(losses[-1])
+                   else None,
+                   loss_min=min(finite) if finite else None,
+                   diverged=not math.isfinite(losses[-1]) or (
+                       bool(finite) and losses[-1] > 10 * min(finite)))
     if teacher_val:
         out['teacher_output_val'] = {
             str(k): teacher_val[k]

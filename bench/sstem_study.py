@@ -533,7 +533,9 @@ def read_curves(work_dir: str) -> dict:
                 val_teacher=scalars.get('teacher_output_val', {}),
                 sec_per_iter=scalars['sec_per_iter'],
                 train_logged_s=max(scalars['train_seconds'].values(),
-                                   default=0.0))
+                                   default=0.0),
+                diverged=scalars.get('diverged', False),
+                loss_last=scalars.get('loss_last'))
 
 
 def run_seconds(result: dict) -> float:
@@ -1139,6 +1141,12 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
               f'NOT equal: above {EXPORT_TOL:g}; the export is broken')
            + ').' if gaps else '- (no SD run).'),
     ]
+    diverged = sorted(f'{r["arch"]} {r["arm"]} seed {r["seed"]}'
+                      for r in results if r.get('diverged'))
+    if diverged:
+        lines += ['', 'Diverged (the last logged training loss not finite or '
+                  'above 10x its smallest; their scores are in the tables): '
+                  + ', '.join(diverged) + '.']
     if extra.get('failed') or extra.get('stopped'):
         lines += ['', f'Unfinished: failed {extra.get("failed") or "none"}; '
                   f'not run or stopped at the deadline '

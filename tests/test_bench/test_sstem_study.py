@@ -292,3 +292,26 @@ def test_an_interrupted_conversion_of_the_default_cache_is_redone(tmp_path):
     args.data_dir_given = False  # as for the default cache folder
     with pytest.raises(FileNotFoundError, match='--data-root'):
         study.prepare_data(args)
+
+
+def test_a_diverged_run_is_flagged_from_its_logged_loss(tmp_path):
+    import json
+
+    from bench import runs
+
+    def write(name, loss_values):
+        folder = tmp_path / name / '20261201_000000' / 'vis_data'
+        folder.mkdir(parents=True)
+        rows = [dict(iter=10 * (i + 1), time=0.5, loss=v)
+                for i, v in enumerate(loss_values)]
+        rows.append(dict(step=30, mIoU=40.0))
+        folder.joinpath('scalars.json').write_text(
+            '\n'.join(json.dumps(r) for r in rows))
+        return study.read_curves(str(tmp_path / name))
+
+    fine = write('fine', [2.5, 0.6, 0.5])
+    assert fine['diverged'] is False and fine['loss_last'] == 0.5
+    # the logit-target MSE on CamVid: 3.4 at first, then 2e8
+    assert write('up', [3.4, 0.9, 2e8])['diverged'] is True
+    assert write('nan', [3.4, 0.9, float('nan')])['diverged'] is True
+    assert runs.read_scalars(str(tmp_path / 'nan'))['loss_last'] is None
