@@ -15,7 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
-                                exit_after_distributed_run)
+                                exit_after_distributed_run,
+                                skip_fitted_attention)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -59,6 +60,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
             'a .pth written by tools/train.py or a converter in '
             'tools/model_converters/.')
     cfg.load_from = args.checkpoint
+    # the checkpoint holds an AttnFD teacher attention: no fitted file needed
+    if isinstance(cfg.get('model'), dict):
+        skip_fitted_attention(cfg.model.get('distiller'))
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True

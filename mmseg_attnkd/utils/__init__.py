@@ -22,7 +22,8 @@ from .checkpoint import (TRUSTED_CHECKPOINT_GLOBALS, KeyReport,
 from .config import (adapt_cfg_to_environment, build_distill_model,
                      build_segmentor, get_student_model_cfg,
                      get_teacher_model_cfg, is_distill_cfg, load_config,
-                     replace_sync_bn, resolve_model_cfg)
+                     replace_sync_bn, resolve_model_cfg,
+                     skip_fitted_attention)
 from .distributed import destroy_distributed, exit_after_distributed_run
 from .export import (axial_refine_model_cfg, convert_axial_state_dict,
                      convert_kd_checkpoint_to_student, export_axial_refine)
@@ -37,6 +38,7 @@ __all__ = [
     'export_meta', 'student_state_dict_for', 'load_segmentor_weights',
     'convert_kd_checkpoint_to_student', 'load_config', 'is_distill_cfg',
     'resolve_model_cfg', 'get_student_model_cfg', 'get_teacher_model_cfg',
-    'build_segmentor', 'build_distill_model', 'axial_refine_model_cfg',
+    'build_segmentor', 'build_distill_model', 'skip_fitted_attention',
+    'axial_refine_model_cfg',
     'convert_axial_state_dict', 'export_axial_refine'
 ]

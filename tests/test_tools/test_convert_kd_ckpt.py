@@ -106,3 +106,23 @@ def test_plain_checkpoint_is_rejected_with_hint(cwd_run, converter,
     with pytest.raises(KeyError, match='already a plain MMSeg checkpoint'):
         converter.main([plain, str(tmp_path / 'again.pth'),
                         '--config', cwd_run['cfg']])
+
+
+def test_tools_test_scores_an_attnfd_checkpoint_without_the_fitted_file(
+        attnfd_run, tmp_path):
+    # a config in the default 'fitted' mode whose file is not on this
+    # machine: the checkpoint holds the teacher attention
+    from mmengine.config import Config
+    cfg = Config.fromfile(attnfd_run['cfg'])
+    cfg.model.distiller.update(teacher_attention='fitted',
+                               teacher_attention_ckpt=str(tmp_path / 'no'))
+    cfg_path = str(tmp_path / 'attnfd_fitted.py')
+    cfg.dump(cfg_path)
+    work = str(tmp_path / 'test_work')
+    load_tool('test.py').main([cfg_path, attnfd_run['ckpt'],
+                               '--work-dir', work])
+    results = glob.glob(osp.join(work, '*', '*.json'))
+    metrics = json.loads(open(results[0]).read().splitlines()[-1])
+    # the student scores what the run's validation reported (same split)
+    trained = read_val_metrics(find_json_log(attnfd_run['work_dir']))
+    assert metrics['mIoU'] == pytest.approx(trained['mIoU'], abs=1e-6)

@@ -7,15 +7,16 @@
 * :mod:`.build` - segmentors (``mmseg.apis.init_model``) and distillation
   models for inference, weights checked.
 """
-from .build import build_distill_model, build_segmentor
+from .build import (build_distill_model, build_segmentor,
+                    skip_fitted_attention)
 from .environment import (SYNC_BN_TYPES, adapt_cfg_to_environment,
                           replace_sync_bn)
 from .resolve import (get_student_model_cfg, get_teacher_model_cfg,
                       is_distill_cfg, load_config, resolve_model_cfg)
 
 __all__ = [
-    'build_distill_model', 'build_segmentor', 'SYNC_BN_TYPES',
-    'adapt_cfg_to_environment', 'replace_sync_bn', 'get_student_model_cfg',
+    'build_distill_model', 'build_segmentor', 'skip_fitted_attention',
+    'SYNC_BN_TYPES', 'adapt_cfg_to_environment', 'replace_sync_bn', 'get_student_model_cfg',
     'get_teacher_model_cfg', 'is_distill_cfg', 'load_config',
     'resolve_model_cfg'
 ]

@@ -50,9 +50,11 @@ def build_segmentor(model_cfg: dict,
     return model
 
 
-def _skip_fitted_attention(distiller) -> None:
-    """Build an AttnFD distiller without reading its fitted file: the file
-    checks the teacher's weights, which come from the checkpoint later."""
+def skip_fitted_attention(distiller: Optional[dict]) -> None:
+    """Make an AttnFD distiller config (in place) build without reading its
+    fitted teacher-attention file, for a model whose checkpoint is loaded
+    afterwards: the file checks the teacher's weights, and the checkpoint
+    holds the teacher attention itself. Other distillers are left alone."""
     if not isinstance(distiller, dict) or 'AttnFD' not in str(
             distiller.get('type', '')):
         return
@@ -89,7 +91,7 @@ def build_distill_model(cfg: CfgLike,
             'model.architecture); pass the config used for distillation.')
     if 'teacher_ckpt' in model_cfg:
         model_cfg['teacher_ckpt'] = None
-    _skip_fitted_attention(model_cfg.get('distiller'))
+    skip_fitted_attention(model_cfg.get('distiller'))
     replace_sync_bn(model_cfg)
     with DefaultScope.overwrite_default_scope(
             model_cfg.pop('_scope_', 'mmrazor')):
