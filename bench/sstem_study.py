@@ -584,6 +584,17 @@ def worker(work_dir: str) -> dict:
     import torch
     with open(osp.join(work_dir, 'spec.json')) as f:
         spec = json.load(f)
+    # every commit and command that trained a segment of this run (a resume
+    # may come from a later one; the digest covers the config, not the code)
+    pending = spec.pop('pending', None) or {}
+    spec.setdefault('commits', [])
+    spec.setdefault('commands', [])
+    if pending.get('commit') and pending['commit'] not in spec['commits']:
+        spec['commits'].append(pending['commit'])
+    if pending.get('command'):
+        spec['commands'].append(pending['command'])
+    common.write_text(osp.join(work_dir, 'spec.json'),
+                      json.dumps(spec, indent=1))
     torch.set_num_threads(spec['threads'])
     import mmseg_attnkd  # noqa: F401
     from mmengine.config import Config
@@ -669,21 +680,18 @@ def prepare_run(arch: str, arm: str, seed: int, args, data_dir: str) -> str:
                 config_sha=_settings_sha(cfg, args, work_dir, data_dir),
                 init=make_initial_weights(arch, seed, args))
     spec_path = osp.join(work_dir, 'spec.json')
-    commits = []
+    spec.update(commits=[], commands=[])
     if osp.isfile(spec_path):
         with open(spec_path) as f:
             old = json.load(f)
         if old.get('config_sha') != spec['config_sha']:
             raise SystemExit(_other_settings(work_dir))
-        commits = old.get('commits', [])
-        spec['commands'] = old.get('commands', [])
-    # every commit that trained a segment of this run (a resume may come
-    # from a later one; the digest covers the config, not the code)
-    commit = common.git_commit(CODE_PATHS)
-    spec['commits'] = commits + [commit] if commit not in commits \
-        else commits
-    if getattr(args, 'command', None):
-        spec['commands'] = spec.get('commands', []) + [args.command]
+        spec.update(commits=old.get('commits', []),
+                    commands=old.get('commands', []))
+    # the worker moves these into commits/commands when it starts training,
+    # so a dry run or a run stopped at the deadline records nothing
+    spec['pending'] = dict(commit=common.git_commit(CODE_PATHS),
+                           command=getattr(args, 'command', None))
     Config(cfg).dump(osp.join(work_dir, 'config.py'))
     common.write_text(spec_path, json.dumps(spec, indent=1))
     return work_dir
@@ -963,14 +971,14 @@ def summarize(results: List[dict], mode: str = 'slide') -> dict:
             return [a[s] - b[s] for s in sorted(set(a) & set(b))]
 
         val = {}
-        for mode in ('slide', 'whole'):
+        for val_mode in INFERENCE_MODES:  # not `mode`: score() reads that
             for output, key in (('student', 'mIoU'),
                                 ('teacher', TEACHER_KEY)):
-                vals = [r['val_final'][mode][key]
+                vals = [r['val_final'][val_mode][key]
                         for arm_runs in runs.values()
                         for r in arm_runs.values()
-                        if key in r.get('val_final', {}).get(mode, {})]
-                val[f'{output}_{mode}'] = vals
+                        if key in r.get('val_final', {}).get(val_mode, {})]
+                val[f'{output}_{val_mode}'] = vals
         export_gap = [abs(r['test'][TEACHER_KEY] -
                           r['test_export_teacher_mIoU'])
                       for r in runs.get('sd', {}).values()

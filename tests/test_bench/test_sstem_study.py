@@ -237,6 +237,13 @@ def test_test_scores_follow_the_inference_mode_val_prefers(tmp_path):
     results[1]['val_final']['whole']['mIoU'] = 51.0
     assert study.inference_mode(results) == ('slide', 0.0)
     assert study.inference_mode([]) == ('slide', None)
+    # every architecture is read in the mode asked for, not only the first
+    two = [run('unet', 'baseline', 0, 50.0, 40.0, 11.0, 99.0),
+           run('pspnet', 'baseline', 0, 50.0, 40.0, 12.0, 98.0)]
+    summary = study.summarize(two, 'slide')
+    assert summary['unet']['baseline'] == {0: 11.0}
+    assert summary['pspnet']['baseline'] == {0: 12.0}
+    assert study.summarize(two, 'whole')['pspnet']['baseline'] == {0: 98.0}
 
 
 def test_worker_processes_finish_every_run_and_record_the_commit(tmp_path):
@@ -275,9 +282,14 @@ def test_deadline_stops_starting_runs(tmp_path):
     assert results == [] and failed == []
     assert sorted(stopped) == sorted(
         f'fpn_{arm}_seed{s}' for arm in study.ARMS for s in (0, 1))
-    # their configs are written, so a later call can run them
+    # their configs are written, so a later call can run them; nothing
+    # trained them, so they record no commit yet
     assert osp.isfile(osp.join(str(tmp_path / 'w'), 'cpu',
                                'fpn_sd_seed1', 'config.py'))
+    with open(osp.join(str(tmp_path / 'w'), 'cpu', 'fpn_sd_seed1',
+                       'spec.json')) as f:
+        spec = json.load(f)
+    assert spec['commits'] == [] and spec['pending']['commit']
 
 
 def test_an_interrupted_conversion_of_the_default_cache_is_redone(tmp_path):
