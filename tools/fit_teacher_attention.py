@@ -19,6 +19,9 @@ resumes from the work dir's last checkpoint.
 """
 import argparse
 import copy
+import hashlib
+import json
+import os
 import os.path as osp
 import sys
 
@@ -110,12 +113,55 @@ def fit_config(cfg: Config, args: argparse.Namespace) -> Config:
     return Config(fit)
 
 
+def fit_settings(cfg: Config, args: argparse.Namespace) -> dict:
+    """What a fit depends on: the teacher file's SHA-256, the AttnFD model
+    config and the optimisation settings."""
+    model = copy.deepcopy(cfg.model)
+    teacher_ckpt = model.get('teacher_ckpt')
+    digest = None
+    if teacher_ckpt and osp.isfile(teacher_ckpt):
+        sha = hashlib.sha256()
+        with open(teacher_ckpt, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                sha.update(block)
+        digest = sha.hexdigest()
+    model.pop('teacher_ckpt', None)
+    text = Config(dict(model=model)).pretty_text
+    return dict(teacher_sha256=digest, iters=args.iters, lr=args.lr,
+                seed=args.seed,
+                model=hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
+def check_work_dir(work_dir: str, settings: dict, resume: bool) -> None:
+    """Resume only a fit of the same teacher and settings; record them.
+
+    Raises:
+        SystemExit: ``work_dir`` holds a fit of another teacher or with
+            other settings (or one that did not record them).
+    """
+    path = osp.join(work_dir, 'fit_settings.json')
+    if resume:
+        old = None
+        if osp.isfile(path):
+            with open(path) as f:
+                old = json.load(f)
+        if old != settings:
+            raise SystemExit(
+                f'{work_dir} holds a fit of another teacher or with other '
+                'settings; pass another --work-dir, or delete that folder '
+                'to fit again.')
+    os.makedirs(work_dir, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(settings, f, indent=1)
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     fcfg = fit_config(cfg, args)
+    check_work_dir(fcfg.work_dir, fit_settings(cfg, args), fcfg.resume)
     adapt_cfg_to_environment(fcfg)
     runner = Runner.from_cfg(fcfg)
     runner.train()

@@ -154,3 +154,26 @@ def test_fit_resumes_in_its_default_work_dir(tmp_path, monkeypatch):
     (tmp_path / fit.work_dir).mkdir(parents=True)
     (tmp_path / fit.work_dir / 'last_checkpoint').write_text('iter_2.pth')
     assert fit_teacher_attention.fit_config(cfg, args).resume is True
+
+
+def test_a_fit_resumes_only_for_its_own_teacher_and_settings(tmp_path):
+    from mmengine.config import Config
+
+    from tools import fit_teacher_attention as tool
+    teacher = tmp_path / 'teacher.pth'
+    teacher.write_bytes(b'weights A')
+    cfg = Config(dict(model=dict(teacher=dict(), distiller=dict(),
+                                 teacher_ckpt=str(teacher))))
+    args = tool.parse_args(['c.py', '--iters', '10'])
+    first = tool.fit_settings(cfg, args)
+    work = str(tmp_path / 'fit')
+    tool.check_work_dir(work, first, resume=False)
+    tool.check_work_dir(work, first, resume=True)  # same fit: resumes
+    teacher.write_bytes(b'weights B')  # another teacher at the same path
+    other = tool.fit_settings(cfg, args)
+    assert other['teacher_sha256'] != first['teacher_sha256']
+    with pytest.raises(SystemExit, match='holds a fit of another teacher'):
+        tool.check_work_dir(work, other, resume=True)
+    longer = tool.fit_settings(cfg, tool.parse_args(['c.py', '--iters', '20']))
+    with pytest.raises(SystemExit, match='delete that folder'):
+        tool.check_work_dir(work, longer, resume=True)
