@@ -140,6 +140,10 @@ def initial_weights(seed: int, args) -> str:
     return path
 
 
+def seed_config_path(name: str, seed: int, args) -> str:
+    return osp.join(args.work_dir, 'configs', f'{name}_seed{seed}.py')
+
+
 def seed_config(name: str, seed: int, init: str, args) -> str:
     """A config inheriting the demo config of ``name`` for ``seed``."""
     student = f"dict(init_cfg=dict(type='Pretrained', checkpoint={init!r}))"
@@ -156,7 +160,7 @@ def seed_config(name: str, seed: int, init: str, args) -> str:
                  f'distiller={distiller})')
     else:
         model = f'dict(architecture={student})'
-    path = osp.join(args.work_dir, 'configs', f'{name}_seed{seed}.py')
+    path = seed_config_path(name, seed, args)
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         f.write(f"_base_ = {osp.join(DEMO_CFG, CONFIGS[name])!r}\n"
@@ -303,7 +307,9 @@ def evaluate(name: str, spec: dict, args, seed: Optional[int] = None,
                 fps=fps)
 
 
-def visualise(ckpts: Dict[str, str], args) -> List[str]:
+def visualise(ckpts: Dict[str, str], seed: int, args) -> List[str]:
+    """Figures of seed ``seed``'s students, each built from the config it
+    was trained with (its teacher attention included)."""
     out_dir = osp.join(args.work_dir, 'vis')
     tool = osp.join(REPO, 'tools', 'analysis', 'visualize_attention.py')
     # the figures show samples of the data the demo trained on
@@ -312,7 +318,7 @@ def visualise(ckpts: Dict[str, str], args) -> List[str]:
                   args.data_root)
     subprocess.run(
         [sys.executable, tool, 'attnfd',
-         osp.join(DEMO_CFG, CONFIGS['attnfd']), ckpts['attnfd'],
+         seed_config_path('attnfd', seed, args), ckpts['attnfd'],
          '--baseline-config', osp.join(DEMO_CFG, CONFIGS['baseline']),
          '--baseline-checkpoint', ckpts['baseline']] + common,
         check=True, cwd=REPO)
@@ -446,7 +452,7 @@ def main(argv=None) -> None:
         models = export_students(per_seed[seed], seed, args)
         rows += [evaluate(name, spec, args, seed=seed, measure=i == 0)
                  for name, spec in models.items()]
-    pngs = visualise(per_seed[seeds[0]], args)
+    pngs = visualise(per_seed[seeds[0]], seeds[0], args)
     summary = summarise(rows)
     table = format_table(summary)
     note = (f'CamVid sample ({_display_path(args.data_root)}), students '
