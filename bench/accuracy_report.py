@@ -260,6 +260,31 @@ def _total_hours(results: List[dict]) -> float:
     return sum(_final_seconds(r) or 0.0 for r in results) / 3600
 
 
+def settings_line(results: List[dict], meta: Dict) -> str:
+    """The AttnFD/SD settings of the main arms. While a ``--choose-on-val``
+    invocation has not yet recorded its choice, the settings in its meta are
+    placeholders: the line names the choice the finished ablation makes."""
+    if meta.get('chosen') or '--choose-on-val' not in meta.get('argv', []):
+        return (f'AttnFD settings of the main arms: `{meta["attnfd"]}`; '
+                f'axial SD: `{meta["sd"]}`'
+                + (' (chosen on val from the ablation).'
+                   if meta.get('chosen') else '.'))
+    proto = meta.get('proto', {})
+    grid = proto.get('grid', 'full')
+    names = [arms.attnfd_name(s) for s in arms.attnfd_ablation(grid)]
+    names += [arms.sd_name(s) for s in arms.sd_ablation(grid)]
+    done = {(r['arm'], r['seed']) for r in results}
+    if any((n, seed) not in done for n in names
+           for seed in proto.get('ablation_seeds', [])):
+        return ('AttnFD and axial-SD settings of the main arms: chosen on '
+                'val when the ablation has finished.')
+    chosen = choose_on_val(results)
+    sd = dict(chosen['sd'], detach_input=False)
+    return (f'AttnFD settings of the main arms: `{chosen["attnfd"]}`; axial '
+            f'SD: `{sd}` (the ablation\'s choice on val; the protocol '
+            'records it when its chosen arms start).')
+
+
 def render(results: List[dict], meta: Dict) -> str:
     table = by_arm(results)
     proto = meta['proto']
@@ -285,9 +310,7 @@ def render(results: List[dict], meta: Dict) -> str:
         f'{meta["iters"]} iterations. Paired seeds: for seed k every arm '
         'starts from the same student weights and data order. mIoU in %, '
         'mean +- std over seeds; paired differences with a 95% t-interval.',
-        '', f'AttnFD settings of the main arms: `{meta["attnfd"]}`; axial SD:'
-        f' `{meta["sd"]}`' + (' (chosen on val from the ablation).'
-                              if meta.get('chosen') else '.'), '',
+        '', settings_line(results, meta), '',
         main_table(table, order), ''
     ]
     targets = target_lines(table, meta['iters'], meta)

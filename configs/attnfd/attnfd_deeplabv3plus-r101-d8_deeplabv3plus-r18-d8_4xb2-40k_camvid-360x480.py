@@ -33,7 +33,8 @@ model = dict(
         # the defaults, chosen on CamVid val (bench/README.md): attention
         # fitted on the trained teacher first, where the fit tool writes it:
         #   python tools/fit_teacher_attention.py <this config>
-        # ('parameter_free' needs no fitting)
+        # (teacher_attention='parameter_free' with teacher_attention_ckpt=None
+        # needs no fitting)
         teacher_attention='fitted',
         teacher_attention_ckpt='work_dirs/fit_teacher_attention/'
         'attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480'  # noqa: E501

@@ -217,3 +217,25 @@ def test_package_defaults_are_the_val_choice_of_the_committed_results():
     assert chosen['sd'] == dict(target=DEFAULT_MSE['target'],
                                 mse_weight=DEFAULT_MSE['loss_weight'],
                                 detach_input=detach.default)
+
+
+def test_the_settings_line_names_the_choice_not_the_placeholder():
+    from bench import accuracy_report
+    grid = arms.attnfd_ablation('small')
+    results = [dict(arm=arms.attnfd_name(s), seed=0, val_final=40.0 + i)
+               for i, s in enumerate(grid)]
+    results += [dict(arm=arms.sd_name(s), seed=0, val_final=30.0 - i)
+                for i, s in enumerate(arms.sd_ablation('small'))]
+    meta = dict(argv=['--protocol', 'cpu', '--choose-on-val'],
+                proto=dict(grid='small', ablation_seeds=[0]),
+                attnfd=dict(arms.ATTNFD_DEFAULT, loss_weight=99.0),
+                sd=arms.SD_DEFAULT, chosen=None)
+    line = accuracy_report.settings_line(results, meta)
+    assert str(grid[-1]) in line and "the ablation's choice" in line
+    assert '99.0' not in line
+    # an unfinished ablation names no choice yet
+    assert 'when the ablation has finished' in \
+        accuracy_report.settings_line(results[1:], meta)
+    # recorded by the protocol (or no val choice): the meta's settings
+    meta['chosen'] = dict(attnfd=grid[-1])
+    assert '99.0' in accuracy_report.settings_line(results, meta)

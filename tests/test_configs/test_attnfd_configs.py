@@ -79,8 +79,10 @@ def test_config_text_rules(path):
             fit_dir, 'teacher_attention.pth')
 
 
-def test_attnfd_config_without_its_fit_names_the_fit_command():
+def test_attnfd_config_without_its_fit_names_the_fit_command(tmp_path,
+                                                            monkeypatch):
     from mmrazor.registry import MODELS
+    monkeypatch.chdir(tmp_path)  # no work_dirs/ fit from an earlier run here
     path = [p for p in ATTNFD if 'camvid' in p][0]
     cfg = Config.fromfile(path)
     cfg.model.distiller.probe_input_size = (32, 32)

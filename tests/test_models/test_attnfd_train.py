@@ -89,10 +89,17 @@ def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
     # a config with a fitted attention file builds for inference without
     # that file: the checkpoint holds the teacher attention too
     cfg = Config.fromfile(cfg_path)
+    # another seed: a build that ignored the checkpoint would differ
     cfg.model.distiller.update(teacher_attention='fitted',
-                               teacher_attention_ckpt=str(tmp_path / 'no'))
-    fitted = build_distill_model(cfg, osp.join(work_dir, 'iter_4.pth'))
-    state = fitted.distiller.teacher_attention_state_dict()
-    assert state and all(
-        torch.equal(v, ckpt['state_dict'][f'distiller.connectors.{k}'])
-        for k, v in state.items())
+                               teacher_attention_ckpt=str(tmp_path / 'no'),
+                               teacher_attention_seed=7)
+
+    def matches(model):
+        state = model.distiller.teacher_attention_state_dict()
+        assert state
+        return all(
+            torch.equal(v, ckpt['state_dict'][f'distiller.connectors.{k}'])
+            for k, v in state.items())
+
+    assert not matches(build_distill_model(cfg))
+    assert matches(build_distill_model(cfg, osp.join(work_dir, 'iter_4.pth')))

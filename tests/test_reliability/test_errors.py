@@ -197,6 +197,19 @@ def _attnfd_stage_typo(tmp):
     _build(cfg)
 
 
+def _attnfd_no_fitted_file(tmp):
+    cfg = _cwd_model()
+    cfg['distiller'] = dict(type='AttnFDDistiller', stages='auto')
+    _build(cfg)
+
+
+def _attnfd_fitted_file_missing(tmp):
+    cfg = _cwd_model()
+    cfg['distiller'] = dict(type='AttnFDDistiller', stages='auto',
+                            teacher_attention_ckpt=str(tmp / 'fit.pth'))
+    _build(cfg)
+
+
 def _attnfd_channels_no_align(tmp):
     from mmseg_attnkd.models import CBAMConnector
     CBAMConnector(16, 32, align=False)
@@ -279,6 +292,15 @@ CASES = [
     ('attnfd-stage', 'AttnFD stage names a module the student lacks '
      '(AttnFDDistiller)', _attnfd_stage_typo, ValueError,
      ["no module named 'backbone.layer5'", 'backbone.layer4']),
+    ('attnfd-fit', "AttnFD's default fitted teacher attention without a "
+     'file (AttnFDDistiller)', _attnfd_no_fitted_file, ValueError,
+     ['needs teacher_attention_ckpt', 'tools/fit_teacher_attention.py',
+      "'parameter_free'"]),
+    ('attnfd-fit-missing', 'the fitted teacher-attention file does not '
+     'exist yet (AttnFDDistiller)', _attnfd_fitted_file_missing,
+     FileNotFoundError,
+     ['does not exist; fit it first', 'tools/fit_teacher_attention.py',
+      'teacher_attention_ckpt=None']),
     ('attnfd-align', 'AttnFD channels differ with align=False '
      '(CBAMConnector)', _attnfd_channels_no_align, ValueError,
      ['16 channels', '32', 'Set align=True']),

@@ -221,7 +221,8 @@ def load_teacher_attention_file(path: str, distiller: nn.Module,
         raise FileNotFoundError(
             f'teacher_attention_ckpt {path!r} does not exist; fit it first '
             f'with `python tools/fit_teacher_attention.py CONFIG --out {path}`'
-            ", or set teacher_attention='parameter_free' (no fitting).")
+            ", or set teacher_attention='parameter_free' and "
+            'teacher_attention_ckpt=None (no fitting).')
     ckpt = load_checkpoint_safely(path)
     meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
     if isinstance(meta, dict) and 'kind' in meta:

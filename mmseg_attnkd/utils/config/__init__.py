@@ -16,7 +16,7 @@ from .resolve import (get_student_model_cfg, get_teacher_model_cfg,
 
 __all__ = [
     'build_distill_model', 'build_segmentor', 'skip_fitted_attention',
-    'SYNC_BN_TYPES', 'adapt_cfg_to_environment', 'replace_sync_bn', 'get_student_model_cfg',
-    'get_teacher_model_cfg', 'is_distill_cfg', 'load_config',
-    'resolve_model_cfg'
+    'SYNC_BN_TYPES', 'adapt_cfg_to_environment', 'replace_sync_bn',
+    'get_student_model_cfg', 'get_teacher_model_cfg', 'is_distill_cfg',
+    'load_config', 'resolve_model_cfg'
 ]

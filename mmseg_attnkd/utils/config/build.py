@@ -12,7 +12,7 @@ from ..checkpoint import load_segmentor_weights
 from .environment import replace_sync_bn
 from .resolve import CfgLike, load_config, resolve_model_cfg
 
-__all__ = ['build_segmentor', 'build_distill_model']
+__all__ = ['build_segmentor', 'build_distill_model', 'skip_fitted_attention']
 
 
 def build_segmentor(model_cfg: dict,
