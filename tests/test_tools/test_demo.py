@@ -173,3 +173,22 @@ def test_a_stage_is_reused_or_resumed_only_under_its_settings(demo,
     assert first != second
     assert second != demo.stage_digest(config,
                                        demo.schedule_options(8, 'data'))
+
+
+def test_the_committed_teacher_and_attention_build_the_demo_model(demo):
+    # the default `make demo` path: the fitted file's checks (teacher
+    # digest, stages, channels, CBAM options) pass for the committed teacher
+    import torch
+    from mmengine.registry import DefaultScope
+    from mmrazor.registry import MODELS
+    cfg = Config.fromfile(f'{demo.DEMO_CFG}/{demo.CONFIGS["attnfd"]}')
+    with DefaultScope.overwrite_default_scope('mmrazor'):
+        model = MODELS.build(cfg.model)
+    distiller = model.distiller
+    assert (distiller.teacher_attention, distiller.normalize,
+            distiller.loss_weight) == ('fitted', 'tensor', 8.0)
+    fitted = torch.load(osp.join(demo.REPO, demo.TEACHER_ATTENTION),
+                        map_location='cpu', weights_only=True)['state_dict']
+    state = distiller.teacher_attention_state_dict()
+    assert state.keys() == fitted.keys()
+    assert all(torch.equal(state[k], fitted[k]) for k in state)
