@@ -65,6 +65,11 @@ CASES = {
              normalize='channel', loss_weight=2.0),
         student=tiny_pspnet_cfg(8, NUM_CLASSES),
         teacher=tiny_pspnet_cfg(8, NUM_CLASSES)),
+    # the package defaults chosen on CamVid val (tensor normalisation,
+    # weight 8), with a seeded random attention in place of a fitted file
+    'attnfd_defaults': lambda: _teacher_distill(
+        dict(type='AttnFDDistiller', stages='auto',
+             teacher_attention='random')),
     # configs/axial_sd/axial-sd_deeplabv3plus_r50-d8_*
     'axial_sd': lambda: dict(
         _scope_='mmrazor',
@@ -114,8 +119,23 @@ def _run_case(name):
 
 
 # Recorded with the distillers of commit f7e8dc5 (before the generic
-# stage distiller), one thread.
+# stage distiller), one thread; 'attnfd_defaults' at 7332efd, when the
+# defaults changed.
 EXPECTED = {
+    'attnfd_defaults': {
+        0: {
+            'distill.loss_attnfd_0': 16.119592666625977,
+            'distill.loss_attnfd_1': 16.113216400146484,
+            'distill.loss_attnfd_2': 16.10460090637207,
+            'student.decode.loss_ce': 1.4328577518463135,
+        },
+        2: {
+            'distill.loss_attnfd_0': 15.119441986083984,
+            'distill.loss_attnfd_1': 13.536456108093262,
+            'distill.loss_attnfd_2': 14.312546730041504,
+            'student.decode.loss_ce': 1.4347350597381592,
+        },
+    },
     'attnfd_axial': {
         0: {
             'distill.loss_attnfd_0': 4.016623020172119,
