@@ -207,8 +207,10 @@ def test_demo_draws_from_its_data_root(vis_tool, tmp_path, monkeypatch):
     args = demo.argparse.Namespace(work_dir=str(work), num_vis=2,
                                    data_root=str(tmp_path / 'my_data'))
     demo.visualise(dict(attnfd='a.pth', baseline='b.pth', axial_sd='c.pth'),
-                   args)
+                   0, args)
     assert len(calls) == 2
+    # the AttnFD student is built from the config seed 0 trained with
+    assert calls[0][3] == demo.seed_config_path('attnfd', 0, args)
     for cmd in calls:
         parsed = vis_tool.parse_args(cmd[2:])  # after python, the tool
         for loader in ('train', 'val', 'test'):
