@@ -151,12 +151,7 @@ def train_cfg(model: dict, args, data_root: str, seed: int, iters: int,
 # ---------------------------------------------------------------------------
 # runs
 # ---------------------------------------------------------------------------
-def missing_runs(names: List[str], seeds: List[int],
-                 results: List[dict]) -> List[str]:
-    """``'<arm> seed <k>'`` of every (arm, seed) without a finished run."""
-    done = {(r['arm'], r['seed']) for r in results}
-    return [f'{name} seed {seed}' for seed in seeds for name in names
-            if (name, seed) not in done]
+missing_runs = accuracy_report.missing_runs
 
 
 class Protocol:

@@ -260,6 +260,14 @@ def _total_hours(results: List[dict]) -> float:
     return sum(_final_seconds(r) or 0.0 for r in results) / 3600
 
 
+def missing_runs(names: List[str], seeds: List[int],
+                 results: List[dict]) -> List[str]:
+    """``'<arm> seed <k>'`` of every (arm, seed) without a finished run."""
+    done = {(r['arm'], r['seed']) for r in results}
+    return [f'{name} seed {seed}' for seed in seeds for name in names
+            if (name, seed) not in done]
+
+
 def settings_line(results: List[dict], meta: Dict) -> str:
     """The AttnFD/SD settings of the main arms. While a ``--choose-on-val``
     invocation has not yet recorded its choice, the settings in its meta are
@@ -270,12 +278,8 @@ def settings_line(results: List[dict], meta: Dict) -> str:
                 + (' (chosen on val from the ablation).'
                    if meta.get('chosen') else '.'))
     proto = meta.get('proto', {})
-    grid = proto.get('grid', 'full')
-    names = [arms.attnfd_name(s) for s in arms.attnfd_ablation(grid)]
-    names += [arms.sd_name(s) for s in arms.sd_ablation(grid)]
-    done = {(r['arm'], r['seed']) for r in results}
-    if any((n, seed) not in done for n in names
-           for seed in proto.get('ablation_seeds', [])):
+    if missing_runs(arms.ablation_names(proto.get('grid', 'full')),
+                    proto.get('ablation_seeds', []), results):
         return ('AttnFD and axial-SD settings of the main arms: chosen on '
                 'val when the ablation has finished.')
     chosen = choose_on_val(results)

@@ -136,6 +136,12 @@ def sd_ablation(size: str = 'full') -> List[Dict]:
     return [dict(s, detach_input=False) for s in grid]
 
 
+def ablation_names(size: str = 'full') -> List[str]:
+    """Arm names of every AttnFD and axial-SD ablation setting."""
+    return [attnfd_name(s) for s in attnfd_ablation(size)] + \
+        [sd_name(s) for s in sd_ablation(size)]
+
+
 # ---------------------------------------------------------------------------
 # model configs
 # ---------------------------------------------------------------------------

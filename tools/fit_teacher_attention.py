@@ -34,6 +34,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_attnkd.models.distillers.teacher_attention import (  # noqa: E402
     save_teacher_attention, teacher_attention_meta)
+from mmseg_attnkd.release.publish import sha256_of_file  # noqa: E402
 from mmseg_attnkd.utils import adapt_cfg_to_environment  # noqa: E402
 
 
@@ -118,13 +119,8 @@ def fit_settings(cfg: Config, args: argparse.Namespace) -> dict:
     config and the optimisation settings."""
     model = copy.deepcopy(cfg.model)
     teacher_ckpt = model.get('teacher_ckpt')
-    digest = None
-    if teacher_ckpt and osp.isfile(teacher_ckpt):
-        sha = hashlib.sha256()
-        with open(teacher_ckpt, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                sha.update(block)
-        digest = sha.hexdigest()
+    digest = sha256_of_file(teacher_ckpt) if teacher_ckpt and osp.isfile(
+        teacher_ckpt) else None
     model.pop('teacher_ckpt', None)
     text = Config(dict(model=model)).pretty_text
     return dict(teacher_sha256=digest, iters=args.iters, lr=args.lr,

@@ -76,8 +76,7 @@ def test_arm_configs_differ_only_where_the_arm_says(teacher_ckpt):
 
 
 def test_ablation_names_are_unique_and_parse_back():
-    names = [arms.attnfd_name(s) for s in arms.attnfd_ablation()]
-    names += [arms.sd_name(s) for s in arms.sd_ablation()]
+    names = arms.ablation_names()
     assert len(names) == len(set(names))
     cfg, _ = arms.arm_model(names[0], TINY, None, 'x.pth',
                             {False: 'fit.pth'})
@@ -202,8 +201,7 @@ def test_package_defaults_are_the_val_choice_of_the_committed_results():
     with open(osp.join(common.RESULTS_DIR, 'accuracy_cpu.json')) as f:
         data = json.load(f)
     proto = data['meta']['proto']
-    names = [arms.attnfd_name(s) for s in arms.attnfd_ablation(proto['grid'])]
-    names += [arms.sd_name(s) for s in arms.sd_ablation(proto['grid'])]
+    names = arms.ablation_names(proto['grid'])
     assert accuracy.missing_runs(names, proto['ablation_seeds'],
                                  data['runs']) == []
     chosen = accuracy_report.choose_on_val(data['runs'])
