@@ -228,9 +228,15 @@ def test_losses_match_the_recorded_values(name):
     assert sorted(got) == sorted(want)
     for step in want:
         assert sorted(got[step]) == sorted(want[step]), step
+        # Before any step the values agree to float noise on every CPU.
+        # After two SGD steps the convolution kernels oneDNN picks for the
+        # CPU (SSE4.1/AVX2/AVX-512 summation order) move them: up to 1% for
+        # attnfd_axial, measured with ONEDNN_MAX_CPU_ISA; weights and
+        # gradient paths still show here, float order does not.
+        rel = 1e-4 if step == 0 else 2e-2
         for key, value in want[step].items():
             assert got[step][key] == pytest.approx(
-                value, rel=1e-4, abs=1e-6), (name, step, key)
+                value, rel=rel, abs=1e-6), (name, step, key)
 
 
 if __name__ == '__main__':
