@@ -558,6 +558,11 @@ def parse_args(argv=None):
                         'is looked up by SHA-256 to restore the protocol')
     parser.add_argument('--report-only', action='store_true',
                         help='rebuild tables and plot from the results JSON')
+    parser.add_argument('--timed-here', action='store_true',
+                        help='with --report-only: record the runs not yet '
+                        'in accuracy_<protocol>_machines.json as timed on '
+                        'this machine (for results copied from a protocol '
+                        'running here)')
     parser.add_argument('--dry-run', action='store_true',
                         help='write and check every config, train nothing')
     parser.add_argument('--allow-cpu', action='store_true',

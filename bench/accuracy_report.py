@@ -29,7 +29,8 @@ def expand(results: List[dict]) -> List[dict]:
                 iters=r['iters'], test_mIoU=r['teacher_output_test_mIoU'],
                 val_final=r.get('teacher_output_val_mIoU'),
                 train_seconds=r.get('train_seconds', {}),
-                sec_per_iter=r.get('sec_per_iter'), val={}))
+                sec_per_iter=r.get('sec_per_iter'),
+                timed_on=r.get('timed_on'), val={}))
     return out
 
 
@@ -147,16 +148,26 @@ def _seconds(runs: Dict[int, dict]) -> Dict[int, float]:
 
 def _time_note(table: Dict[str, Dict[int, dict]], arm: str,
                ref: str) -> str:
-    """Training seconds of ``arm`` over ``ref`` on the seeds both ran, and
-    whether equal iterations are also (about) equal training time."""
-    a, b = (_seconds(table.get(x, {})) for x in (arm, ref))
-    seeds = sorted(set(a) & set(b))
+    """Training seconds of ``arm`` over ``ref`` and whether equal
+    iterations are also (about) equal training time: on the seeds both ran
+    on one CPU (``timed_on``) where any exist, since a resumed protocol may
+    time its runs on machines of different speed."""
+    a, b = table.get(arm, {}), table.get(ref, {})
+    ta, tb = _seconds(a), _seconds(b)
+    seeds = sorted(set(ta) & set(tb))
     if not seeds:
         return ''
-    ratio = statistics.mean(a[s] for s in seeds) / \
-        statistics.mean(b[s] for s in seeds)
-    same = 'about equal time' if 0.87 <= ratio <= 1.15 else 'NOT equal time'
-    return f'; training time {ratio:.2f}x the reference ({same})'
+    same = [s for s in seeds
+            if a[s].get('timed_on') == b[s].get('timed_on')]
+    use = same or seeds
+    ratio = statistics.mean(ta[s] for s in use) / \
+        statistics.mean(tb[s] for s in use)
+    verdict = 'about equal time' if 0.87 <= ratio <= 1.15 \
+        else 'NOT equal time'
+    where = ('' if len(same) == len(seeds) else
+             f', seed(s) {same} timed on one CPU' if same else
+             ', each seed timed on different CPUs: indicative only')
+    return f'; training time {ratio:.2f}x the reference{where} ({verdict})'
 
 
 def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
@@ -289,7 +300,25 @@ def settings_line(results: List[dict], meta: Dict) -> str:
             'records it when its chosen arms start).')
 
 
-def render(results: List[dict], meta: Dict) -> str:
+def _machines_line(results: List[dict]) -> List[str]:
+    counts: Dict[str, int] = {}
+    for r in results:
+        if r.get('timed_on'):
+            counts[r['timed_on']] = counts.get(r['timed_on'], 0) + 1
+    if not counts:
+        return []
+    where = '; '.join(f'{cpu} ({n} runs)' for cpu, n in counts.items())
+    return [f'Runs timed on: {where}. Seconds of different CPUs are not '
+            'comparable: a training-time ratio uses the seeds whose two '
+            'runs were timed on one CPU where any exist.', '']
+
+
+def render(results: List[dict], meta: Dict,
+           machines: Optional[Dict[str, str]] = None) -> str:
+    """The markdown report; ``machines`` (run -> CPU, see
+    :func:`record_machines`) marks which CPU timed each run."""
+    results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
+               for r in results]
     table = by_arm(results)
     proto = meta['proto']
     teacher = [a for a in table if a == 'teacher']
@@ -299,7 +328,8 @@ def render(results: List[dict], meta: Dict) -> str:
     s, t = proto['student'], proto['teacher']
     lines = [
         f'### CamVid accuracy v2, {meta["protocol"]} protocol', '',
-        f'{common.machine_line(meta["machine"])}. Commit(s): '
+        f'Last invocation: {common.machine_line(meta["machine"])}. '
+        'Commit(s): '
         f'{", ".join(sorted({r.get("commit", "?") for r in results}))}. '
         f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`. '
         f'Wall time of the last invocation: {meta["wall_h"]:.2f} h; '
@@ -314,7 +344,8 @@ def render(results: List[dict], meta: Dict) -> str:
         f'{meta["iters"]} iterations. Paired seeds: for seed k every arm '
         'starts from the same student weights and data order. mIoU in %, '
         'mean +- std over seeds; paired differences with a 95% t-interval.',
-        '', settings_line(results, meta), '',
+        ''] + _machines_line(results) + [
+        settings_line(results, meta), '',
         main_table(table, order), ''
     ]
     targets = target_lines(table, meta['iters'], meta)
@@ -388,6 +419,36 @@ def _meta(state) -> Dict:
                 failed=list(state.failed))
 
 
+#: ledger of the CPU that timed each run, beside the results JSON (the
+#: protocol resumes across machines; its runs do not carry the CPU)
+MACHINES_FILE = 'accuracy_{protocol}_machines.json'
+
+
+def run_name(r: dict) -> str:
+    return f'{r["arm"]} seed {r["seed"]}'
+
+
+def machine_label(info: Dict) -> str:
+    return str(info.get('gpu') or f'{info["cpu"]}, {info["cores"]} cores')
+
+
+def record_machines(out_dir: str, protocol: str, runs: List[dict],
+                    info: Optional[Dict] = None) -> Dict[str, str]:
+    """The ledger ``run -> CPU``; with ``info``, ``runs`` missing from it
+    are recorded as timed on that machine (call it only on the machine that
+    trained them) and the ledger is saved."""
+    path = osp.join(out_dir, MACHINES_FILE.format(protocol=protocol))
+    ledger: Dict[str, str] = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            ledger = json.load(f)['runs']
+    new = [run_name(r) for r in runs if run_name(r) not in ledger]
+    if info is not None and new:
+        ledger.update({name: machine_label(info) for name in new})
+        common.write_json(path, dict(runs=dict(sorted(ledger.items()))))
+    return ledger
+
+
 def merged_runs(path: str, runs: List[dict],
                 meta: Optional[Dict] = None) -> List[dict]:
     """``runs`` plus the runs of an earlier results file at ``path`` that
@@ -415,7 +476,10 @@ def save(state, final: bool) -> None:
     meta = _meta(state)
     runs = merged_runs(osp.join(args.out_dir, f'{name}.json'), state.results,
                        meta)
-    text = render(runs, meta)
+    machines = record_machines(
+        args.out_dir, args.protocol,
+        [r for r in state.results if not r.get('restored_from')], state.info)
+    text = render(runs, meta, machines)
     plot(runs, osp.join(args.out_dir, f'{name}.png'))
     common.save_results(args.out_dir, name, text, dict(meta=meta, runs=runs),
                         readme=final)
@@ -428,7 +492,10 @@ def report_only(args) -> List[dict]:
         raise SystemExit(f'{path} does not exist: run the protocol first.')
     with open(path) as f:
         data = json.load(f)
-    text = render(data['runs'], data['meta'])
+    machines = record_machines(
+        args.out_dir, args.protocol, data['runs'],
+        common.machine_info() if args.timed_here else None)
+    text = render(data['runs'], data['meta'], machines)
     plot(data['runs'], osp.join(args.out_dir, f'{name}.png'))
     common.save_results(args.out_dir, name, text, readme=True)
     print(text)

@@ -149,3 +149,32 @@ def test_saving_keeps_the_finished_runs_of_earlier_invocations(tmp_path):
     # another schedule's file is not mixed in
     assert accuracy_report.merged_runs(str(path), now,
                                        dict(meta, iters=200)) == now
+
+
+def test_time_ratio_uses_the_seeds_timed_on_one_cpu(tmp_path):
+    # seed 0 of both arms on a fast CPU, seed 1 of attnfd on a slow one:
+    # only seed 0 gives a ratio; mixing machines would give 3.0x
+    runs = [_run('baseline_2x', 0, 41.0, 41.0, sec_per_iter=0.1, iters=200),
+            _run('attnfd', 0, 42.0, 42.0, sec_per_iter=0.2),
+            _run('baseline_2x', 1, 41.0, 41.0, sec_per_iter=0.1, iters=200),
+            _run('attnfd', 1, 42.0, 42.0, sec_per_iter=0.4)]
+    fast, slow = dict(cpu='Fast', cores=2), dict(cpu='Slow', cores=2)
+    out = str(tmp_path)
+    ledger = accuracy_report.record_machines(out, 'cpu', runs[:3], fast)
+    assert sorted(ledger) == ['attnfd seed 0', 'baseline_2x seed 0',
+                              'baseline_2x seed 1']
+    # a later machine records only the runs it added; earlier entries stay
+    ledger = accuracy_report.record_machines(out, 'cpu', runs, slow)
+    assert ledger['attnfd seed 1'] == 'Slow, 2 cores'
+    assert ledger['attnfd seed 0'] == 'Fast, 2 cores'
+    assert accuracy_report.record_machines(out, 'cpu', runs) == ledger
+    table = accuracy_report.by_arm(
+        [dict(r, timed_on=ledger[accuracy_report.run_name(r)])
+         for r in runs])
+    note = accuracy_report._time_note(table, 'attnfd', 'baseline_2x')
+    assert note.startswith('; training time 1.00x the reference, seed(s) '
+                           '[0] timed on one CPU')
+    # without a ledger every seed counts, as before
+    plain = accuracy_report._time_note(accuracy_report.by_arm(runs),
+                                       'attnfd', 'baseline_2x')
+    assert 'training time 1.50x the reference (NOT equal time)' in plain
