@@ -14,6 +14,8 @@ TORCH_VERSION ?= 2.13.0
 MMCV_VERSION  ?= 2.1.0
 MAX_JOBS ?= 2
 PYTEST_ARGS ?=
+# pytest-xdist workers; most slow tests are single-threaded subprocesses
+TEST_JOBS ?= 2
 
 STAMP_TORCH := $(VENV)/.stamp-torch-$(TORCH_VERSION)
 STAMP_MMCV  := $(VENV)/.stamp-mmcv-$(MMCV_VERSION)
@@ -56,7 +58,7 @@ $(STAMP_PKG): $(STAMP_DEPS) setup.py
 setup: $(STAMP_PKG)
 
 test: setup
-	$(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_JOBS) --durations=15 $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) tools/demo.py

@@ -12,6 +12,12 @@ if REPO_ROOT not in sys.path:  # make ``tools`` importable as a package
 
 import mmseg_attnkd  # noqa: E402,F401  (compat fixes + registration)
 
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs two pytest-xdist workers on the cores: one intra-op
+    # thread each keeps them from oversubscribing (subprocesses use one too)
+    import torch
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope='session')
 def repo_root() -> str:

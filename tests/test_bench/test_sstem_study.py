@@ -175,7 +175,7 @@ def test_study_smoke_end_to_end(tmp_path):
             '2', '--val-interval', '1', '--width', '4', '--unet-width', '4',
             '--crop', '64',
             '--batch', '2', '--workers', '0', '--jobs', '0', '--threads',
-            '1', '--latency-repeats', '1']
+            '1', '--latency-repeats', '1', '--latency-threads', '1']
     results = study.main(argv)
     assert len(results) == 6
     for name in ('sstem_study_cpu.md', 'sstem_study_cpu.json',
