@@ -423,6 +423,13 @@ def main(argv=None) -> List[dict]:
         raise SystemExit('--protocol gpu needs a CUDA device; use --protocol '
                          'cpu here.')
     import mmseg_attnkd  # noqa: F401
+    with runs.driver_lock(osp.join(args.work_root, args.protocol),
+                          'bench/accuracy.py'):
+        return run_protocol(args)
+
+
+def run_protocol(args) -> List[dict]:
+    """Teacher, fits, ablation, val choice and arms, each run once."""
     state = Protocol(args)
     state.teacher = state.run_arm('teacher', 0)
     state.results.append(state.teacher)

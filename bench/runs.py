@@ -8,6 +8,7 @@ resumes from its last checkpoint. Each result records the git commit, the
 exact commands, the config digest, the load average at the start and the
 wall and training seconds, so any number in a table can be traced back.
 """
+import contextlib
 import copy
 import glob
 import hashlib
@@ -28,7 +29,8 @@ from bench import common  # noqa: E402
 
 __all__ = [
     'git_commit', 'config_digest', 'read_scalars', 'last_checkpoint',
-    'train_run', 'paired_init_path', 'RunFailed', 'TEACHER_KEY'
+    'train_run', 'paired_init_path', 'driver_lock', 'RunFailed',
+    'TEACHER_KEY'
 ]
 
 
@@ -123,6 +125,36 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
             ckpt = osp.join(common.REPO_ROOT, ckpt)
         return ckpt if osp.isfile(ckpt) else None
     return None
+
+
+@contextlib.contextmanager
+def driver_lock(folder: str, tool: str):
+    """Hold ``folder`` (a protocol's work root) for this driver process.
+
+    Two drivers on one work root would train the same runs into the same
+    folders and overwrite each other's checkpoints; the second stops with
+    a one-line error. The lock (``flock``) ends with the process, so a
+    killed driver never leaves a stale lock behind.
+    """
+    import fcntl
+    os.makedirs(folder, exist_ok=True)
+    handle = open(osp.join(folder, '.driver.lock'), 'a+')
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or 'another process'
+        handle.close()
+        raise SystemExit(f'{folder} is in use by {holder}; wait for it to '
+                         'finish (it resumes where it stopped) or pass '
+                         'another --work-root.') from None
+    handle.truncate(0)
+    handle.write(f'{tool} (pid {os.getpid()})')
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()
 
 
 def run_logged(cmd: List[str], log_path: str) -> float:

@@ -1481,7 +1481,9 @@ def main(argv=None) -> List[dict]:
             with open(old) as f:
                 info = json.load(f).get('machine', info)
     else:
-        results, failed, stopped = run_all(args, data_dir)
+        with runs.driver_lock(osp.join(args.work_root, args.protocol),
+                              'bench/sstem_study.py'):
+            results, failed, stopped = run_all(args, data_dir)
         if args.dry_run:
             return results
     extra = dict(commit=common.git_commit(CODE_PATHS), command=command,

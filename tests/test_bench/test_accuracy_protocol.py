@@ -1,6 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """The accuracy protocol's paired design and configs, on tiny models."""
 import copy
+import os.path as osp
 
 import pytest
 import torch
@@ -90,6 +91,13 @@ def test_dry_run_writes_loadable_configs(tmp_path, capsys):
         '--data-cache', str(tmp_path / 'data')
     ])
     assert {r['arm'] for r in results} >= {'baseline', 'kd', 'sd'}
+    # a second driver on the same work root stops before touching a run
+    with runs.driver_lock(str(tmp_path / 'cpu'), 'the first driver'):
+        with pytest.raises(SystemExit, match=r'in use by the first driver '
+                           r'\(pid \d+\); wait for it'):
+            accuracy.main(['--dry-run', '--seeds', '0', '--arms', 'baseline',
+                           '--work-root', str(tmp_path),
+                           '--data-cache', str(tmp_path / 'data')])
     capsys.readouterr()
     with pytest.raises(SystemExit, match='2'):
         accuracy.parse_args(['--arms', 'nope'])
@@ -101,6 +109,17 @@ def test_dry_run_writes_loadable_configs(tmp_path, capsys):
     assert copy.deepcopy(args.sd) == arms.SD_DEFAULT
     assert args.proto['grid'] == 'small'  # the CPU protocol's own
     assert accuracy.parse_args(['--grid', 'full']).proto['grid'] == 'full'
+
+
+def test_driver_lock_is_released_with_its_holder(tmp_path):
+    folder = str(tmp_path / 'root')
+    with runs.driver_lock(folder, 'first'):
+        with pytest.raises(SystemExit, match='in use by first'):
+            with runs.driver_lock(folder, 'second'):
+                pass
+    with runs.driver_lock(folder, 'third'):
+        with open(osp.join(folder, '.driver.lock')) as f:
+            assert f.read().startswith('third (pid ')
 
 
 def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
@@ -192,7 +211,6 @@ def test_package_defaults_are_the_val_choice_of_the_committed_results():
     # defaults of AttnFDDistiller and of the axial-SD MSE term
     import inspect
     import json
-    import os.path as osp
 
     from bench import accuracy_report
     from mmseg_attnkd.models.connectors.axial_connector import AxialConnector
