@@ -366,28 +366,26 @@ def plain_teacher(checkpoint: str, work_dir: str) -> dict:
     """The teacher's weights alone (``meta`` + ``state_dict``), its path
     and SHA-256: small enough to commit and to restore the protocol on
     another machine."""
-    import hashlib
+    from mmseg_attnkd.release.publish import sha256_of_file
     from mmseg_attnkd.utils import (get_state_dict, load_checkpoint_safely,
                                     make_plain_checkpoint,
                                     save_checkpoint_atomic)
     path = osp.join(work_dir, 'teacher_plain.pth')
     state = get_state_dict(load_checkpoint_safely(checkpoint))
     save_checkpoint_atomic(make_plain_checkpoint(state), path)
-    with open(path, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    return dict(plain_checkpoint=path, plain_sha256=digest)
+    return dict(plain_checkpoint=path, plain_sha256=sha256_of_file(path))
 
 
 def find_teacher(folder: str, sha256: Optional[str]) -> Optional[str]:
     """A ``.pth`` under ``folder`` with this SHA-256, if any."""
     import glob
-    import hashlib
+
+    from mmseg_attnkd.release.publish import sha256_of_file
     if not sha256 or not osp.isdir(folder):
         return None
     for path in sorted(glob.glob(osp.join(folder, '*.pth'))):
-        with open(path, 'rb') as f:
-            if hashlib.sha256(f.read()).hexdigest() == sha256:
-                return path
+        if sha256_of_file(path) == sha256:
+            return path
     return None
 
 
