@@ -40,7 +40,8 @@ labelled ssTEM sections with MMSeg models:
 
 Every (architecture, arm, seed) is a work dir with ``result.json``;
 finished runs are skipped, interrupted ones resume from their last
-checkpoint. ``--jobs`` runs several at once (GPU), ``--deadline-min`` stops
+checkpoint with the random states saved in it (``RandomStateHook``), so a
+resumed run draws the same dropout and flips as an uninterrupted one. ``--jobs`` runs several at once (GPU), ``--deadline-min`` stops
 starting runs (and ends unfinished ones, resumable later) after that
 budget, and the report covers whatever finished.
 
@@ -514,6 +515,9 @@ def train_cfg(arch: str, arm: str, seed: int, args, data_dir: str,
                             max_keep_ckpts=1,
                             save_best=save_best, rule='greater'),
             sampler_seed=dict(type='DistSamplerSeedHook')),
+        # a resumed run draws the same dropout and flips as an uninterrupted
+        # one, and validation does not move the random stream
+        custom_hooks=[dict(type='RandomStateHook')],
         vis_backends=[dict(type='LocalVisBackend')],
         visualizer=dict(type='SegLocalVisualizer',
                         vis_backends=[dict(type='LocalVisBackend')],

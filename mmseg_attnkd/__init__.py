@@ -20,7 +20,8 @@ Where to find things (one hop each):
 * :mod:`mmseg_attnkd.datasets` - CamVid, Drosophila ssTEM, MedSeg COVID CT
 * :mod:`mmseg_attnkd.models.algorithms` - ``SegSingleTeacherDistill``,
   ``SegSelfDistill`` (MMRazor algorithms with build-time checks)
-* :mod:`mmseg_attnkd.engine` - ``AtomicCheckpointHook``, ``CropSizeCheckHook``
+* :mod:`mmseg_attnkd.engine` - ``AtomicCheckpointHook``, ``CropSizeCheckHook``,
+  ``NonFiniteLossHook``, ``RandomStateHook``, the self-distillation loops
 * :mod:`mmseg_attnkd.utils` - checkpoints (safe loading, atomic saving),
   configs, exports
 * :mod:`mmseg_attnkd.analysis` - tap inspection, FLOPs, visualisation

@@ -24,7 +24,9 @@ model = dict(
         num_classes=11),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=11))
 
-# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
+# a stop at the first NaN loss and exact resumes (random states saved)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook')]
+                dict(type='NonFiniteLossHook'),
+                dict(type='RandomStateHook')]

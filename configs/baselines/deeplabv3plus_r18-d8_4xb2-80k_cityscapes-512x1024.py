@@ -8,7 +8,9 @@ custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 student_pretrained = None
 model = dict(_scope_='mmseg', pretrained=student_pretrained)
 
-# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
+# a stop at the first NaN loss and exact resumes (random states saved)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook')]
+                dict(type='NonFiniteLossHook'),
+                dict(type='RandomStateHook')]

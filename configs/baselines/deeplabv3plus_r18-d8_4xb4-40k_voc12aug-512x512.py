@@ -14,7 +14,9 @@ model = dict(
         c1_in_channels=64, c1_channels=12, in_channels=512, channels=128),
     auxiliary_head=dict(in_channels=256, channels=64))
 
-# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
+# a stop at the first NaN loss and exact resumes (random states saved)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook')]
+                dict(type='NonFiniteLossHook'),
+                dict(type='RandomStateHook')]

@@ -18,7 +18,9 @@ model = dict(
     decode_head=dict(num_classes=num_classes),
     test_cfg=_base_.slide_test_cfg)
 
-# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
+# a stop at the first NaN loss and exact resumes (random states saved)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook')]
+                dict(type='NonFiniteLossHook'),
+                dict(type='RandomStateHook')]

@@ -20,7 +20,9 @@ model = dict(
     decode_head=dict(in_channels=320, c1_in_channels=24),
     auxiliary_head=dict(in_channels=96))
 
-# crash-safe checkpoints (write, then rename) and a crop-size pre-flight check
+# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
+# a stop at the first NaN loss and exact resumes (random states saved)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook')]
+                dict(type='NonFiniteLossHook'),
+                dict(type='RandomStateHook')]

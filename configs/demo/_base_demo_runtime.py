@@ -33,7 +33,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=100,
                     max_keep_ckpts=1, save_last=True))
-custom_hooks = [dict(type='NonFiniteLossHook')]
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -2,5 +2,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .crop_size_check_hook import CropSizeCheckHook
 from .nonfinite_loss_hook import NonFiniteLossHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['AtomicCheckpointHook', 'CropSizeCheckHook', 'NonFiniteLossHook']
+__all__ = ['AtomicCheckpointHook', 'CropSizeCheckHook', 'NonFiniteLossHook',
+           'RandomStateHook']
