@@ -75,7 +75,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bench import common, runs  # noqa: E402
+from bench import common, runs, stats  # noqa: E402
 
 NUM_CLASSES = 5
 #: Architectures, in report order, with the name used by the source.
@@ -1003,13 +1003,28 @@ def summarize(results: List[dict], mode: str = 'slide') -> dict:
 
 
 def _wins(summary: dict, key: str,
-          strict: bool = False) -> Tuple[int, int, int]:
-    """Architectures whose mean paired delta wins, those with a delta, and
-    the fewest paired seeds behind one of them."""
+          strict: bool = False) -> Tuple[int, int, int, int, int]:
+    """Count architectures by their paired deltas (one list per arch).
+
+    Returns:
+        tuple: architectures whose mean delta wins (``> 0`` if ``strict``,
+        else ``>= 0``), those with a delta, the fewest paired seeds behind
+        one of them, and those whose 95% paired t-interval lies wholly above
+        0 / wholly below 0 (differences beyond seed noise; 2+ seeds).
+    """
     decided = [s[key] for s in summary.values() if s[key]]
     wins = sum((statistics.mean(d) > 0) if strict else
                (statistics.mean(d) >= 0) for d in decided)
-    return wins, len(decided), min((len(d) for d in decided), default=0)
+    above = below = 0
+    for d in decided:
+        if len(d) < 2:
+            continue
+        half = stats.t_quantile_975(len(d) - 1) * statistics.stdev(d) / \
+            math.sqrt(len(d))
+        above += statistics.mean(d) - half > 0
+        below += statistics.mean(d) + half < 0
+    return (wins, len(decided), min((len(d) for d in decided), default=0),
+            above, below)
 
 
 def target_lines(summary: dict) -> List[str]:
@@ -1024,13 +1039,17 @@ def target_lines(summary: dict) -> List[str]:
              False),
             ('d_student_ce2', 'SD student output > doubled-CE control', 4,
              True)):
-        wins, decided, seeds = _wins(summary, key, strict)
+        wins, decided, seeds, above, below = _wins(summary, key, strict)
         status = verdict(wins >= need) if decided == n_arch else \
             f'undecided, {decided} of {n_arch} architectures finished'
         if decided and seeds < 2:
             status += '; some architectures on 1 paired seed only'
+        # the target counts signs of mean deltas; say how many of them are
+        # larger than the seed-to-seed noise
         lines.append(f'{text}: {wins} of {decided} (target >= {need} of '
-                     f'{n_arch}: {status})')
+                     f'{n_arch}: {status}); beyond seed noise (95% paired '
+                     f't-interval excludes 0): {above} better, {below} '
+                     'worse')
     psp = summary.get('pspnet')
     if psp and psp['d_student'] and psp['d_teacher']:
         ds, dt = (statistics.mean(psp['d_student']),

@@ -60,6 +60,31 @@ def test_source_deltas_as_published():
     assert study.SOURCE_DELTAS['upernet'] is None
 
 
+def test_targets_count_signs_and_say_which_exceed_seed_noise():
+    def arch(d_student, d_teacher_student, d_student_ce2):
+        return dict(d_student=d_student, d_teacher_student=d_teacher_student,
+                    d_student_ce2=d_student_ce2, d_teacher=d_student)
+
+    # 2 seeds: t(1) = 12.706, so +1.0 +- 0.1 is clear, +1.0 / -0.5 not
+    summary = {a: arch([1.0, 1.1], [0.2, -0.4], [0.0, 0.0])
+               for a in study.ARCHS}
+    summary['pspnet'] = arch([-2.0, -2.1], [1.0, 1.1], [0.5, -0.2])
+    lines = study.target_lines(summary)
+    n = len(study.ARCHS)
+    assert lines[0] == (
+        f'SD student output >= baseline: {n - 1} of {n} (target >= 4 of {n}:'
+        ' met); beyond seed noise (95% paired t-interval excludes 0): '
+        f'{n - 1} better, 1 worse')
+    # mean -0.1: a loss by sign, within noise; PSPNet's +1.05 is clear
+    assert lines[1].startswith(f'teacher output >= student output: 1 of {n}')
+    assert lines[1].endswith('1 better, 0 worse')
+    # strict: a zero mean is not a win
+    assert lines[2].startswith(f'SD student output > doubled-CE control: '
+                               f'1 of {n} (target >= 4 of {n}: missed)')
+    assert lines[3].startswith('PSPNet loses as in the source')
+    assert 'yes' in lines[3]
+
+
 def test_sd_options_reach_the_distiller():
     args = _args('--sd-mse-target', 'logits', '--sd-mse-weight', '0.5',
                  '--sd-detach-input', '--sd-span', '32', '--sd-ce-weight',
