@@ -45,17 +45,22 @@ def cpu_model() -> str:
     return platform.processor() or 'unknown'
 
 
-def git_commit(paths: Sequence[str] = ()) -> str:
+#: What the benchmarks write into the tree; not a change of the code.
+RESULTS_DIR = 'bench/results'
+
+
+def git_commit(paths: Sequence[str] = (), root: str = REPO_ROOT) -> str:
     """``<sha>`` of HEAD, with ``+dirty`` if tracked files differ (only
-    those under ``paths`` when given)."""
+    those under ``paths`` when given), results under ``bench/results``
+    excepted: a protocol running in a frozen clone updates those."""
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'],
-                             cwd=REPO_ROOT, capture_output=True,
+                             cwd=root, capture_output=True,
                              text=True, check=True).stdout.strip()
         dirty = subprocess.run(
             ['git', 'status', '--porcelain', '--untracked-files=no', '--',
-             *paths], cwd=REPO_ROOT, capture_output=True, text=True,
-            check=True).stdout.strip()
+             *(paths or ['.']), f':(exclude){RESULTS_DIR}'], cwd=root,
+            capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
     return sha + ('+dirty' if dirty else '')

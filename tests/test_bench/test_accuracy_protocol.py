@@ -122,6 +122,30 @@ def test_driver_lock_is_released_with_its_holder(tmp_path):
             assert f.read().startswith('third (pid ')
 
 
+def test_commit_is_dirty_for_code_changes_not_for_results(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t',
+                        *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    for rel in ('bench/results/acc.json', 'mmseg_attnkd/core.py'):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text('0')
+    git('init', '-q')
+    git('add', '.')
+    git('commit', '-q', '-m', 'x')
+    clean = common.git_commit(root=str(tmp_path))
+    assert len(clean) == 40 and '+' not in clean
+    # a protocol running in a frozen clone writes its results there
+    (tmp_path / 'bench/results/acc.json').write_text('1')
+    assert common.git_commit(root=str(tmp_path)) == clean
+    (tmp_path / 'mmseg_attnkd/core.py').write_text('1')
+    assert common.git_commit(root=str(tmp_path)) == clean + '+dirty'
+    assert common.git_commit(['bench'], root=str(tmp_path)) == clean
+
+
 def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
     import hashlib
     import json
