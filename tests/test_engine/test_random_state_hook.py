@@ -98,3 +98,47 @@ def test_without_the_hook_a_resumed_run_differs(tmp_path, synthetic_data):
     assert not _same(straight, resumed)
     assert 'random_state' not in load_checkpoint_safely(
         str(tmp_path / 'b' / 'iter_2.pth'))
+
+
+class _Logger:
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, msg):
+        self.warnings.append(msg)
+
+
+def _stub_runner(it, randomness=None, workers=1):
+    from types import SimpleNamespace
+    return SimpleNamespace(
+        iter=it, logger=_Logger(),
+        cfg=dict(randomness=randomness or {},
+                 train_dataloader=dict(num_workers=workers)))
+
+
+def _restored_after_before_train(runner, monkeypatch, world_size=1) -> bool:
+    from mmseg_attnkd.engine.hooks import random_state_hook as mod
+    monkeypatch.setattr(mod, 'get_world_size', lambda: world_size)
+    torch.manual_seed(1)
+    saved = mod.get_random_state()
+    expected = torch.rand(3)
+    torch.manual_seed(2)
+    hook = mod.RandomStateHook()
+    hook.after_load_checkpoint(runner, {'random_state': saved})
+    hook.before_train(runner)
+    return torch.equal(torch.rand(3), expected)
+
+
+def test_states_are_restored_on_resume_only(monkeypatch):
+    assert _restored_after_before_train(_stub_runner(2), monkeypatch)
+    # load_from alone: the run starts at iteration 0 from its own seed
+    assert not _restored_after_before_train(_stub_runner(0), monkeypatch)
+
+
+def test_per_rank_seeds_are_not_overwritten_by_rank_0s(monkeypatch):
+    shared = _stub_runner(2, dict(seed=0))
+    assert _restored_after_before_train(shared, monkeypatch, world_size=2)
+    per_rank = _stub_runner(2, dict(seed=0, diff_rank_seed=True))
+    assert not _restored_after_before_train(per_rank, monkeypatch,
+                                            world_size=2)
+    assert 'diff_rank_seed=True' in per_rank.logger.warnings[0]
