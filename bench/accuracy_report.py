@@ -56,6 +56,33 @@ def _final_seconds(r: dict) -> Optional[float]:
     return None
 
 
+#: Arms that train the plain student; their step time is the unit of cost.
+STUDENT_ARMS = ('baseline', 'baseline_2x')
+
+
+def student_step_seconds(
+        table: Dict[str, Dict[int, dict]]) -> Dict[Optional[str], float]:
+    """Median s/iteration of the plain student per CPU that timed it
+    (``timed_on``; None when no ledger): the unit of :func:`_student_steps`."""
+    per: Dict[Optional[str], List[float]] = {}
+    for arm in STUDENT_ARMS:
+        for r in table.get(arm, {}).values():
+            if r.get('sec_per_iter'):
+                per.setdefault(r.get('timed_on'), []).append(
+                    r['sec_per_iter'])
+    return {cpu: statistics.median(v) for cpu, v in per.items()}
+
+
+def _student_steps(r: dict, unit: Dict[Optional[str], float],
+                   iters: Optional[int] = None) -> Optional[float]:
+    """Training time of run ``r`` (its first ``iters`` iterations) in steps
+    of the plain student on the same CPU; comparable across machines as
+    long as they slow every model alike. None without a unit."""
+    u, spi = unit.get(r.get('timed_on')), r.get('sec_per_iter')
+    n = r.get('iters') if iters is None else iters
+    return spi * n / u if u and spi and n else None
+
+
 def choose_on_val(results: List[dict]) -> Dict[str, Optional[Dict]]:
     """Best AttnFD and axial-SD ablation settings by mean final val mIoU.
 
@@ -90,6 +117,7 @@ def choose_on_val(results: List[dict]) -> Dict[str, Optional[Dict]]:
 # ---------------------------------------------------------------------------
 def main_table(table: Dict[str, Dict[int, dict]], order: List[str]) -> str:
     base = _values(table.get('baseline', {}), 'test_mIoU')
+    unit = student_step_seconds(table)
     rows = []
     for arm in order:
         runs = table.get(arm)
@@ -97,6 +125,7 @@ def main_table(table: Dict[str, Dict[int, dict]], order: List[str]) -> str:
             continue
         test = _values(runs, 'test_mIoU')
         secs = [_final_seconds(r) for r in runs.values()]
+        steps = [_student_steps(r, unit) for r in runs.values()]
         spi = [r.get('sec_per_iter') for r in runs.values()]
         rows.append([
             arm, len(runs),
@@ -107,11 +136,13 @@ def main_table(table: Dict[str, Dict[int, dict]], order: List[str]) -> str:
             else format_paired(paired_diff(test, base)),
             format_mean_std(mean_std(secs), 0),
             f'{statistics.median([v for v in spi if v]):.3f}'
-            if any(spi) else '-'
+            if any(spi) else '-',
+            format_mean_std(mean_std([v for v in steps if v]), 0)
         ])
     return common.md_table(
         ['arm', 'seeds', 'test mIoU', 'final val mIoU',
-         'test vs baseline (paired, 95% CI)', 'train s', 's/iter'], rows)
+         'test vs baseline (paired, 95% CI)', 'train s', 's/iter',
+         'train time (student steps)'], rows)
 
 
 def ablation_table(table: Dict[str, Dict[int, dict]], grid: List[Dict],
@@ -148,10 +179,14 @@ def _seconds(runs: Dict[int, dict]) -> Dict[int, float]:
 
 def _time_note(table: Dict[str, Dict[int, dict]], arm: str,
                ref: str) -> str:
-    """Training seconds of ``arm`` over ``ref`` and whether equal
-    iterations are also (about) equal training time: on the seeds both ran
-    on one CPU (``timed_on``) where any exist, since a resumed protocol may
-    time its runs on machines of different speed."""
+    """Training time of ``arm`` over ``ref`` and whether equal iterations
+    are also (about) equal training time.
+
+    A resumed protocol may time its runs on machines of different speed
+    (``timed_on``), so the ratio uses, in this order: the seeds whose two
+    runs were timed on one CPU; else every seed in student steps
+    (:func:`_student_steps`); else raw seconds, marked indicative only.
+    """
     a, b = table.get(arm, {}), table.get(ref, {})
     ta, tb = _seconds(a), _seconds(b)
     seeds = sorted(set(ta) & set(tb))
@@ -159,14 +194,23 @@ def _time_note(table: Dict[str, Dict[int, dict]], arm: str,
         return ''
     same = [s for s in seeds
             if a[s].get('timed_on') == b[s].get('timed_on')]
-    use = same or seeds
+    unit = student_step_seconds(table)
+    steps = {s: (_student_steps(a[s], unit), _student_steps(b[s], unit))
+             for s in seeds}
+    if same:
+        use, where = same, ('' if len(same) == len(seeds) else
+                            f', seed(s) {same} timed on one CPU')
+    elif all(x and y for x, y in steps.values()):
+        ta = {s: x for s, (x, _) in steps.items()}
+        tb = {s: y for s, (_, y) in steps.items()}
+        use, where = seeds, ', in student steps of the CPU of each run'
+    else:
+        use, where = seeds, (', each seed timed on different CPUs: '
+                             'indicative only')
     ratio = statistics.mean(ta[s] for s in use) / \
         statistics.mean(tb[s] for s in use)
     verdict = 'about equal time' if 0.87 <= ratio <= 1.15 \
         else 'NOT equal time'
-    where = ('' if len(same) == len(seeds) else
-             f', seed(s) {same} timed on one CPU' if same else
-             ', each seed timed on different CPUs: indicative only')
     return f'; training time {ratio:.2f}x the reference{where} ({verdict})'
 
 
@@ -310,7 +354,10 @@ def _machines_line(results: List[dict]) -> List[str]:
     where = '; '.join(f'{cpu} ({n} runs)' for cpu, n in counts.items())
     return [f'Runs timed on: {where}. Seconds of different CPUs are not '
             'comparable: a training-time ratio uses the seeds whose two '
-            'runs were timed on one CPU where any exist.', '']
+            'runs were timed on one CPU where any exist, else student '
+            'steps (a run\'s seconds over the median s/iteration of the '
+            'plain student, baseline and baseline_2x, on the CPU that timed '
+            'it; also the last column and the x axis of the time plot).', '']
 
 
 def render(results: List[dict], meta: Dict,
@@ -368,11 +415,17 @@ def render(results: List[dict], meta: Dict,
     return '\n'.join(lines)
 
 
-def plot(results: List[dict], path: str) -> None:
+def plot(results: List[dict], path: str,
+         machines: Optional[Dict[str, str]] = None) -> None:
+    """Mean val curves against iterations and against training time in
+    student steps (runs without a student timing on their CPU are left out
+    of the time panel)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    table = by_arm(results)
+    table = by_arm([dict(r, timed_on=(machines or {}).get(run_name(r)))
+                    for r in results])
+    unit = student_step_seconds(table)
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
     colors = plt.cm.tab10.colors
     shown = [a for a in arms.MAIN_ARMS if a in table]
@@ -383,12 +436,18 @@ def plot(results: List[dict], path: str) -> None:
         its = sorted({int(k) for r in curves for k in r['val']})
         mean = [statistics.mean(r['val'][str(k)] for r in curves
                                 if str(k) in r['val']) for k in its]
-        # seconds at iteration k: median s/iter x k (see _final_seconds)
-        secs = [k * statistics.mean(r.get('sec_per_iter') or 0
-                                    for r in curves) for k in its]
-        for ax, x in zip(axes, (its, secs)):
-            ax.plot(x, mean, marker='o', markersize=3,
-                    color=colors[i % 10], label=arm)
+        axes[0].plot(its, mean, marker='o', markersize=3,
+                     color=colors[i % 10], label=arm)
+        timed = [r for r in curves if _student_steps(r, unit, 1)]
+        if not timed:
+            continue
+        # student steps at iteration k, and the mean curve of those runs
+        steps = [statistics.mean(_student_steps(r, unit, k) for r in timed)
+                 for k in its]
+        mean = [statistics.mean(r['val'][str(k)] for r in timed
+                                if str(k) in r['val']) for k in its]
+        axes[1].plot(steps, mean, marker='o', markersize=3,
+                     color=colors[i % 10], label=arm)
     for name, runs in table.items():
         if name == 'teacher':
             r = next(iter(runs.values()))
@@ -398,11 +457,12 @@ def plot(results: List[dict], path: str) -> None:
                                linestyle='--', linewidth=1,
                                label='teacher (final val)')
     axes[0].set_xlabel('iteration')
-    axes[1].set_xlabel('training seconds (median s/iteration x iterations)')
+    axes[1].set_xlabel('training time in plain-student steps '
+                       '(seconds / student s/iteration on the same CPU)')
     axes[0].set_ylabel('val mIoU (%), mean over seeds')
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc='lower right')
+    axes[0].legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     os.makedirs(osp.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -480,7 +540,7 @@ def save(state, final: bool) -> None:
         args.out_dir, args.protocol,
         [r for r in state.results if not r.get('restored_from')], state.info)
     text = render(runs, meta, machines)
-    plot(runs, osp.join(args.out_dir, f'{name}.png'))
+    plot(runs, osp.join(args.out_dir, f'{name}.png'), machines)
     common.save_results(args.out_dir, name, text, dict(meta=meta, runs=runs),
                         readme=final)
 
@@ -496,7 +556,7 @@ def report_only(args) -> List[dict]:
         args.out_dir, args.protocol, data['runs'],
         common.machine_info() if args.timed_here else None)
     text = render(data['runs'], data['meta'], machines)
-    plot(data['runs'], osp.join(args.out_dir, f'{name}.png'))
+    plot(data['runs'], osp.join(args.out_dir, f'{name}.png'), machines)
     common.save_results(args.out_dir, name, text, readme=True)
     print(text)
     return data['runs']

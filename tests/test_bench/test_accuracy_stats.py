@@ -178,3 +178,29 @@ def test_time_ratio_uses_the_seeds_timed_on_one_cpu(tmp_path):
     plain = accuracy_report._time_note(accuracy_report.by_arm(runs),
                                        'attnfd', 'baseline_2x')
     assert 'training time 1.50x the reference (NOT equal time)' in plain
+
+
+def test_runs_of_different_cpus_compare_in_student_steps(tmp_path):
+    # no seed has both runs on one CPU; raw seconds would say 2.0x
+    runs = [_run('baseline_2x', 0, 41.0, 41.0, sec_per_iter=0.1, iters=200),
+            _run('attnfd', 0, 42.0, 42.0, sec_per_iter=0.4),
+            _run('baseline', 0, 40.0, 40.0, sec_per_iter=0.2)]
+    cpus = {'baseline_2x seed 0': 'Fast', 'attnfd seed 0': 'Slow',
+            'baseline seed 0': 'Slow'}
+    table = accuracy_report.by_arm(
+        [dict(r, timed_on=cpus[accuracy_report.run_name(r)]) for r in runs])
+    assert accuracy_report.student_step_seconds(table) == {
+        'Fast': 0.1, 'Slow': 0.2}
+    note = accuracy_report._time_note(table, 'attnfd', 'baseline_2x')
+    assert note == ('; training time 1.00x the reference, in student steps '
+                    'of the CPU of each run (about equal time)')
+    # the table's last column: 200 student steps each
+    md = accuracy_report.main_table(table, ['baseline_2x', 'attnfd'])
+    assert [row.split('|')[-2].strip() for row in md.splitlines()[2:]] == [
+        '200', '200']
+    # a CPU without a student run: indicative only
+    del table['baseline']
+    note = accuracy_report._time_note(table, 'attnfd', 'baseline_2x')
+    assert note.endswith('indicative only (NOT equal time)')
+    accuracy_report.plot(runs, str(tmp_path / 'curves.png'), cpus)
+    assert (tmp_path / 'curves.png').stat().st_size > 0
