@@ -8,6 +8,7 @@ dataloader seed from torch's generator, so without the hook the weights
 differ (the control below).
 """
 import copy
+import gc
 import os.path as osp
 
 import pytest
@@ -57,7 +58,12 @@ def _cfg(data_root, work_dir, workers=0, val_interval=1, hook=True,
 def _train(cfg) -> dict:
     runner = Runner.from_cfg(Config(copy.deepcopy(cfg)))
     runner.train()
-    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+    state = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    # free the dataloader worker here (its shutdown waits up to 5 s), not
+    # in whichever test the garbage collector happens to run next
+    del runner
+    gc.collect()
+    return state
 
 
 def _interrupted_then_resumed(data_root, work_dir, **kwargs) -> dict:
