@@ -4,6 +4,7 @@
 Numbers on test are reported once per finished run (its final checkpoint);
 every choice (AttnFD and axial-SD settings) is made on val.
 """
+import functools
 import json
 import os
 import os.path as osp
@@ -216,19 +217,23 @@ def _time_note(table: Dict[str, Dict[int, dict]], arm: str,
 
 def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
              label: str, need: float = 0.0, strict: bool = False,
-             ci: bool = False) -> Optional[str]:
+             ci: bool = False, seeds: int = 0) -> Optional[str]:
     """A target on the paired test difference ``arm - ref``: its mean
     ``>= need`` (``> need`` if ``strict``), and with ``ci`` the whole 95%
-    interval above 0."""
+    interval above 0 (undecided on one pair). With fewer pairs than the
+    protocol's ``seeds`` the verdict says it is provisional."""
     test = {a: _values(table.get(a, {}), 'test_mIoU') for a in (arm, ref)}
     pd = paired_diff(test[arm], test[ref])
     if pd is None:
         return None
-    ok = pd.mean > need if strict else pd.mean >= need
+    ok: Optional[bool] = pd.mean > need if strict else pd.mean >= need
     if ci:
-        ok = ok and pd.above_zero
+        ok = None if pd.low is None else ok and pd.above_zero
+    verdict = _verdict(ok)
+    if pd.n < seeds:
+        verdict += f' so far ({pd.n} of {seeds} seeds)'
     return (f'{label}: {format_paired(pd)}{_time_note(table, arm, ref)} '
-            f'-> {_verdict(ok)}')
+            f'-> {verdict}')
 
 
 def target_lines(table: Dict[str, Dict[int, dict]], iters: int,
@@ -259,31 +264,36 @@ def target_lines(table: Dict[str, Dict[int, dict]], iters: int,
                          if meta.get('attnfd') else '')
     long_base = f'baseline with {2 * iters} iterations'
     t_out = 'sd' + TEACHER_OUTPUT
+    seeds = len((meta.get('proto') or {}).get('seeds') or ())
+    compare = functools.partial(_compare, seeds=seeds)
     for line in (
-            _compare(table, 'attnfd', 'baseline',
-                     f'{attnfd} - baseline >= +2.0 test mIoU with the 95% '
-                     'interval above 0 (equal iterations)', 2.0, ci=True),
-            _compare(table, 'attnfd', 'baseline_2x',
-                     f'the same at equal training time ({long_base})', 2.0,
-                     ci=True),
-            _compare(table, 'attnfd', 'kd', 'AttnFD >= KD (equal iterations)'),
-            _compare(table, 'attnfd', 'cwd',
-                     'AttnFD >= CWD (equal iterations)'),
-            _compare(table, t_out, 'sd', 'axial SD exported teacher output '
-                     '>= its student output (the same runs)'),
-            _compare(table, 'sd', 'ce2', 'axial SD student output > '
-                     'doubled-CE control (equal iterations)', strict=True),
-            _compare(table, 'sd', 'baseline_2x', 'axial SD student output > '
-                     f'baseline at equal training time ({long_base})',
-                     strict=True)):
+            compare(table, 'attnfd', 'baseline',
+                    f'{attnfd} - baseline >= +2.0 test mIoU with the 95% '
+                    'interval above 0 (equal iterations)', 2.0, ci=True),
+            compare(table, 'attnfd', 'baseline_2x',
+                    f'the same at equal training time ({long_base})', 2.0,
+                    ci=True),
+            compare(table, 'attnfd', 'kd', 'AttnFD >= KD (equal iterations)'),
+            compare(table, 'attnfd', 'cwd',
+                    'AttnFD >= CWD (equal iterations)'),
+            compare(table, t_out, 'sd', 'axial SD exported teacher output '
+                    '>= its student output (the same runs)'),
+            compare(table, 'sd', 'ce2', 'axial SD student output > '
+                    'doubled-CE control (equal iterations)', strict=True),
+            compare(table, 'sd', 'baseline_2x', 'axial SD student output > '
+                    f'baseline at equal training time ({long_base})',
+                    strict=True)):
         if line:
             out.append(line)
     if all(k in mean for k in ('attnfd', 'baseline')) and teacher:
         gap = teacher - mean['baseline']
         if gap > 0:
             share = (mean['attnfd'] - mean['baseline']) / gap
+            n = len(test['attnfd'])
+            partial = f' so far ({n} of {seeds} seeds)' if n < seeds else ''
             out.append(f'stretch: AttnFD closes >= 50% of the teacher-student '
-                       f'gap: {100 * share:.0f}% -> {_verdict(share >= 0.5)}')
+                       f'gap: {100 * share:.0f}% -> {_verdict(share >= 0.5)}'
+                       f'{partial}')
     out += _unchosen_seed_lines(test, meta)
     return out
 

@@ -41,9 +41,10 @@ labelled ssTEM sections with MMSeg models:
 Every (architecture, arm, seed) is a work dir with ``result.json``;
 finished runs are skipped, interrupted ones resume from their last
 checkpoint with the random states saved in it (``RandomStateHook``), so a
-resumed run draws the same dropout and flips as an uninterrupted one. ``--jobs`` runs several at once (GPU), ``--deadline-min`` stops
-starting runs (and ends unfinished ones, resumable later) after that
-budget, and the report covers whatever finished.
+resumed run draws the same dropout and flips as an uninterrupted one.
+``--jobs`` runs several at once (GPU), ``--deadline-min`` stops starting
+runs (and ends unfinished ones, resumable later) after that budget, and the
+report covers whatever finished.
 
 Outputs: ``bench/results/sstem_study_<protocol>.{md,json,png}`` and the
 generated section of ``configs/axial_sd/README.md``.
