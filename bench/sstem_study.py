@@ -1016,14 +1016,9 @@ def _wins(summary: dict, key: str,
     decided = [s[key] for s in summary.values() if s[key]]
     wins = sum((statistics.mean(d) > 0) if strict else
                (statistics.mean(d) >= 0) for d in decided)
-    above = below = 0
-    for d in decided:
-        if len(d) < 2:
-            continue
-        half = stats.t_quantile_975(len(d) - 1) * statistics.stdev(d) / \
-            math.sqrt(len(d))
-        above += statistics.mean(d) - half > 0
-        below += statistics.mean(d) + half < 0
+    bounds = [stats.t_interval(d)[1:] for d in decided if len(d) > 1]
+    above = sum(low > 0 for low, _ in bounds)
+    below = sum(high < 0 for _, high in bounds)
     return (wins, len(decided), min((len(d) for d in decided), default=0),
             above, below)
 

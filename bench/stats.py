@@ -9,11 +9,11 @@ seeds both arms finished, with a Student-t 95% interval on the mean of
 """
 import math
 import statistics
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     'T975', 't_quantile_975', 'MeanStd', 'mean_std', 'PairedDiff',
-    'paired_diff', 'format_mean_std', 'format_paired'
+    'paired_diff', 't_interval', 'format_mean_std', 'format_paired'
 ]
 
 #: Two-sided 95% quantiles of Student's t (0.975) for 1..30 degrees of
@@ -79,12 +79,19 @@ def paired_diff(arm: Dict[int, float],
     if not seeds:
         return None
     diffs = [float(arm[s]) - float(ref[s]) for s in seeds]
-    mean = statistics.mean(diffs)
-    if len(diffs) < 2:
-        return PairedDiff(mean, None, None, 1, seeds)
-    half = t_quantile_975(len(diffs) - 1) * statistics.stdev(diffs) / \
-        math.sqrt(len(diffs))
-    return PairedDiff(mean, mean - half, mean + half, len(diffs), seeds)
+    return PairedDiff(*t_interval(diffs), len(diffs), seeds)
+
+
+def t_interval(values: Sequence[float]
+               ) -> Tuple[float, Optional[float], Optional[float]]:
+    """Mean and 95% t-interval ``(mean, low, high)`` of ``values``; the
+    bounds are None for a single value."""
+    mean = statistics.mean(values)
+    if len(values) < 2:
+        return mean, None, None
+    half = t_quantile_975(len(values) - 1) * statistics.stdev(values) / \
+        math.sqrt(len(values))
+    return mean, mean - half, mean + half
 
 
 def format_mean_std(ms: Optional[MeanStd], digits: int = 2) -> str:

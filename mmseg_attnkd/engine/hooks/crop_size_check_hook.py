@@ -6,14 +6,13 @@ than ``crop_size``; ``SegDataPreProcessor`` then pads it back to the crop
 with ``seg_pad_val`` (ignored pixels). Training runs, but part of every
 batch is padding and a config meant for another dataset goes unnoticed.
 """
-import random
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
-import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
+
+from .random_state_hook import get_random_state, set_random_state
 
 __all__ = ['CropSizeCheckHook', 'check_crop_size']
 
@@ -81,8 +80,7 @@ def check_crop_size(dataset,
     resized = any(
         any(w in type(t).__name__ for w in _RESIZE_WORDS) for t in before)
 
-    states = (random.getstate(), np.random.get_state(),
-              torch.random.get_rng_state())
+    states = get_random_state()
     small = []
     try:
         for idx in range(min(num_samples, len(base))):
@@ -97,9 +95,7 @@ def check_crop_size(dataset,
             if h < crop_h or w < crop_w:
                 small.append((str(results.get('img_path', idx)), (h, w)))
     finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.random.set_rng_state(states[2])
+        set_random_state(states)
 
     if small and not resized:
         path, (h, w) = small[0]
