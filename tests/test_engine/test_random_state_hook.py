@@ -59,8 +59,10 @@ def _train(cfg) -> dict:
     runner = Runner.from_cfg(Config(copy.deepcopy(cfg)))
     runner.train()
     state = {k: v.clone() for k, v in runner.model.state_dict().items()}
-    # free the dataloader worker here (its shutdown waits up to 5 s), not
-    # in whichever test the garbage collector happens to run next
+    # drop the train iterator first, so that its workers are told to stop
+    # while their queues are alive: freed inside the runner's reference
+    # cycle, each worker waited out its 5 s join timeout
+    runner.train_loop.dataloader_iterator = None
     del runner
     gc.collect()
     return state
