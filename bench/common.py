@@ -45,8 +45,9 @@ def cpu_model() -> str:
     return platform.processor() or 'unknown'
 
 
-#: What the benchmarks write into the tree; not a change of the code.
-RESULTS_DIR = 'bench/results'
+#: What the benchmarks write into the tree (a git pathspec of
+#: :data:`RESULTS_DIR`); not a change of the code.
+RESULTS_PATHSPEC = 'bench/results'
 
 
 def git_commit(paths: Sequence[str] = (), root: str = REPO_ROOT) -> str:
@@ -59,7 +60,7 @@ def git_commit(paths: Sequence[str] = (), root: str = REPO_ROOT) -> str:
                              text=True, check=True).stdout.strip()
         dirty = subprocess.run(
             ['git', 'status', '--porcelain', '--untracked-files=no', '--',
-             *(paths or ['.']), f':(exclude){RESULTS_DIR}'], cwd=root,
+             *(paths or ['.']), f':(exclude){RESULTS_PATHSPEC}'], cwd=root,
             capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
@@ -444,8 +445,14 @@ def save_results(out_dir: str, name: str, text: str, data=None,
     if data is not None:
         write_json(osp.join(out_dir, f'{name}.json'), data)
     write_text(osp.join(out_dir, f'{name}.md'), text)
-    if readme and osp.abspath(out_dir) == osp.abspath(RESULTS_DIR):
+    if readme and is_results_dir(out_dir):
         refresh_readme()
+
+
+def is_results_dir(out_dir: str) -> bool:
+    """Whether ``out_dir`` is the committed ``bench/results``, whose tables
+    are copied into the READMEs (a test's temporary directory is not)."""
+    return osp.abspath(out_dir) == osp.abspath(RESULTS_DIR)
 
 
 def update_readme(section: str, markdown: str, readme: str = README) -> bool:

@@ -1247,7 +1247,7 @@ def write_report(results: List[dict], args, info: dict, extra: dict) -> str:
     mode, data['slide_minus_whole_val'] = inference_mode(results)
     data.update(inference_mode=mode, summary=summarize(results, mode))
     common.save_results(args.out_dir, name, text, data, readme=False)
-    if osp.abspath(args.out_dir) == osp.abspath(common.RESULTS_DIR):
+    if common.is_results_dir(args.out_dir):
         common.update_readme(name, text, AXIAL_README)
     return text
 
