@@ -9,7 +9,7 @@ import json
 import os
 import os.path as osp
 import statistics
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from bench import camvid_arms as arms
 from bench import common
@@ -236,19 +236,27 @@ def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
             f'-> {verdict}')
 
 
+#: Groups of :func:`target_lines`: the protocol's own checks and each
+#: method's targets.
+TARGET_GROUPS = ('protocol', 'attnfd', 'sd')
+
+
 def target_lines(table: Dict[str, Dict[int, dict]], iters: int,
-                 meta: Optional[Dict] = None) -> List[str]:
+                 meta: Optional[Dict] = None,
+                 groups: Tuple[str, ...] = TARGET_GROUPS) -> List[str]:
     """The issue's targets, each stated as met or missed: paired test
     differences over seeds, at equal iterations with the training-time
-    ratio, and against ``baseline_2x`` at equal training time."""
+    ratio, and against ``baseline_2x`` at equal training time. ``groups``
+    (of :data:`TARGET_GROUPS`) selects whose targets are listed."""
     meta = meta or {}
     test = {a: _values(r, 'test_mIoU') for a, r in table.items()}
     mean = {a: statistics.mean(v.values()) for a, v in test.items() if v}
-    out = []
+    out = []  # (group, line)
     base, teacher = mean.get('baseline'), mean.get('teacher')
     if base is not None and teacher is not None:
-        out.append(f'teacher test mIoU >= baseline + 8: {teacher:.2f} vs '
-                   f'{base:.2f} + 8 -> {_verdict(teacher >= base + 8)}')
+        out.append(('protocol', f'teacher test mIoU >= baseline + 8: '
+                    f'{teacher:.2f} vs {base:.2f} + 8 -> '
+                    f'{_verdict(teacher >= base + 8)}'))
     if 'baseline' in table:
         gains = []
         for r in table['baseline'].values():
@@ -258,44 +266,49 @@ def target_lines(table: Dict[str, Dict[int, dict]], iters: int,
                 gains.append(val[max(val)] - val[max(quarter)])
         if gains:
             g = statistics.mean(gains)
-            out.append(f'baseline at plateau (last quarter adds < 1.0 val '
-                       f'mIoU): {g:+.2f} -> {_verdict(g < 1.0)}')
+            out.append(('protocol', 'baseline at plateau (last quarter '
+                        f'adds < 1.0 val mIoU): {g:+.2f} -> '
+                        f'{_verdict(g < 1.0)}'))
     attnfd = 'AttnFD' + (f' ({attnfd_name_of(meta["attnfd"])})'
                          if meta.get('attnfd') else '')
     long_base = f'baseline with {2 * iters} iterations'
     t_out = 'sd' + TEACHER_OUTPUT
     seeds = len((meta.get('proto') or {}).get('seeds') or ())
     compare = functools.partial(_compare, seeds=seeds)
-    for line in (
-            compare(table, 'attnfd', 'baseline',
-                    f'{attnfd} - baseline >= +2.0 test mIoU with the 95% '
-                    'interval above 0 (equal iterations)', 2.0, ci=True),
-            compare(table, 'attnfd', 'baseline_2x',
-                    f'the same at equal training time ({long_base})', 2.0,
-                    ci=True),
-            compare(table, 'attnfd', 'kd', 'AttnFD >= KD (equal iterations)'),
-            compare(table, 'attnfd', 'cwd',
-                    'AttnFD >= CWD (equal iterations)'),
-            compare(table, t_out, 'sd', 'axial SD exported teacher output '
-                    '>= its student output (the same runs)'),
-            compare(table, 'sd', 'ce2', 'axial SD student output > '
-                    'doubled-CE control (equal iterations)', strict=True),
-            compare(table, 'sd', 'baseline_2x', 'axial SD student output > '
-                    f'baseline at equal training time ({long_base})',
-                    strict=True)):
+    for group, line in (
+            ('attnfd', compare(
+                table, 'attnfd', 'baseline',
+                f'{attnfd} - baseline >= +2.0 test mIoU with the 95% '
+                'interval above 0 (equal iterations)', 2.0, ci=True)),
+            ('attnfd', compare(
+                table, 'attnfd', 'baseline_2x',
+                f'the same at equal training time ({long_base})', 2.0,
+                ci=True)),
+            ('attnfd', compare(table, 'attnfd', 'kd',
+                               'AttnFD >= KD (equal iterations)')),
+            ('attnfd', compare(table, 'attnfd', 'cwd',
+                               'AttnFD >= CWD (equal iterations)')),
+            ('sd', compare(table, t_out, 'sd', 'axial SD exported teacher '
+                           'output >= its student output (the same runs)')),
+            ('sd', compare(table, 'sd', 'ce2', 'axial SD student output > '
+                           'doubled-CE control (equal iterations)',
+                           strict=True)),
+            ('sd', compare(table, 'sd', 'baseline_2x', 'axial SD student '
+                           'output > baseline at equal training time '
+                           f'({long_base})', strict=True))):
         if line:
-            out.append(line)
+            out.append((group, line))
     if all(k in mean for k in ('attnfd', 'baseline')) and teacher:
         gap = teacher - mean['baseline']
         if gap > 0:
             share = (mean['attnfd'] - mean['baseline']) / gap
             n = len(test['attnfd'])
             partial = f' so far ({n} of {seeds} seeds)' if n < seeds else ''
-            out.append(f'stretch: AttnFD closes >= 50% of the teacher-student '
-                       f'gap: {100 * share:.0f}% -> {_verdict(share >= 0.5)}'
-                       f'{partial}')
+            out.append(('attnfd', 'stretch: AttnFD closes >= 50% of the '
+                        f'teacher-student gap: {100 * share:.0f}% -> '
+                        f'{_verdict(share >= 0.5)}{partial}'))
     out += _unchosen_seed_lines(test, meta)
-    return out
+    return [line for group, line in out if group in groups]
 
 
 def attnfd_name_of(settings: Dict) -> str:
@@ -304,9 +317,10 @@ def attnfd_name_of(settings: Dict) -> str:
 
 
 def _unchosen_seed_lines(test: Dict[str, Dict[int, float]],
-                         meta: Dict) -> List[str]:
+                         meta: Dict) -> List[Tuple[str, str]]:
     """The chosen arms against the baseline on the seeds the val choice did
-    not see (its winner's-curse bias does not reach them)."""
+    not see (its winner's-curse bias does not reach them), as (target
+    group, line)."""
     used = set((meta.get('proto') or {}).get('ablation_seeds') or ())
     if not meta.get('chosen') or not used:
         return []
@@ -315,9 +329,9 @@ def _unchosen_seed_lines(test: Dict[str, Dict[int, float]],
         fresh = {s: v for s, v in test.get(arm, {}).items() if s not in used}
         pd = paired_diff(fresh, test.get('baseline', {}))
         if pd is not None:
-            out.append(f'{arm} - baseline on the seeds the choice did not use '
-                       f'(seeds {", ".join(map(str, pd.seeds))}): '
-                       f'{format_paired(pd)} (information, no target)')
+            out.append((arm, f'{arm} - baseline on the seeds the choice '
+                        f'did not use (seeds {", ".join(map(str, pd.seeds))})'
+                        f': {format_paired(pd)} (information, no target)'))
     return out
 
 
@@ -370,28 +384,12 @@ def _machines_line(results: List[dict]) -> List[str]:
             'it; also the last column and the x axis of the time plot).', '']
 
 
-def render(results: List[dict], meta: Dict,
-           machines: Optional[Dict[str, str]] = None) -> str:
-    """The markdown report; ``machines`` (run -> CPU, see
-    :func:`record_machines`) marks which CPU timed each run."""
-    results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
-               for r in results]
-    table = by_arm(results)
+def _setup_text(meta: Dict) -> str:
+    """The protocol in one paragraph: data, schedule, models, pairing."""
     proto = meta['proto']
-    teacher = [a for a in table if a == 'teacher']
-    order = teacher + [a for a in arms.MAIN_ARMS for a in (
-        a, a + TEACHER_OUTPUT)] + [a for a in arms.EXTRA_ARMS]
     h, w = proto['crop']
     s, t = proto['student'], proto['teacher']
-    lines = [
-        f'### CamVid accuracy v2, {meta["protocol"]} protocol', '',
-        f'Last invocation: {common.machine_line(meta["machine"])}. '
-        'Commit(s): '
-        f'{", ".join(sorted({r.get("commit", "?") for r in results}))}. '
-        f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`. '
-        f'Wall time of the last invocation: {meta["wall_h"]:.2f} h; '
-        f'training time of all runs listed: {_total_hours(results):.2f} h '
-        '(median s/iteration x iterations).', '',
+    return (
         f'CamVid SegNet split at {w}x{h}: train 367, choice on val 101, '
         f'report on test 233 (final checkpoint of every run, once). Batch '
         f'{proto["batch"]}, SGD lr {proto["lr"]}, poly, from scratch. '
@@ -400,8 +398,53 @@ def render(results: List[dict], meta: Dict,
         f'{t["output_stride"]}, {meta["teacher_iters"]} iterations; students '
         f'{meta["iters"]} iterations. Paired seeds: for seed k every arm '
         'starts from the same student weights and data order. mIoU in %, '
-        'mean +- std over seeds; paired differences with a 95% t-interval.',
-        ''] + _machines_line(results) + [
+        'mean +- std over seeds; paired differences with a 95% t-interval.')
+
+
+def _commits(results: List[dict]) -> str:
+    return ", ".join(sorted({r.get("commit", "?") for r in results}))
+
+
+def _ablation_lines(table: Dict[str, Dict[int, dict]], meta: Dict,
+                    method: str) -> List[str]:
+    """The val-based ablation of ``method`` ('attnfd' or 'sd'), if run."""
+    chosen = (meta.get('chosen') or {}).get(method)
+    if method == 'attnfd':
+        grid = list({arms.attnfd_name(s): s for size in ('full', 'small')
+                     for s in arms.attnfd_ablation(size)}.values())
+        title, namer = 'AttnFD', arms.attnfd_name
+    else:
+        grid, title, namer = arms.sd_ablation(), 'Axial-SD', arms.sd_name
+    if not any(a in table for a in map(namer, grid)):
+        return []
+    return [f'#### {title} ablation (choice by mean final val mIoU)', '',
+            ablation_table(table, grid, namer, chosen, meta[method], method),
+            '']
+
+
+def _with_outputs(names) -> List[str]:
+    """Arm names, each followed by its exported teacher output's row."""
+    return [a for name in names for a in (name, name + TEACHER_OUTPUT)]
+
+
+def render(results: List[dict], meta: Dict,
+           machines: Optional[Dict[str, str]] = None) -> str:
+    """The markdown report; ``machines`` (run -> CPU, see
+    :func:`record_machines`) marks which CPU timed each run."""
+    results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
+               for r in results]
+    table = by_arm(results)
+    order = ['teacher'] + _with_outputs(arms.MAIN_ARMS) + list(
+        arms.EXTRA_ARMS)
+    lines = [
+        f'### CamVid accuracy v2, {meta["protocol"]} protocol', '',
+        f'Last invocation: {common.machine_line(meta["machine"])}. '
+        f'Commit(s): {_commits(results)}. '
+        f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`. '
+        f'Wall time of the last invocation: {meta["wall_h"]:.2f} h; '
+        f'training time of all runs listed: {_total_hours(results):.2f} h '
+        '(median s/iteration x iterations).', '',
+        _setup_text(meta), ''] + _machines_line(results) + [
         settings_line(results, meta), '',
         main_table(table, order), ''
     ]
@@ -409,20 +452,75 @@ def render(results: List[dict], meta: Dict,
     if targets:
         lines += ['Targets (test mIoU, final checkpoints; never tuned on '
                   'test):', ''] + [f'* {x}' for x in targets] + ['']
-    chosen = meta.get('chosen') or {}
-    attnfd_grid = list({arms.attnfd_name(s): s for size in ('full', 'small')
-                        for s in arms.attnfd_ablation(size)}.values())
-    if any(a in table for a in map(arms.attnfd_name, attnfd_grid)):
-        lines += ['#### AttnFD ablation (choice by mean final val mIoU)', '',
-                  ablation_table(table, attnfd_grid, arms.attnfd_name,
-                                 chosen.get('attnfd'), meta['attnfd'],
-                                 'attnfd'), '']
-    if any(a in table for a in map(arms.sd_name, arms.sd_ablation())):
-        lines += ['#### Axial-SD ablation (choice by mean final val mIoU)',
-                  '', ablation_table(table, arms.sd_ablation(), arms.sd_name,
-                                     chosen.get('sd'), meta['sd'], 'sd'),
-                  '']
+    lines += _ablation_lines(table, meta, 'attnfd')
+    lines += _ablation_lines(table, meta, 'sd')
     return '\n'.join(lines)
+
+
+#: The CamVid evidence of each method, generated into its README as the
+#: section ``camvid_<method>_<protocol>``: README (from the repository
+#: root), arms of its table, its target groups and its ablation.
+METHOD_SECTIONS = {
+    'attnfd': ('configs/attnfd/README.md',
+               ['teacher', 'baseline', 'baseline_2x', 'kd', 'cwd',
+                'attnfd'], ('protocol', 'attnfd'), 'attnfd'),
+    'axial_sd': ('configs/axial_sd/README.md',
+                 ['baseline', 'baseline_2x', 'ce2'] + _with_outputs(
+                     ['sd', 'sd_detach']), ('sd', ), 'sd'),
+    'attnfd_axial_sd': ('configs/attnfd_axial_sd/README.md',
+                        ['teacher', 'baseline', 'baseline_2x', 'attnfd'] +
+                        _with_outputs(['sd', 'attnfd_sd']), (), None),
+    'feature_kd': ('configs/feature_kd/README.md',
+                   ['teacher', 'baseline', 'baseline_2x', 'kd', 'cwd',
+                    'attnfd'] + list(arms.EXTRA_ARMS), (), None),
+}
+
+
+def method_section(results: List[dict], meta: Dict, method: str,
+                   machines: Optional[Dict[str, str]] = None) -> str:
+    """The rows, targets and ablation of one method (a key of
+    :data:`METHOD_SECTIONS`) for its README; the whole report is
+    ``bench/results/accuracy_<protocol>.md``."""
+    _, order, groups, ablation = METHOD_SECTIONS[method]
+    results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
+               for r in results]
+    table = by_arm(results)
+    name = f'accuracy_{meta["protocol"]}'
+    lines = [
+        f'Generated from `bench/results/{name}.json` by `python '
+        f'bench/accuracy.py --protocol {meta["protocol"]} --report-only` '
+        f'(runs made at commit(s) {_commits(results)}; the whole report, '
+        'the curves and the other arms are in '
+        f'[bench/results/{name}.md](../../bench/results/{name}.md)). '
+        f'{_setup_text(meta)}', '',
+        settings_line(results, meta), '',
+        main_table(table, order), '']
+    targets = target_lines(table, meta['iters'], meta, groups)
+    if targets:
+        lines += ['Targets (test mIoU, final checkpoints; never tuned on '
+                  'test):', ''] + [f'* {x}' for x in targets] + ['']
+    if ablation:
+        lines += _ablation_lines(table, meta, ablation)
+    return '\n'.join(lines)
+
+
+def write_method_sections(results: List[dict], meta: Dict,
+                          machines: Optional[Dict[str, str]] = None,
+                          root: str = common.REPO_ROOT) -> List[str]:
+    """Rewrite the section ``camvid_<method>_<protocol>`` of every method
+    README that has one.
+
+    Returns:
+        list[str]: The READMEs that were rewritten.
+    """
+    done = []
+    for method, (readme, *_) in METHOD_SECTIONS.items():
+        path = osp.join(root, readme)
+        text = method_section(results, meta, method, machines)
+        if common.update_readme(f'camvid_{method}_{meta["protocol"]}', text,
+                                path):
+            done.append(readme)
+    return done
 
 
 def plot(results: List[dict], path: str,
@@ -553,6 +651,8 @@ def save(state, final: bool) -> None:
     plot(runs, osp.join(args.out_dir, f'{name}.png'), machines)
     common.save_results(args.out_dir, name, text, dict(meta=meta, runs=runs),
                         readme=final)
+    if final and common.is_results_dir(args.out_dir):
+        write_method_sections(runs, meta, machines)
 
 
 def report_only(args) -> List[dict]:
@@ -568,5 +668,7 @@ def report_only(args) -> List[dict]:
     text = render(data['runs'], data['meta'], machines)
     plot(data['runs'], osp.join(args.out_dir, f'{name}.png'), machines)
     common.save_results(args.out_dir, name, text, readme=True)
+    if common.is_results_dir(args.out_dir):
+        write_method_sections(data['runs'], data['meta'], machines)
     print(text)
     return data['runs']

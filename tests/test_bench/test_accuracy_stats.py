@@ -217,3 +217,51 @@ def test_targets_on_fewer_seeds_than_the_protocol_are_provisional():
     assert head.endswith('-> undecided so far (1 of 3 seeds)')
     kd = [x for x in lines if x.startswith('AttnFD >= KD')][0]
     assert kd.endswith('-> met so far (1 of 3 seeds)')
+
+
+def test_each_method_readme_gets_its_own_rows_and_targets(tmp_path):
+    results = [_run('teacher', 0, 60.0, 55.0)]
+    for seed in (0, 1):
+        results += [_run('baseline', seed, 40.0, 40.0 + seed),
+                    _run('attnfd', seed, 44.0, 44.0 + seed),
+                    _run('sd', seed, 41.0, 41.0 + seed,
+                         teacher_output_test_mIoU=42.0 + seed,
+                         teacher_output_val_mIoU=42.0),
+                    _run('ce2', seed, 40.5, 40.5 + seed)]
+    results.append(_run('pkd', 0, 43.0, 43.0))
+    meta = dict(protocol='cpu', iters=100, teacher_iters=300,
+                attnfd=dict(teacher_attention='fitted', normalize='tensor',
+                            loss_weight=8.0), sd=dict(target='prob'),
+                proto=dict(crop=(180, 240), batch=8, lr=0.05, seeds=[0, 1],
+                           student=dict(width=16, output_stride=16),
+                           teacher=dict(width=32, output_stride=8)))
+    for method, (readme, *_) in accuracy_report.METHOD_SECTIONS.items():
+        path = tmp_path / readme
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'# {method}\n\n<!-- BEGIN camvid_{method}_cpu -->\n'
+                        f'stale\n<!-- END camvid_{method}_cpu -->\ntail\n')
+    done = accuracy_report.write_method_sections(results, meta,
+                                                 root=str(tmp_path))
+    assert sorted(done) == sorted(
+        r for r, *_ in accuracy_report.METHOD_SECTIONS.values())
+
+    def rows(method):
+        text = (tmp_path / accuracy_report.METHOD_SECTIONS[method][0]
+                ).read_text()
+        assert 'stale' not in text and text.endswith('tail\n')
+        return text, [line.split(' | ')[0].lstrip('| ')
+                      for line in text.splitlines() if line.startswith('| ')]
+
+    text, arms_shown = rows('attnfd')
+    assert arms_shown == ['arm', 'teacher', 'baseline', 'attnfd']
+    assert 'AttnFD (fitted' in text and 'doubled-CE' not in text
+    assert 'teacher test mIoU >= baseline + 8' in text
+    text, arms_shown = rows('axial_sd')
+    assert arms_shown == ['arm', 'baseline', 'ce2', 'sd', 'sd:teacher_output']
+    assert 'doubled-CE' in text and 'AttnFD >=' not in text
+    # the exported teacher output: +1.0 on both seeds over the student output
+    line = [x for x in text.splitlines() if 'teacher output >=' in x][0]
+    assert '+1.00 [+1.00, +1.00] (n=2)' in line and line.endswith('-> met')
+    text, arms_shown = rows('feature_kd')
+    assert arms_shown == ['arm', 'teacher', 'baseline', 'attnfd', 'pkd']
+    assert 'Targets' not in text
