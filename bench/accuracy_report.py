@@ -470,6 +470,9 @@ METHOD_SECTIONS = {
     'attnfd_axial_sd': ('configs/attnfd_axial_sd/README.md',
                         ['teacher', 'baseline', 'baseline_2x', 'attnfd'] +
                         _with_outputs(['sd', 'attnfd_sd']), (), None),
+    'summary': ('README.md',
+                ['teacher', 'baseline', 'baseline_2x', 'ce2', 'kd', 'cwd',
+                 'attnfd'] + _with_outputs(['sd']), TARGET_GROUPS, None),
     'feature_kd': ('configs/feature_kd/README.md',
                    ['teacher', 'baseline', 'baseline_2x', 'kd', 'cwd',
                     'attnfd'] + list(arms.EXTRA_ARMS), (), None),
@@ -481,18 +484,18 @@ def method_section(results: List[dict], meta: Dict, method: str,
     """The rows, targets and ablation of one method (a key of
     :data:`METHOD_SECTIONS`) for its README; the whole report is
     ``bench/results/accuracy_<protocol>.md``."""
-    _, order, groups, ablation = METHOD_SECTIONS[method]
+    readme, order, groups, ablation = METHOD_SECTIONS[method]
     results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
                for r in results]
     table = by_arm(results)
     name = f'accuracy_{meta["protocol"]}'
+    link = osp.relpath(f'bench/results/{name}.md', osp.dirname(readme))
     lines = [
         f'Generated from `bench/results/{name}.json` by `python '
         f'bench/accuracy.py --protocol {meta["protocol"]} --report-only` '
         f'(runs made at commit(s) {_commits(results)}; the whole report, '
-        'the curves and the other arms are in '
-        f'[bench/results/{name}.md](../../bench/results/{name}.md)). '
-        f'{_setup_text(meta)}', '',
+        f'the curves and the other arms are in [bench/results/{name}.md]'
+        f'({link})). {_setup_text(meta)}', '',
         settings_line(results, meta), '',
         main_table(table, order), '']
     targets = target_lines(table, meta['iters'], meta, groups)

@@ -265,3 +265,9 @@ def test_each_method_readme_gets_its_own_rows_and_targets(tmp_path):
     text, arms_shown = rows('feature_kd')
     assert arms_shown == ['arm', 'teacher', 'baseline', 'attnfd', 'pkd']
     assert 'Targets' not in text
+    assert '](../../bench/results/accuracy_cpu.md)' in text
+    text, arms_shown = rows('summary')  # the package README, at the root
+    assert arms_shown == ['arm', 'teacher', 'baseline', 'ce2', 'attnfd',
+                          'sd', 'sd:teacher_output']
+    assert '](bench/results/accuracy_cpu.md)' in text
+    assert 'AttnFD (fitted' in text and 'doubled-CE' in text
