@@ -217,15 +217,20 @@ def _time_note(table: Dict[str, Dict[int, dict]], arm: str,
 
 def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
              label: str, need: float = 0.0, strict: bool = False,
-             ci: bool = False, seeds: int = 0) -> Optional[str]:
+             ci: bool = False, seeds: int = 0,
+             info: bool = False) -> Optional[str]:
     """A target on the paired test difference ``arm - ref``: its mean
     ``>= need`` (``> need`` if ``strict``), and with ``ci`` the whole 95%
     interval above 0 (undecided on one pair). With fewer pairs than the
-    protocol's ``seeds`` the verdict says it is provisional."""
+    protocol's ``seeds`` the verdict says it is provisional. With ``info``
+    the difference is reported without a target."""
     test = {a: _values(table.get(a, {}), 'test_mIoU') for a in (arm, ref)}
     pd = paired_diff(test[arm], test[ref])
     if pd is None:
         return None
+    if info:
+        return (f'{label}: {format_paired(pd)}{_time_note(table, arm, ref)}'
+                ' (information, no target)')
     ok: Optional[bool] = pd.mean > need if strict else pd.mean >= need
     if ci:
         ok = None if pd.low is None else ok and pd.above_zero
@@ -295,7 +300,14 @@ def target_lines(table: Dict[str, Dict[int, dict]], iters: int,
                            strict=True)),
             ('sd', compare(table, 'sd', 'baseline_2x', 'axial SD student '
                            'output > baseline at equal training time '
-                           f'({long_base})', strict=True))):
+                           f'({long_base})', strict=True)),
+            # the controls of the issue: what the teacher CE's gradient into
+            # the network adds, and what SD adds on top of AttnFD
+            ('sd', compare(table, 'sd', 'sd_detach', 'axial SD student '
+                           'output - the same with the axial input detached',
+                           info=True)),
+            ('sd', compare(table, 'attnfd_sd', 'attnfd', 'AttnFD + axial SD '
+                           '(student output) - AttnFD alone', info=True))):
         if line:
             out.append((group, line))
     if all(k in mean for k in ('attnfd', 'baseline')) and teacher:

@@ -87,6 +87,7 @@ def test_targets_and_teacher_output_pseudo_arm():
                             teacher_output_test_mIoU=b + 1.0,
                             teacher_output_val_mIoU=b + 1.0))
         results.append(_run('ce2', seed, b, b + 0.2))
+        results.append(_run('sd_detach', seed, b, b + 0.5 - seed))
     table = accuracy_report.by_arm(results)
     assert 'sd' + accuracy_report.TEACHER_OUTPUT in table
     lines = accuracy_report.target_lines(table, 100)
@@ -96,6 +97,8 @@ def test_targets_and_teacher_output_pseudo_arm():
     assert attnfd.endswith('met')  # +2.67 mean, tight interval
     assert [x for x in lines if 'teacher output >=' in x][0].endswith('met')
     assert [x for x in lines if 'doubled-CE' in x][0].endswith('met')
+    detach = [x for x in lines if 'input detached' in x][0]
+    assert '+1.00 [' in detach and detach.endswith('(information, no target)')
 
 
 def test_paired_diff_skips_non_finite_values():
