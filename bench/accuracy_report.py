@@ -439,12 +439,18 @@ def _with_outputs(names) -> List[str]:
     return [a for name in names for a in (name, name + TEACHER_OUTPUT)]
 
 
+def with_machines(results: List[dict],
+                  machines: Optional[Dict[str, str]]) -> List[dict]:
+    """The runs, each marked with the CPU that timed it (``timed_on``)."""
+    return [dict(r, timed_on=(machines or {}).get(run_name(r)))
+            for r in results]
+
+
 def render(results: List[dict], meta: Dict,
            machines: Optional[Dict[str, str]] = None) -> str:
     """The markdown report; ``machines`` (run -> CPU, see
     :func:`record_machines`) marks which CPU timed each run."""
-    results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
-               for r in results]
+    results = with_machines(results, machines)
     table = by_arm(results)
     order = ['teacher'] + _with_outputs(arms.MAIN_ARMS) + list(
         arms.EXTRA_ARMS)
@@ -497,8 +503,7 @@ def method_section(results: List[dict], meta: Dict, method: str,
     :data:`METHOD_SECTIONS`) for its README; the whole report is
     ``bench/results/accuracy_<protocol>.md``."""
     readme, order, groups, ablation = METHOD_SECTIONS[method]
-    results = [dict(r, timed_on=(machines or {}).get(run_name(r)))
-               for r in results]
+    results = with_machines(results, machines)
     table = by_arm(results)
     name = f'accuracy_{meta["protocol"]}'
     link = osp.relpath(f'bench/results/{name}.md', osp.dirname(readme))
@@ -546,8 +551,7 @@ def plot(results: List[dict], path: str,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    table = by_arm([dict(r, timed_on=(machines or {}).get(run_name(r)))
-                    for r in results])
+    table = by_arm(with_machines(results, machines))
     unit = student_step_seconds(table)
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
     colors = plt.cm.tab10.colors
