@@ -446,6 +446,12 @@ def with_machines(results: List[dict],
             for r in results]
 
 
+def _extra_text(meta: Dict) -> str:
+    return ''.join(
+        f' Extra arms: `python bench/accuracy.py {" ".join(e["argv"])}` '
+        f'({e["wall_h"]:.2f} h).' for e in meta.get('extra_invocations', []))
+
+
 def render(results: List[dict], meta: Dict,
            machines: Optional[Dict[str, str]] = None) -> str:
     """The markdown report; ``machines`` (run -> CPU, see
@@ -456,12 +462,12 @@ def render(results: List[dict], meta: Dict,
         arms.EXTRA_ARMS)
     lines = [
         f'### CamVid accuracy v2, {meta["protocol"]} protocol', '',
-        f'Last invocation: {common.machine_line(meta["machine"])}. '
         f'Commit(s): {_commits(results)}. '
-        f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`. '
-        f'Wall time of the last invocation: {meta["wall_h"]:.2f} h; '
+        f'Command: `python bench/accuracy.py {" ".join(meta["argv"])}`, '
+        f'last invoked on {common.machine_line(meta["machine"])} for '
+        f'{meta["wall_h"]:.2f} h; '
         f'training time of all runs listed: {_total_hours(results):.2f} h '
-        '(median s/iteration x iterations).', '',
+        '(median s/iteration x iterations).' + _extra_text(meta), '',
         _setup_text(meta), ''] + _machines_line(results) + [
         settings_line(results, meta), '',
         main_table(table, order), ''
@@ -656,13 +662,34 @@ def merged_runs(path: str, runs: List[dict],
                          if (r['arm'], r['seed']) not in have]
 
 
+def merged_meta(path: str, meta: Dict, runs: List[dict]) -> Dict:
+    """This invocation's meta, or, when it trained extra arms only (e.g.
+    ``--arms at ofd --seeds 0`` after the main table), the earlier file's
+    meta with this invocation added under ``extra_invocations``: the command
+    and val choice the report prints must stay those of the main table."""
+    trained = [r['arm'] for r in runs if not r.get('restored_from')]
+    if not trained or any(a not in arms.EXTRA_ARMS for a in trained) \
+            or not osp.isfile(path):
+        return meta
+    with open(path) as f:
+        earlier = json.load(f).get('meta', {})
+    keys = ('protocol', 'iters', 'teacher_iters')
+    if not earlier or any(earlier.get(k) != meta.get(k) for k in keys):
+        return meta
+    extra = [e for e in earlier.get('extra_invocations', [])
+             if e['argv'] != meta['argv']]
+    extra.append({k: meta[k] for k in ('argv', 'machine', 'wall_h',
+                                       'failed')})
+    return dict(earlier, extra_invocations=extra)
+
+
 def save(state, final: bool) -> None:
     """Write ``accuracy_<protocol>.{md,json,png}`` to ``--out-dir``."""
     args = state.args
     name = f'accuracy_{args.protocol}'
-    meta = _meta(state)
-    runs = merged_runs(osp.join(args.out_dir, f'{name}.json'), state.results,
-                       meta)
+    path = osp.join(args.out_dir, f'{name}.json')
+    meta = merged_meta(path, _meta(state), state.results)
+    runs = merged_runs(path, state.results, meta)
     machines = record_machines(
         args.out_dir, args.protocol,
         [r for r in state.results if not r.get('restored_from')], state.info)

@@ -154,6 +154,34 @@ def test_saving_keeps_the_finished_runs_of_earlier_invocations(tmp_path):
                                        dict(meta, iters=200)) == now
 
 
+def test_extra_arms_keep_the_main_command_and_choice(tmp_path):
+    import json
+    path = tmp_path / 'accuracy_cpu.json'
+    main = dict(protocol='cpu', iters=100, teacher_iters=300,
+                argv=['--ablation', '--choose-on-val'],
+                chosen=dict(attnfd=dict(normalize='tensor')), wall_h=5.0)
+    path.write_text(json.dumps(dict(meta=main, runs=[])))
+    machine = dict(cpu='x', cores=2)
+    extra = dict(main, argv=['--arms', 'at', '--seeds', '0'], chosen=None,
+                 wall_h=1.5, machine=machine, failed=[])
+    teacher = dict(_run('teacher', 0, 50.0, 49.0), restored_from='x.json')
+    meta = accuracy_report.merged_meta(
+        str(path), extra, [teacher, _run('at', 0, 41.0, 40.0)])
+    assert meta['argv'] == main['argv'] and meta['chosen'] == main['chosen']
+    assert meta['extra_invocations'] == [dict(
+        argv=extra['argv'], machine=machine, wall_h=1.5, failed=[])]
+    # rerunning it replaces its entry instead of adding one
+    path.write_text(json.dumps(dict(meta=meta, runs=[])))
+    again = accuracy_report.merged_meta(str(path), dict(extra, wall_h=0.5),
+                                        [_run('at', 0, 41.0, 40.0)])
+    assert [e['wall_h'] for e in again['extra_invocations']] == [0.5]
+    assert 'Extra arms: `python bench/accuracy.py --arms at --seeds 0` ' \
+        '(0.50 h).' in accuracy_report._extra_text(again)
+    # a main arm trained: this invocation's meta is the truth
+    assert accuracy_report.merged_meta(
+        str(path), extra, [_run('kd', 0, 41.0, 40.0)]) == extra
+
+
 def test_time_ratio_uses_the_seeds_timed_on_one_cpu(tmp_path):
     # seed 0 of both arms on a fast CPU, seed 1 of attnfd on a slow one:
     # only seed 0 gives a ratio; mixing machines would give 3.0x
