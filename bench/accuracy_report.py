@@ -222,7 +222,8 @@ def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
     """A target on the paired test difference ``arm - ref``: its mean
     ``>= need`` (``> need`` if ``strict``), and with ``ci`` the whole 95%
     interval above 0 (undecided on one pair). With fewer pairs than the
-    protocol's ``seeds`` the verdict says it is provisional. With ``info``
+    protocol's ``seeds`` the verdict says it is provisional; a target met
+    by a mean whose interval includes 0 says so. With ``info``
     the difference is reported without a target."""
     test = {a: _values(table.get(a, {}), 'test_mIoU') for a in (arm, ref)}
     pd = paired_diff(test[arm], test[ref])
@@ -235,6 +236,9 @@ def _compare(table: Dict[str, Dict[int, dict]], arm: str, ref: str,
     if ci:
         ok = None if pd.low is None else ok and pd.above_zero
     verdict = _verdict(ok)
+    if ok and not ci and pd.low is not None and not pd.above_zero:
+        # a mean-only target: say when seed noise could have decided it
+        verdict += ' by the mean only (the 95% interval includes 0)'
     if pd.n < seeds:
         verdict += f' so far ({pd.n} of {seeds} seeds)'
     return (f'{label}: {format_paired(pd)}{_time_note(table, arm, ref)} '

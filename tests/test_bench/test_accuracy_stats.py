@@ -99,6 +99,14 @@ def test_targets_and_teacher_output_pseudo_arm():
     assert [x for x in lines if 'doubled-CE' in x][0].endswith('met')
     detach = [x for x in lines if 'input detached' in x][0]
     assert '+1.00 [' in detach and detach.endswith('(information, no target)')
+    # AttnFD >= KD met by a mean of +0.33 whose interval includes 0
+    kd = [_run('kd', seed, 0.0, t) for seed, t in enumerate((42.0, 44.5,
+                                                             41.0))]
+    table = accuracy_report.by_arm(results + kd)
+    kd_line = [x for x in accuracy_report.target_lines(table, 100)
+               if x.startswith('AttnFD >= KD')][0]
+    assert kd_line.endswith(
+        '-> met by the mean only (the 95% interval includes 0)')
 
 
 def test_paired_diff_skips_non_finite_values():
