@@ -7,7 +7,8 @@ labelled ssTEM sections with MMSeg models:
 
 * split by section: 0-11 train, 12-15 val (curves, choices), 16-19 test
   (scored once per finished run); sections converted at ``--scale``;
-* architectures (width-reduced, from scratch, BN; see :data:`ARCHS`):
+* architectures (width-reduced, from scratch, BN; see
+  ``bench/sstem_arms.py``):
   UNet-S5-D16 + FCN, PSPNet, DeepLabV3, DeepLabV3+ (ResNetV1c-18 layout,
   output stride 8), Semantic FPN, UPerNet (ResNetV1c-18, output stride 32);
 * arms, same data order, augmentation, schedule and initial student
@@ -46,8 +47,9 @@ resumed run draws the same dropout and flips as an uninterrupted one.
 runs (and ends unfinished ones, resumable later) after that budget, and the
 report covers whatever finished.
 
-Outputs: ``bench/results/sstem_study_<protocol>.{md,json,png}`` and the
-generated section of ``configs/axial_sd/README.md``.
+Outputs (written by ``bench/sstem_report.py``):
+``bench/results/sstem_study_<protocol>.{md,json,png}`` and the generated
+section of ``configs/axial_sd/README.md``.
 
 Example::
 
@@ -62,7 +64,6 @@ import copy
 import glob
 import hashlib
 import json
-import math
 import os
 import os.path as osp
 import shlex
@@ -71,57 +72,21 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bench import common, runs, stats  # noqa: E402
+from bench import common, runs  # noqa: E402
+from bench.sstem_arms import (ARCH_NAMES, ARCHS, ARMS,  # noqa: E402
+                              INFERENCE_MODES, NUM_CLASSES, PROTOCOLS,
+                              TEACHER_KEY, arm_model, build,
+                              teacher_output_model)
+from bench.sstem_report import (aggregate, inference_mode,  # noqa: E402
+                                plot, run_seconds, summarize)
 
-NUM_CLASSES = 5
-#: Architectures, in report order, with the name used by the source.
-ARCHS = ('unet', 'pspnet', 'deeplabv3', 'deeplabv3plus', 'fpn', 'upernet')
-ARCH_NAMES = dict(unet='UNet-S5-D16 + FCN', pspnet='PSPNet',
-                  deeplabv3='DeepLabV3', deeplabv3plus='DeepLabV3+',
-                  fpn='Semantic FPN', upernet='UPerNet')
-ARMS = ('baseline', 'sd', 'ce2')
-#: Output stride of the logits and the default axial pooling stride.
-LOGIT_STRIDE = dict(unet=1, pspnet=8, deeplabv3=8, deeplabv3plus=4, fpn=4,
-                    upernet=4)
-AXIAL_STRIDE = dict(unet=4)
-#: The source's Drosophila deltas (mIoU points vs the plain model):
-#: (student output, teacher output). UPerNet is not in the source.
-SOURCE_DELTAS = dict(unet=(0.71, 0.78), pspnet=(-1.32, -1.27),
-                     deeplabv3=(0.76, 0.08), deeplabv3plus=(3.60, 2.83),
-                     fpn=(-0.14, 0.28), upernet=None)
-#: Source models without an MMSeg counterpart here (for the record).
-SOURCE_OTHER = dict(LinkNet=(2.52, 2.62), PAN=(-0.15, 0.76),
-                    UNetPlusPlus=(0.23, 0.28), MAnet=(1.34, 1.45))
-TEACHER_KEY = 'teacher_output.mIoU'
-#: Test-time inference modes scored on val and test (see inference_mode).
-INFERENCE_MODES = ('slide', 'whole')
 #: Code whose commit a run records.
 CODE_PATHS = ('bench', 'mmseg_attnkd', 'configs')
-
-#: Protocols. ``scale``: section resize at conversion (1024 -> 512);
-#: ``crop``: training crop = sliding window; ``width``: base channels of
-#: the width-reduced models (see :func:`arch_model`).
-#: Sized from measured step times (bench/results/sstem_steptimes_*.md):
-#: cpu ~4 h of 2 cores for 2 seeds (the deadline stops new runs at 4 h 45);
-#: gpu: the same models and crops, twice the batch, 3 seeds, 18 runs at a
-#: time; on an H200 with 16 cores 18 concurrent runs took 0.16-0.20 s/iter
-#: each (CPU-bound: data loading and launch overhead), so 54 runs of 500
-#: iterations take 3 waves of ~2 min (~7.3 min with set-up and report; no
-#: run starts after 6.5 min, runs still going at 7.5 min are stopped).
-PROTOCOLS = dict(
-    cpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=4,
-             width=16, unet_width=8, iters=900, val_interval=300,
-             seeds=(0, 1), jobs=1, threads=2, workers=1, deadline_min=285.0,
-             grace_min=15.0),
-    gpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=8,
-             width=16, unet_width=8, iters=500, val_interval=250,
-             seeds=(0, 1, 2), jobs=18, threads=1, workers=1,
-             deadline_min=6.5, grace_min=1.0))
 
 
 # ---------------------------------------------------------------------------
@@ -207,190 +172,6 @@ def dataset_cfg(data_dir: str, args) -> dict:
     out['val_evaluator'] = base['val_evaluator']
     out['test_evaluator'] = base['test_evaluator']
     return out
-
-
-# ---------------------------------------------------------------------------
-# models
-# ---------------------------------------------------------------------------
-def _mmseg_model(rel: str) -> dict:
-    from mmengine.config import Config
-    from mmengine.utils import get_installed_path
-    path = osp.join(get_installed_path('mmseg'), '.mim', 'configs', '_base_',
-                    'models', rel)
-    return copy.deepcopy(Config.fromfile(path).model.to_dict())
-
-
-def _resnet18(model: dict, width: int) -> None:
-    model['backbone'].update(depth=18, stem_channels=width,
-                             base_channels=width)
-
-
-def arch_model(arch: str, width: int, crop: Tuple[int, int],
-               stride: Tuple[int, int],
-               num_classes: int = NUM_CLASSES) -> dict:
-    """An MMSeg base model, width-reduced for the study.
-
-    MMSeg's own ``_base_/models`` config of each architecture with:
-    ResNetV1c-18 (BasicBlock) at ``width`` base channels, i.e. stage widths
-    ``width * (1, 2, 4, 8)`` (``width=64`` is the standard ResNet-18) for
-    the ResNet models, and heads scaled with their input (PSP/ASPP/
-    DepthwiseSeparableASPP ``2*width`` channels, DeepLabV3+ low-level
-    branch ``width/2``, FPN neck ``4*width`` and head ``2*width``, UPerNet
-    ``4*width``, FCN auxiliary heads ``width``); UNet-S5-D16 at ``width``
-    base channels (MMSeg: 64) with its FCN head at ``width`` and auxiliary
-    head at ``width``. BN instead of SyncBN, no pretrained weights,
-    sliding-window test at the crop.
-
-    Args:
-        arch: One of :data:`ARCHS`.
-        width: Base channels.
-        crop: ``(H, W)`` training crop = sliding window.
-        stride: ``(H, W)`` sliding-window stride.
-        num_classes: Classes.
-    """
-    w = width
-    if arch == 'unet':
-        model = _mmseg_model('fcn_unet_s5-d16.py')
-        model['backbone']['base_channels'] = w
-        model['decode_head'].update(in_channels=w, channels=w)
-        model['auxiliary_head'].update(in_channels=2 * w, channels=w)
-    elif arch in ('pspnet', 'deeplabv3', 'deeplabv3plus'):
-        model = _mmseg_model(f'{arch}_r50-d8.py')
-        _resnet18(model, w)
-        model['decode_head'].update(in_channels=8 * w, channels=2 * w)
-        if arch == 'deeplabv3plus':
-            model['decode_head'].update(c1_in_channels=w,
-                                        c1_channels=max(w // 2, 4))
-        model['auxiliary_head'].update(in_channels=4 * w, channels=w)
-    elif arch == 'fpn':
-        model = _mmseg_model('fpn_r50.py')
-        _resnet18(model, w)
-        model['neck'].update(in_channels=[w, 2 * w, 4 * w, 8 * w],
-                             out_channels=4 * w)
-        model['decode_head'].update(in_channels=[4 * w] * 4, channels=2 * w)
-    elif arch == 'upernet':
-        model = _mmseg_model('upernet_r50.py')
-        _resnet18(model, w)
-        model['decode_head'].update(in_channels=[w, 2 * w, 4 * w, 8 * w],
-                                    channels=4 * w)
-        model['auxiliary_head'].update(in_channels=4 * w, channels=w)
-    else:
-        raise ValueError(f'unknown architecture {arch!r}; choose from '
-                         f'{ARCHS}')
-    model['_scope_'] = 'mmseg'
-    model['pretrained'] = None
-    model['data_preprocessor']['size'] = tuple(crop)
-    model['decode_head']['num_classes'] = num_classes
-    if 'auxiliary_head' in model:
-        model['auxiliary_head']['num_classes'] = num_classes
-    model['test_cfg'] = dict(mode='slide', crop_size=tuple(crop),
-                             stride=tuple(stride))
-    return common._bn(model)
-
-
-def sd_distiller(arch: str, args) -> dict:
-    """``AxialSelfDistiller`` config: package defaults plus ``--sd-*``."""
-    from mmseg_attnkd.models.distillers.axial_self_distiller import (
-        DEFAULT_MSE, DEFAULT_TEACHER_CE)
-    axial = dict(stride=AXIAL_STRIDE.get(arch, 1))
-    if args.sd_unet_stride is not None and arch == 'unet':
-        axial['stride'] = args.sd_unet_stride
-    # span covers the training logits (the axis the block attends on)
-    side = max(args.crop) // LOGIT_STRIDE[arch]
-    needed = math.ceil(side / axial['stride'])
-    axial['span'] = args.sd_span or max(64, needed)
-    for key, value in (('channels', args.sd_channels),
-                       ('num_heads', args.sd_heads),
-                       ('long_axis', args.sd_long_axis)):
-        if value is not None:
-            axial[key] = value
-    if args.sd_detach_input:
-        axial['detach_input'] = True
-    teacher_ce = dict(DEFAULT_TEACHER_CE)
-    if args.sd_ce_weight is not None:
-        teacher_ce['loss_weight'] = args.sd_ce_weight
-    mse = dict(DEFAULT_MSE)
-    if args.sd_mse_weight is not None:
-        mse['loss_weight'] = args.sd_mse_weight
-    if args.sd_mse_target is not None:
-        mse['target'] = args.sd_mse_target
-    if args.sd_no_detach_teacher:
-        mse['detach_teacher'] = False
-    return dict(type='AxialSelfDistiller', axial=axial,
-                teacher_ce=teacher_ce, mse=mse)
-
-
-#: Whether the CamVid protocol (bench/accuracy.py) has decided the axial-SD
-#: defaults that this study uses; the report says which it is. Decided on
-#: val: the MSE on probabilities at weight 1 (the package default); the
-#: MSE on logits diverged on both ablation seeds.
-SD_DEFAULTS_DECIDED = True
-#: Largest test-mIoU gap (points) between the exported teacher-output model
-#: and the val loop's teacher output that still counts as equal (float
-#: summation order only).
-EXPORT_TOL = 0.01
-
-_SD_FLAGS = ('sd_span', 'sd_channels', 'sd_heads', 'sd_long_axis',
-             'sd_unet_stride', 'sd_ce_weight', 'sd_mse_weight',
-             'sd_mse_target')
-_SD_SWITCHES = ('sd_detach_input', 'sd_no_detach_teacher')
-
-
-def sd_settings_text(args) -> str:
-    """The SD loss settings of the study, every one spelled out, and where
-    they come from (package defaults or ``--sd-*`` options)."""
-    distiller = sd_distiller('pspnet', args)
-    mse, ce = distiller['mse'], distiller['teacher_ce']
-    target = 'probabilities' if mse.get('target', 'prob') == 'prob' \
-        else 'logits'
-    text = (f'MSE on {target}, weight {mse.get("loss_weight", 1.0):g}, '
-            f'teacher CE weight {ce.get("loss_weight", 1.0):g}, '
-            f'detach_input {bool(distiller["axial"].get("detach_input"))}, '
-            f'detach_teacher {mse.get("detach_teacher", True)}')
-    changed = [f'--{k.replace("_", "-")}' for k in _SD_FLAGS
-               if getattr(args, k, None) is not None]
-    changed += [f'--{k.replace("_", "-")}' for k in _SD_SWITCHES
-                if getattr(args, k, False)]
-    if changed:
-        return text + f' (set by {", ".join(changed)})'
-    return text + (
-        ' (the package defaults, as decided by the CamVid protocol)'
-        if SD_DEFAULTS_DECIDED else
-        ' (the package defaults of this commit; the CamVid protocol had '
-        'not yet decided the axial-SD defaults)')
-
-
-def arm_model(arch: str, arm: str, args) -> dict:
-    """Model config of one arm (all arms share the student config)."""
-    width = args.unet_width if arch == 'unet' else args.width
-    student = arch_model(arch, width, args.crop, args.stride)
-    if arm == 'baseline':
-        return student
-    if arm == 'ce2':
-        student['decode_head']['loss_decode']['loss_weight'] *= 2
-        return student
-    if arm == 'sd':
-        return dict(_scope_='mmrazor', type='SegSelfDistill',
-                    architecture=student,
-                    distiller=sd_distiller(arch, args))
-    raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
-
-
-def build(cfg: dict):
-    """Build a model config as the Runner does (a ``ConfigDict``, so the
-    segmentor's ``test_cfg.mode`` works) with ``init_weights``."""
-    from mmengine.config import ConfigDict
-    return common.build_model(ConfigDict(cfg))
-
-
-def teacher_output_model(arch: str, args) -> dict:
-    """The exported teacher-output model config (``AxialRefineHead``)."""
-    from mmseg_attnkd.utils import axial_refine_model_cfg
-    model = arm_model(arch, 'sd', args)
-    axial = {k: v for k, v in model['distiller']['axial'].items()
-             if k != 'detach_input'}
-    axial['in_channels'] = NUM_CLASSES
-    return axial_refine_model_cfg(model['architecture'], 'decode_head', axial)
 
 
 # ---------------------------------------------------------------------------
@@ -542,14 +323,6 @@ def read_curves(work_dir: str) -> dict:
                 diverged=scalars.get('diverged', False),
                 loss_last=scalars.get('loss_last'))
 
-
-def run_seconds(result: dict) -> float:
-    """Seconds a finished run took: its last training segment's wall time,
-    or, if it was resumed, the logged iteration seconds of all segments
-    when larger, plus the final evaluation."""
-    return (max(result.get('train_wall_s', 0),
-                result.get('train_logged_s', 0)) +
-            result.get('eval_wall_s', 0))
 
 
 def _evaluate(model, cfg, split: str, mode: Optional[str] = None) -> dict:
@@ -904,328 +677,6 @@ def complexity(arch: str, args, image_size: Tuple[int, int]) -> dict:
     common.write_json(path, out)
     return out
 
-
-# ---------------------------------------------------------------------------
-# report
-# ---------------------------------------------------------------------------
-def _ms(vals: Sequence[float]) -> str:
-    vals = [v for v in vals if v is not None and math.isfinite(v)]
-    if not vals:
-        return '-'
-    if len(vals) == 1:
-        return f'{vals[0]:.2f}'
-    return f'{statistics.mean(vals):.2f} +- {statistics.stdev(vals):.2f}'
-
-
-def _signed(vals: Sequence[float]) -> str:
-    vals = [v for v in vals if v is not None and math.isfinite(v)]
-    if not vals:
-        return '-'
-    text = f'{statistics.mean(vals):+.2f}'
-    return text + (f' +- {statistics.stdev(vals):.2f}' if len(vals) > 1
-                   else '')
-
-
-def inference_mode(results: List[dict]) -> Tuple[str, Optional[float]]:
-    """The test-time mode val prefers, and by how much.
-
-    Returns:
-        tuple: ``'slide'`` or ``'whole'``, and the mean over architectures
-        and outputs of (slide - whole) final val mIoU (None without val
-        scores; then the models' own mode, ``'slide'``). Ties keep slide.
-    """
-    per = {}
-    for r in results:
-        val = r.get('val_final', {})
-        for key in ('mIoU', TEACHER_KEY):
-            a, b = (val.get(m, {}).get(key) for m in INFERENCE_MODES)
-            if a is not None and b is not None and math.isfinite(a - b):
-                per.setdefault((r['arch'], key), []).append(a - b)
-    if not per:
-        return 'slide', None
-    diff = statistics.mean(statistics.mean(v) for v in per.values())
-    return ('slide' if diff >= 0 else 'whole'), diff
-
-
-def _test_scores(r: dict, mode: str) -> dict:
-    """Test metrics of a result in ``mode``."""
-    return r.get('test_by_mode', {}).get(mode, {})
-
-
-def summarize(results: List[dict], mode: str = 'slide') -> dict:
-    """Per architecture: test mIoU per arm/output (inference ``mode``) and
-    paired deltas."""
-    by = {}
-    for r in results:
-        by.setdefault(r['arch'], {}).setdefault(r['arm'], {})[r['seed']] = r
-    out = {}
-    for arch in ARCHS:
-        if arch not in by:
-            continue
-        runs = by[arch]
-
-        def score(arm, key='mIoU'):
-            return {s: _test_scores(r, mode)[key]
-                    for s, r in runs.get(arm, {}).items()
-                    if key in _test_scores(r, mode)}
-
-        base, ce2 = score('baseline'), score('ce2')
-        stu, tea = score('sd'), score('sd', TEACHER_KEY)
-
-        def paired(a, b):
-            return [a[s] - b[s] for s in sorted(set(a) & set(b))]
-
-        val = {}
-        for val_mode in INFERENCE_MODES:  # not `mode`: score() reads that
-            for output, key in (('student', 'mIoU'),
-                                ('teacher', TEACHER_KEY)):
-                vals = [r['val_final'][val_mode][key]
-                        for arm_runs in runs.values()
-                        for r in arm_runs.values()
-                        if key in r.get('val_final', {}).get(val_mode, {})]
-                val[f'{output}_{val_mode}'] = vals
-        export_gap = [abs(r['test'][TEACHER_KEY] -
-                          r['test_export_teacher_mIoU'])
-                      for r in runs.get('sd', {}).values()
-                      if 'test_export_teacher_mIoU' in r]
-        out[arch] = dict(
-            baseline=base, ce2=ce2, sd_student=stu, sd_teacher=tea,
-            d_student=paired(stu, base), d_teacher=paired(tea, base),
-            d_teacher_student=paired(tea, stu), d_student_ce2=paired(stu, ce2),
-            d_ce2=paired(ce2, base), val=val,
-            export_max_gap=max(export_gap) if export_gap else None,
-            sec_per_iter={arm: statistics.median(
-                [r['sec_per_iter'] for r in rs.values()
-                 if r.get('sec_per_iter')] or [float('nan')])
-                for arm, rs in runs.items()},
-            wall_s=sum(run_seconds(r)
-                       for rs in runs.values() for r in rs.values()))
-    return out
-
-
-def _wins(summary: dict, key: str,
-          strict: bool = False) -> Tuple[int, int, int, int, int]:
-    """Count architectures by their paired deltas (one list per arch).
-
-    Returns:
-        tuple: architectures whose mean delta wins (``> 0`` if ``strict``,
-        else ``>= 0``), those with a delta, the fewest paired seeds behind
-        one of them, and those whose 95% paired t-interval lies wholly above
-        0 / wholly below 0 (differences beyond seed noise; 2+ seeds).
-    """
-    decided = [s[key] for s in summary.values() if s[key]]
-    wins = sum((statistics.mean(d) > 0) if strict else
-               (statistics.mean(d) >= 0) for d in decided)
-    bounds = [stats.t_interval(d)[1:] for d in decided if len(d) > 1]
-    above = sum(low > 0 for low, _ in bounds)
-    below = sum(high < 0 for _, high in bounds)
-    return (wins, len(decided), min((len(d) for d in decided), default=0),
-            above, below)
-
-
-def target_lines(summary: dict) -> List[str]:
-    def verdict(ok):
-        return 'met' if ok else 'missed'
-
-    lines = []
-    n_arch = len(ARCHS)
-    for key, text, need, strict in (
-            ('d_student', 'SD student output >= baseline', 4, False),
-            ('d_teacher_student', 'teacher output >= student output', 5,
-             False),
-            ('d_student_ce2', 'SD student output > doubled-CE control', 4,
-             True)):
-        wins, decided, seeds, above, below = _wins(summary, key, strict)
-        status = verdict(wins >= need) if decided == n_arch else \
-            f'undecided, {decided} of {n_arch} architectures finished'
-        if decided and seeds < 2:
-            status += '; some architectures on 1 paired seed only'
-        # the target counts signs of mean deltas; say how many of them are
-        # larger than the seed-to-seed noise
-        lines.append(f'{text}: {wins} of {decided} (target >= {need} of '
-                     f'{n_arch}: {status}); beyond seed noise (95% paired '
-                     f't-interval excludes 0): {above} better, {below} '
-                     'worse')
-    psp = summary.get('pspnet')
-    if psp and psp['d_student'] and psp['d_teacher']:
-        ds, dt = (statistics.mean(psp['d_student']),
-                  statistics.mean(psp['d_teacher']))
-        loses = ds < 0 and dt < 0
-        lines.append(
-            f'PSPNet loses as in the source (source {-1.32:+.2f} / '
-            f'{-1.27:+.2f}): {"yes" if loses else "no"} (ours {ds:+.2f} / '
-            f'{dt:+.2f})')
-    return lines
-
-
-def aggregate(results: List[dict], costs: Dict[str, dict], args,
-              info: dict, extra: dict) -> str:
-    mode, slide_minus_whole = inference_mode(results)
-    summary = summarize(results, mode)
-    h, w = args.crop
-    dev = info.get('gpu') or 'CPU'
-    rows, cost_rows, val_rows = [], [], []
-    for arch, s in summary.items():
-        src = SOURCE_DELTAS.get(arch)
-        rows.append([
-            ARCH_NAMES[arch], len(s['baseline']), _ms(list(
-                s['baseline'].values())), _ms(list(s['ce2'].values())),
-            _ms(list(s['sd_student'].values())),
-            _ms(list(s['sd_teacher'].values())), _signed(s['d_student']),
-            _signed(s['d_teacher']), _signed(s['d_ce2']),
-            f'{src[0]:+.2f}' if src else '-',
-            f'{src[1]:+.2f}' if src else '-'])
-        c = costs.get(arch)
-        if c:
-            cost_rows.append([
-                ARCH_NAMES[arch],
-                f'{c["student"]["params"] / 1e6:.3f}',
-                f'{c["teacher"]["params"] / 1e6:.3f}',
-                f'{c["student"]["flops"] / 1e9:.3f}',
-                f'{c["teacher"]["flops"] / 1e9:.3f}',
-                f'{c["student"]["latency_ms"][mode]:.0f}',
-                f'{c["teacher"]["latency_ms"][mode]:.0f}',
-                ' / '.join(f'{s["sec_per_iter"][a]:.2f}'
-                           if a in s['sec_per_iter'] else '-'
-                           for a in ARMS)])
-        v = s['val']
-        val_rows.append([ARCH_NAMES[arch]] + [
-            _ms(v[k]) for k in ('student_slide', 'student_whole',
-                                'teacher_slide', 'teacher_whole')])
-    unet_grid = AXIAL_STRIDE.get('unet', 1) if args.sd_unet_stride is None \
-        else args.sd_unet_stride
-    run_commits = sorted({c for r in results for c in r.get('commits', [])})
-    mode_text = {'slide': 'sliding-window inference at the crop',
-                 'whole': 'whole-section inference'}[mode]
-    gaps = [s['export_max_gap'] for s in summary.values()
-            if s['export_max_gap'] is not None]
-    sd_axial = json.dumps(sd_distiller('pspnet', args)['axial'],
-                          sort_keys=True)
-    lines = [
-        f'### Axial self-distillation on Drosophila ssTEM, {args.protocol} '
-        f'protocol ({dev})', '',
-        f'Machine: {common.machine_line(info)}. Runs trained at commit(s) '
-        f'{", ".join(run_commits) or "unrecorded"}; report written at '
-        f'{extra["commit"]}; '
-        f'command `{extra["command"]}`; wall time of the finished runs '
-        f'{extra["runs_wall_s"] / 3600:.2f} h (this invocation '
-        f'{extra["wall_s"] / 60:.1f} min).', '',
-        f'Sections 0-11 train, 12-15 val, 16-19 test at '
-        f'{extra["image"][1]}x{extra["image"][0]} (1024x1024 scaled by '
-        f'{extra["image"][1] / 1024:g}); {w}x{h} '
-        f'crops, batch {args.batch}, {args.iters} iterations, SGD lr '
-        f'{args.lr} poly; width-reduced models (base width {args.width}, '
-        f'UNet {args.unet_width}; see `arch_model` in bench/sstem_study.py), '
-        'from scratch, paired initial '
-        f'weights per seed; {mode_text} (the mode val prefers, below); '
-        f'test scored at the {args.select} checkpoint (chosen on val: '
-        f'`--select {args.select}`). Axial SD: {sd_settings_text(args)}; '
-        f'block `{sd_axial}` (PSPNet shown; UNet attends on a '
-        f'{unet_grid}x pooled grid). '
-        'Test mIoU in %, mean +- std over seeds; deltas are paired per seed '
-        'against the baseline.', '',
-        common.md_table(
-            ['architecture', 'seeds', 'baseline', 'CE x2 control',
-             'SD student', 'SD teacher', 'd student', 'd teacher', 'd CE x2',
-             'source d student', 'source d teacher'], rows), '',
-        'Targets (mean paired deltas over seeds):', ''
-    ]
-    lines += [f'* {t}' for t in target_lines(summary)]
-    lines += [
-        '', 'Source models without a counterpart here: ' + ', '.join(
-            f'{k} {a:+.2f}/{b:+.2f}' for k, (a, b) in SOURCE_OTHER.items()),
-        '', 'Cost: parameters of the inference model, FLOPs of one '
-        f'{w}x{h} window (fvcore convention, 1 multiply-add = 1 FLOP), CPU '
-        f'latency of one {extra["image"][1]}x{extra["image"][0]} section '
-        f'with {mode_text} (median, '
-        f'{args.latency_threads} threads, measured once per architecture '
-        'after the runs and cached in the work root); training s/iter '
-        '(median of the logged iterations, seed 0 ... n).', '',
-        common.md_table(['architecture', 'params student (M)',
-                         'params teacher (M)', 'GFLOPs student',
-                         'GFLOPs teacher', 'latency student (ms)',
-                         'latency teacher (ms)',
-                         's/iter baseline / SD / CE x2'],
-                        cost_rows), '',
-        'Val mIoU at the final checkpoint, sliding window at the crop vs '
-        'the whole section (logits larger than the training logits; the '
-        'axial relative tables are interpolated):', '',
-        common.md_table(['architecture', 'student slide (all arms)',
-                         'student whole (all arms)', 'teacher slide',
-                         'teacher whole'], val_rows), '',
-        'Inference mode, chosen on val: '
-        + (f'sliding window minus whole section = {slide_minus_whole:+.2f} '
-           'val mIoU points (mean over architectures and outputs), so the '
-           f'test numbers and latencies above use {mode_text}'
-           + ('' if mode == 'slide' else
-              '; the configs, which slide at the crop, should switch')
-           + '.' if slide_minus_whole is not None else
-           'no val scores; the models\' own sliding window is used.'),
-        'Exported teacher-output model vs the teacher output of the val '
-        'loop on test: max |difference| '
-        + (f'{max(gaps):.2g} mIoU points ('
-           + ('equal' if max(gaps) <= EXPORT_TOL else
-              f'NOT equal: above {EXPORT_TOL:g}; the export is broken')
-           + ').' if gaps else '- (no SD run).'),
-    ]
-    diverged = sorted(f'{r["arch"]} {r["arm"]} seed {r["seed"]}'
-                      for r in results if r.get('diverged'))
-    if diverged:
-        lines += ['', 'Diverged (the last logged training loss not finite or '
-                  'above 10x its smallest; their scores are in the tables): '
-                  + ', '.join(diverged) + '.']
-    if extra.get('failed') or extra.get('stopped'):
-        lines += ['', f'Unfinished: failed {extra.get("failed") or "none"}; '
-                  f'not run or stopped at the deadline '
-                  f'{extra.get("stopped") or "none"}.']
-    return '\n'.join(lines)
-
-
-def plot(results: List[dict], path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    summary = summarize(results, inference_mode(results)[0])
-    archs = [a for a in ARCHS if a in summary]
-    series = [('d_student', 'SD student (ours)', 'tab:blue', None),
-              ('d_teacher', 'SD teacher (ours)', 'tab:orange', None),
-              ('d_ce2', 'CE x2 control (ours)', 'tab:gray', None),
-              ('src_student', 'SD student (source)', 'tab:blue', '//'),
-              ('src_teacher', 'SD teacher (source)', 'tab:orange', '//')]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    width = 0.16
-    for i, (key, label, color, hatch) in enumerate(series):
-        xs, ys, errs = [], [], []
-        for j, arch in enumerate(archs):
-            if key.startswith('src_'):
-                src = SOURCE_DELTAS.get(arch)
-                if not src:
-                    continue
-                val, err = src[0 if key == 'src_student' else 1], 0.0
-            else:
-                vals = summary[arch][key]
-                if not vals:
-                    continue
-                val = statistics.mean(vals)
-                err = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            xs.append(j + (i - 2) * width)
-            ys.append(val)
-            errs.append(err)
-        ax.bar(xs, ys, width, yerr=errs, color=color, label=label,
-               hatch=hatch, alpha=0.55 if hatch else 0.9,
-               edgecolor='k' if hatch else None, capsize=2)
-    ax.axhline(0, color='k', linewidth=0.8)
-    ax.set_xticks(range(len(archs)))
-    ax.set_xticklabels([ARCH_NAMES[a] for a in archs], fontsize=8)
-    ax.set_ylabel('test mIoU delta vs baseline (points)')
-    ax.set_title('Axial self-distillation on Drosophila ssTEM: ours '
-                 '(mean +- std over seeds) and the source')
-    ax.grid(axis='y', alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 #: README of the method, with a generated section per protocol.

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import mmseg_attnkd  # noqa: F401
+from bench import sstem_arms, sstem_report
 from bench import sstem_study as study
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -28,12 +29,12 @@ def _args(*extra):
                              '64', *extra])
 
 
-@pytest.mark.parametrize('arch', study.ARCHS)
+@pytest.mark.parametrize('arch', sstem_arms.ARCHS)
 def test_arms_share_the_student_and_differ_as_designed(arch):
     args = _args()
-    base = study.arm_model(arch, 'baseline', args)
-    ce2 = study.arm_model(arch, 'ce2', args)
-    sd = study.arm_model(arch, 'sd', args)
+    base = sstem_arms.arm_model(arch, 'baseline', args)
+    ce2 = sstem_arms.arm_model(arch, 'ce2', args)
+    sd = sstem_arms.arm_model(arch, 'sd', args)
     assert base['test_cfg'] == dict(mode='slide', crop_size=(64, 64),
                                     stride=(43, 43))
     assert ce2['decode_head']['loss_decode']['loss_weight'] == \
@@ -42,22 +43,22 @@ def test_arms_share_the_student_and_differ_as_designed(arch):
     assert ce2 == base
     assert sd['architecture'] == base and sd['type'] == 'SegSelfDistill'
     axial = sd['distiller']['axial']
-    side = 64 // study.LOGIT_STRIDE[arch] // axial['stride']
+    side = 64 // sstem_arms.LOGIT_STRIDE[arch] // axial['stride']
     assert axial['span'] >= max(side, 64)
     assert 'SyncBN' not in str(base)
-    model = study.build(sd)
+    model = sstem_arms.build(sd)
     head = model.architecture.decode_head
-    assert head.num_classes == study.NUM_CLASSES
+    assert head.num_classes == sstem_arms.NUM_CLASSES
     model.eval()
     with torch.no_grad():
         logits = model.architecture(torch.rand(1, 3, 64, 64), mode='tensor')
-    assert logits.shape[-1] == 64 // study.LOGIT_STRIDE[arch]
+    assert logits.shape[-1] == 64 // sstem_arms.LOGIT_STRIDE[arch]
 
 
 def test_source_deltas_as_published():
-    assert study.SOURCE_DELTAS['deeplabv3plus'] == (3.60, 2.83)
-    assert study.SOURCE_DELTAS['pspnet'] == (-1.32, -1.27)
-    assert study.SOURCE_DELTAS['upernet'] is None
+    assert sstem_arms.SOURCE_DELTAS['deeplabv3plus'] == (3.60, 2.83)
+    assert sstem_arms.SOURCE_DELTAS['pspnet'] == (-1.32, -1.27)
+    assert sstem_arms.SOURCE_DELTAS['upernet'] is None
 
 
 def test_targets_count_signs_and_say_which_exceed_seed_noise():
@@ -67,10 +68,10 @@ def test_targets_count_signs_and_say_which_exceed_seed_noise():
 
     # 2 seeds: t(1) = 12.706, so +1.0 +- 0.1 is clear, +1.0 / -0.5 not
     summary = {a: arch([1.0, 1.1], [0.2, -0.4], [0.0, 0.0])
-               for a in study.ARCHS}
+               for a in sstem_arms.ARCHS}
     summary['pspnet'] = arch([-2.0, -2.1], [1.0, 1.1], [0.5, -0.2])
-    lines = study.target_lines(summary)
-    n = len(study.ARCHS)
+    lines = sstem_report.target_lines(summary)
+    n = len(sstem_arms.ARCHS)
     assert lines[0] == (
         f'SD student output >= baseline: {n - 1} of {n} (target >= 4 of {n}:'
         ' met); beyond seed noise (95% paired t-interval excludes 0): '
@@ -89,23 +90,23 @@ def test_sd_options_reach_the_distiller():
     args = _args('--sd-mse-target', 'logits', '--sd-mse-weight', '0.5',
                  '--sd-detach-input', '--sd-span', '32', '--sd-ce-weight',
                  '2')
-    distiller = study.sd_distiller('fpn', args)
+    distiller = sstem_arms.sd_distiller('fpn', args)
     assert distiller['mse']['target'] == 'logits'
     assert distiller['mse']['loss_weight'] == 0.5
     assert distiller['mse']['detach_teacher'] is True  # package default
     assert distiller['axial']['detach_input'] is True
     assert distiller['axial']['span'] == 32
     assert distiller['teacher_ce']['loss_weight'] == 2
-    default = study.sd_distiller('fpn', _args())
+    default = sstem_arms.sd_distiller('fpn', _args())
     assert 'detach_input' not in default['axial']
     assert default['mse']['target'] == 'prob'
 
 
 def test_sd_settings_are_spelled_out_with_their_origin():
-    text = study.sd_settings_text(_args())
+    text = sstem_arms.sd_settings_text(_args())
     assert 'MSE on probabilities, weight 1' in text
     assert 'detach_input False' in text and 'package defaults' in text
-    text = study.sd_settings_text(_args('--sd-detach-input',
+    text = sstem_arms.sd_settings_text(_args('--sd-detach-input',
                                         '--sd-mse-weight', '2'))
     assert 'weight 2' in text and 'detach_input True' in text
     assert 'set by --sd-mse-weight, --sd-detach-input' in text
@@ -150,10 +151,10 @@ def test_initial_student_weights_are_equal_across_arms(tmp_path):
     init = study.make_initial_weights('deeplabv3plus', 3, args)
     saved = torch.load(init, weights_only=True)['state_dict']
     digests, draws, raw = {}, {}, {}
-    for arm in study.ARMS:
+    for arm in sstem_arms.ARMS:
         set_random_seed(3)  # what the Runner does before building
-        model = study.build(
-            study.arm_model('deeplabv3plus', arm, args))
+        model = sstem_arms.build(
+            sstem_arms.arm_model('deeplabv3plus', arm, args))
         raw[arm] = study.state_digest(study._student(model).state_dict())
         runner = types.SimpleNamespace(
             iter=0, model=model,
@@ -169,8 +170,8 @@ def test_initial_student_weights_are_equal_across_arms(tmp_path):
     # block is built between the student's construction and its init)
     assert raw['sd'] != raw['baseline']
     # a resumed run keeps its weights
-    model = study.build(
-        study.arm_model('deeplabv3plus', 'baseline', args))
+    model = sstem_arms.build(
+        sstem_arms.arm_model('deeplabv3plus', 'baseline', args))
     before = study.state_digest(model.state_dict())
     runner = types.SimpleNamespace(iter=5, model=model, logger=None)
     study.paired_init_hook(init, 3, str(tmp_path / 'r')).before_train(runner)
@@ -223,7 +224,7 @@ def test_study_smoke_end_to_end(tmp_path):
         assert 'teacher_output.mIoU' not in by[(arch, 'baseline')]['test']
         # paired initial student weights in all arms
         assert len({by[(arch, arm)]['init_student_sha256']
-                    for arm in study.ARMS}) == 1
+                    for arm in sstem_arms.ARMS}) == 1
     data_json = json.load(open(osp.join(out, 'sstem_study_cpu.json')))
     assert data_json['costs']['unet']['teacher']['params'] > \
         data_json['costs']['unet']['student']['params']
@@ -251,24 +252,24 @@ def test_test_scores_follow_the_inference_mode_val_prefers(tmp_path):
     # val prefers whole on average (-1.0), so test is read in whole mode
     results = [run('fpn', 'baseline', 0, 50.0, 52.0, 40.0, 45.0),
                run('fpn', 'ce2', 0, 51.0, 51.0, 41.0, 46.0)]
-    mode, diff = study.inference_mode(results)
+    mode, diff = sstem_report.inference_mode(results)
     assert (mode, diff) == ('whole', -1.0)
-    summary = study.summarize(results, mode)['fpn']
+    summary = sstem_report.summarize(results, mode)['fpn']
     assert summary['baseline'] == {0: 45.0}
     assert summary['d_ce2'] == [1.0]
     # a non-finite val score (a diverged run) does not decide; ties slide
     results.append(run('fpn', 'sd', 0, float('nan'), 1.0, 0.0, 0.0))
     results[0]['val_final']['whole']['mIoU'] = 50.0
     results[1]['val_final']['whole']['mIoU'] = 51.0
-    assert study.inference_mode(results) == ('slide', 0.0)
-    assert study.inference_mode([]) == ('slide', None)
+    assert sstem_report.inference_mode(results) == ('slide', 0.0)
+    assert sstem_report.inference_mode([]) == ('slide', None)
     # every architecture is read in the mode asked for, not only the first
     two = [run('unet', 'baseline', 0, 50.0, 40.0, 11.0, 99.0),
            run('pspnet', 'baseline', 0, 50.0, 40.0, 12.0, 98.0)]
-    summary = study.summarize(two, 'slide')
+    summary = sstem_report.summarize(two, 'slide')
     assert summary['unet']['baseline'] == {0: 11.0}
     assert summary['pspnet']['baseline'] == {0: 12.0}
-    assert study.summarize(two, 'whole')['pspnet']['baseline'] == {0: 98.0}
+    assert sstem_report.summarize(two, 'whole')['pspnet']['baseline'] == {0: 98.0}
 
 
 def test_worker_processes_finish_every_run_and_record_the_commit(tmp_path):
@@ -306,7 +307,7 @@ def test_deadline_stops_starting_runs(tmp_path):
     results, failed, stopped = study.run_all(args, data)
     assert results == [] and failed == []
     assert sorted(stopped) == sorted(
-        f'fpn_{arm}_seed{s}' for arm in study.ARMS for s in (0, 1))
+        f'fpn_{arm}_seed{s}' for arm in sstem_arms.ARMS for s in (0, 1))
     # their configs are written, so a later call can run them; nothing
     # trained them, so they record no commit yet
     assert osp.isfile(osp.join(str(tmp_path / 'w'), 'cpu',
