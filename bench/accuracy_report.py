@@ -146,6 +146,31 @@ def main_table(table: Dict[str, Dict[int, dict]], order: List[str]) -> str:
          'train time (student steps)'], rows)
 
 
+#: Arms the one-seed extra arms are compared with on their seed.
+ONE_SEED_REFS = ('baseline', 'kd', 'cwd', 'attnfd')
+
+
+def one_seed_lines(table: Dict[str, Dict[int, dict]],
+                   order: List[str]) -> List[str]:
+    """The extra arms (one seed) beside every arm on that same seed: a
+    one-seed arm next to 3-seed means compares seeds, not methods."""
+    extra = [a for a in arms.EXTRA_ARMS if a in table and a in order]
+    seeds = sorted({s for a in extra for s in table[a]})
+    if len(seeds) != 1:
+        return []
+    seed = seeds[0]
+    test = {a: table[a][seed]['test_mIoU'] for a in order
+            if seed in table.get(a, {}) and a != 'teacher'}
+    refs = [r for r in ONE_SEED_REFS if r in test]
+    rows = [[a, f'{v:.2f}'] + [f'{v - test[r]:+.2f}' if a != r else '0'
+                               for r in refs] for a, v in test.items()]
+    return [f'Seed {seed} of every arm (the extra arms ran that seed only; '
+            'one pair, no interval; differences of about 1-2 points are '
+            'within the seed-to-seed spread of the 3-seed arms above):', '',
+            common.md_table(['arm', f'test mIoU (seed {seed})'] +
+                            [f'- {r}' for r in refs], rows), '']
+
+
 def ablation_table(table: Dict[str, Dict[int, dict]], grid: List[Dict],
                    namer, chosen: Optional[Dict],
                    main: Optional[Dict] = None,
@@ -475,7 +500,7 @@ def render(results: List[dict], meta: Dict,
         _setup_text(meta), ''] + _machines_line(results) + [
         settings_line(results, meta), '',
         main_table(table, order), ''
-    ]
+    ] + one_seed_lines(table, order)
     targets = target_lines(table, meta['iters'], meta)
     if targets:
         lines += ['Targets (test mIoU, final checkpoints; never tuned on '
@@ -524,7 +549,7 @@ def method_section(results: List[dict], meta: Dict, method: str,
         f'the curves and the other arms are in [bench/results/{name}.md]'
         f'({link})). {_setup_text(meta)}', '',
         settings_line(results, meta), '',
-        main_table(table, order), '']
+        main_table(table, order), ''] + one_seed_lines(table, order)
     targets = target_lines(table, meta['iters'], meta, groups)
     if targets:
         lines += ['Targets (test mIoU, final checkpoints; never tuned on '

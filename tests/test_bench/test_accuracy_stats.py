@@ -302,7 +302,11 @@ def test_each_method_readme_gets_its_own_rows_and_targets(tmp_path):
     line = [x for x in text.splitlines() if 'teacher output >=' in x][0]
     assert '+1.00 [+1.00, +1.00] (n=2)' in line and line.endswith('-> met')
     text, arms_shown = rows('feature_kd')
-    assert arms_shown == ['arm', 'teacher', 'baseline', 'attnfd', 'pkd']
+    # the main table, then seed 0 of every arm beside the one-seed pkd
+    assert arms_shown == ['arm', 'teacher', 'baseline', 'attnfd', 'pkd',
+                          'arm', 'baseline', 'attnfd', 'pkd']
+    assert '| pkd | 43.00 | +3.00 | -1.00 |' in text
+    assert '| arm | test mIoU (seed 0) | - baseline | - attnfd |' in text
     assert 'Targets' not in text
     assert '](../../bench/results/accuracy_cpu.md)' in text
     text, arms_shown = rows('summary')  # the package README, at the root
