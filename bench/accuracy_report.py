@@ -164,9 +164,13 @@ def one_seed_lines(table: Dict[str, Dict[int, dict]],
     refs = [r for r in ONE_SEED_REFS if r in test]
     rows = [[a, f'{v:.2f}'] + [f'{v - test[r]:+.2f}' if a != r else '0'
                                for r in refs] for a, v in test.items()]
+    spread = [statistics.stdev(v.values()) for v in (
+        _values(table[a], 'test_mIoU') for a in order if a in table)
+        if len(v) > 1]
+    noise = (f'; the std over seeds of the arms with more seeds is up to '
+             f'{max(spread):.2f} points' if spread else '')
     return [f'Seed {seed} of every arm (the extra arms ran that seed only; '
-            'one pair, no interval; differences of about 1-2 points are '
-            'within the seed-to-seed spread of the 3-seed arms above):', '',
+            f'one pair, no interval{noise}):', '',
             common.md_table(['arm', f'test mIoU (seed {seed})'] +
                             [f'- {r}' for r in refs], rows), '']
 

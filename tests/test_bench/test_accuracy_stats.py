@@ -307,6 +307,8 @@ def test_each_method_readme_gets_its_own_rows_and_targets(tmp_path):
                           'arm', 'baseline', 'attnfd', 'pkd']
     assert '| pkd | 43.00 | +3.00 | -1.00 |' in text
     assert '| arm | test mIoU (seed 0) | - baseline | - attnfd |' in text
+    assert 'the std over seeds of the arms with more seeds is up to 0.71' \
+        in text  # every 2-seed arm: 1 point apart
     assert 'Targets' not in text
     assert '](../../bench/results/accuracy_cpu.md)' in text
     text, arms_shown = rows('summary')  # the package README, at the root
