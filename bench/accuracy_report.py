@@ -675,21 +675,30 @@ def record_machines(out_dir: str, protocol: str, runs: List[dict],
     return ledger
 
 
+#: Meta keys that must match for results files to be merged.
+SCHEDULE_KEYS = ('protocol', 'iters', 'teacher_iters')
+
+
+def earlier_results(path: str, meta: Optional[Dict] = None) -> Optional[Dict]:
+    """The results file at ``path``, if it exists and (given ``meta``) is
+    of the same protocol and schedule."""
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        data = json.load(f)
+    if meta and any(data.get('meta', {}).get(k) != meta.get(k)
+                    for k in SCHEDULE_KEYS):
+        return None
+    return data
+
+
 def merged_runs(path: str, runs: List[dict],
                 meta: Optional[Dict] = None) -> List[dict]:
     """``runs`` plus the runs of an earlier results file at ``path`` that
     this invocation did not run (e.g. the main table when only extra arms
     were asked for), so no finished run drops out of the results; only from
     a file of the same protocol and schedule."""
-    if not osp.isfile(path):
-        return list(runs)
-    with open(path) as f:
-        data = json.load(f)
-    keys = ('protocol', 'iters', 'teacher_iters')
-    if meta and any(data.get('meta', {}).get(k) != meta.get(k)
-                    for k in keys):
-        return list(runs)
-    earlier = data.get('runs', [])
+    earlier = (earlier_results(path, meta) or {}).get('runs', [])
     have = {(r['arm'], r['seed']) for r in runs}
     return list(runs) + [r for r in earlier
                          if (r['arm'], r['seed']) not in have]
@@ -701,13 +710,10 @@ def merged_meta(path: str, meta: Dict, runs: List[dict]) -> Dict:
     meta with this invocation added under ``extra_invocations``: the command
     and val choice the report prints must stay those of the main table."""
     trained = [r['arm'] for r in runs if not r.get('restored_from')]
-    if not trained or any(a not in arms.EXTRA_ARMS for a in trained) \
-            or not osp.isfile(path):
+    if not trained or any(a not in arms.EXTRA_ARMS for a in trained):
         return meta
-    with open(path) as f:
-        earlier = json.load(f).get('meta', {})
-    keys = ('protocol', 'iters', 'teacher_iters')
-    if not earlier or any(earlier.get(k) != meta.get(k) for k in keys):
+    earlier = (earlier_results(path, meta) or {}).get('meta')
+    if not earlier:
         return meta
     extra = [e for e in earlier.get('extra_invocations', [])
              if e['argv'] != meta['argv']]
