@@ -32,6 +32,22 @@ def run_seconds(result: dict) -> float:
 
 
 
+def _concurrency(results: Sequence[dict]) -> str:
+    """How many runs shared the machine, and the machine time that makes
+    when they did (the summed run times count each shared hour twice)."""
+    jobs = sorted({r.get('jobs') or 1 for r in results})
+    threads = sorted({r.get('threads') or 1 for r in results})
+    if jobs == [1]:
+        return f', one run at a time with {"/".join(map(str, threads))} ' \
+            'thread(s)'
+    text = (f', {"/".join(map(str, jobs))} runs at a time with '
+            f'{"/".join(map(str, threads))} thread(s) each')
+    if len(jobs) == 1:
+        hours = sum(run_seconds(r) for r in results) / 3600 / jobs[0]
+        text += f', about {hours:.2f} h of the machine'
+    return text
+
+
 def _ms(vals: Sequence[float]) -> str:
     vals = [v for v in vals if v is not None and math.isfinite(v)]
     if not vals:
@@ -232,8 +248,8 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         f'{", ".join(run_commits) or "unrecorded"}; report written at '
         f'{extra["commit"]}; '
         f'command `{extra["command"]}`; wall time of the finished runs '
-        f'{extra["runs_wall_s"] / 3600:.2f} h (this invocation '
-        f'{extra["wall_s"] / 60:.1f} min).', '',
+        f'{extra["runs_wall_s"] / 3600:.2f} h{_concurrency(results)} (this '
+        f'invocation {extra["wall_s"] / 60:.1f} min).', '',
         f'Sections 0-11 train, 12-15 val, 16-19 test at '
         f'{extra["image"][1]}x{extra["image"][0]} (1024x1024 scaled by '
         f'{extra["image"][1] / 1024:g}); {w}x{h} '

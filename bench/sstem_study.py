@@ -454,7 +454,7 @@ def prepare_run(arch: str, arm: str, seed: int, args, data_dir: str) -> str:
     cfg = train_cfg(arch, arm, seed, args, data_dir, work_dir)
     spec = dict(arch=arch, arm=arm, seed=seed, iters=args.iters,
                 protocol=args.protocol, select=args.select,
-                threads=args.threads,
+                threads=args.threads, jobs=args.jobs,
                 config_sha=_settings_sha(cfg, args, work_dir, data_dir),
                 init=make_initial_weights(arch, seed, args))
     spec_path = osp.join(work_dir, 'spec.json')
@@ -515,6 +515,32 @@ def _load_result(work_dir: str, sha: str) -> Optional[dict]:
     return result
 
 
+def committed_runs(args) -> Dict[tuple, dict]:
+    """Finished runs of the committed results, by (arch, arm, seed, settings
+    digest): caches are machine-local, finished runs are never redone."""
+    path = osp.join(args.out_dir, f'sstem_study_{args.protocol}.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        data = json.load(f)
+    return {(r['arch'], r['arm'], r['seed'], r['config_sha']): r
+            for r in data.get('runs', []) if r.get('config_sha')}
+
+
+def _restore(record: Optional[dict], work_dir: str,
+             args) -> Optional[dict]:
+    """Write a committed run's result into its (new) run dir."""
+    if record is None:
+        return None
+    record = dict(record, restored_from=osp.relpath(osp.join(
+        args.out_dir, f'sstem_study_{args.protocol}.json'), common.REPO_ROOT))
+    os.makedirs(work_dir, exist_ok=True)
+    common.write_json(osp.join(work_dir, 'result.json'), record)
+    print(f'[restored] {record["arch"]} {record["arm"]} seed '
+          f'{record["seed"]} from the committed results', flush=True)
+    return record
+
+
 def run_all(args, data_dir: str) -> Tuple[List[dict], List[str], List[str]]:
     """Run every pending (arch, arm, seed), ``--jobs`` at a time.
 
@@ -525,10 +551,12 @@ def run_all(args, data_dir: str) -> Tuple[List[dict], List[str], List[str]]:
     runs = [(arch, arm, seed) for seed in args.seeds for arch in args.archs
             for arm in args.arms]
     results, pending = [], []
+    committed = {} if args.dry_run else committed_runs(args)
     for arch, arm, seed in runs:
         work_dir = run_dir(args, arch, arm, seed)
-        done = _load_result(
-            work_dir, run_config_sha(arch, arm, seed, args, data_dir))
+        sha = run_config_sha(arch, arm, seed, args, data_dir)
+        done = _load_result(work_dir, sha) or _restore(
+            committed.get((arch, arm, seed, sha)), work_dir, args)
         if done is not None:
             print(f'[skip] {arch} {arm} seed {seed}: finished', flush=True)
             results.append(done)

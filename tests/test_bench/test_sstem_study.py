@@ -239,6 +239,16 @@ def test_study_smoke_end_to_end(tmp_path):
     os.remove(osp.join(out, 'sstem_study_cpu.md'))
     assert len(study.main(argv + ['--report-only', '--no-cost'])) == 6
     assert osp.isfile(osp.join(out, 'sstem_study_cpu.md'))
+    # a new machine (no run cache): the committed results restore every
+    # finished run instead of training it again
+    shutil.rmtree(work)
+    restored = study.main(argv + ['--no-cost'])
+    assert [(r['arch'], r['arm'], r['test']) for r in restored] == \
+        [(r['arch'], r['arm'], r['test']) for r in results]
+    assert all(r['restored_from'].endswith('sstem_study_cpu.json')
+               for r in restored)
+    assert not osp.exists(osp.join(work, 'cpu', 'unet_sd_seed0',
+                                   'config.py'))
 
 
 def test_test_scores_follow_the_inference_mode_val_prefers(tmp_path):
@@ -295,6 +305,8 @@ def test_worker_processes_finish_every_run_and_record_the_commit(tmp_path):
         assert r['test'] == r['test_by_mode']['slide']
     text = open(osp.join(out, 'sstem_study_cpu.md')).read()
     assert f'Runs trained at commit(s) {results[0]["commits"][0]}' in text
+    assert results[0]['jobs'] == 1
+    assert 'one run at a time with 1 thread(s)' in text
     assert 'Inference mode, chosen on val' in text
 
 
@@ -354,3 +366,14 @@ def test_a_diverged_run_is_flagged_from_its_logged_loss(tmp_path):
     assert write('up', [3.4, 0.9, 2e8])['diverged'] is True
     assert write('nan', [3.4, 0.9, float('nan')])['diverged'] is True
     assert runs.read_scalars(str(tmp_path / 'nan'))['loss_last'] is None
+
+
+def test_runs_sharing_the_machine_are_counted_once_in_machine_time():
+    runs = [dict(jobs=2, threads=1, train_wall_s=3600.0, eval_wall_s=0.0)
+            for _ in range(4)]
+    text = sstem_report._concurrency(runs)
+    assert text == (', 2 runs at a time with 1 thread(s) each, about '
+                    '2.00 h of the machine')
+    # results from before the field existed ran one at a time
+    assert sstem_report._concurrency([dict(threads=2)]) == \
+        ', one run at a time with 2 thread(s)'
