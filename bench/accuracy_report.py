@@ -482,7 +482,8 @@ def with_machines(results: List[dict],
 def _extra_text(meta: Dict) -> str:
     return ''.join(
         f' Extra arms: `python bench/accuracy.py {" ".join(e["argv"])}` '
-        f'({e["wall_h"]:.2f} h).' for e in meta.get('extra_invocations', []))
+        f'(last invoked for {e["wall_h"]:.2f} h).'
+        for e in meta.get('extra_invocations', []))
 
 
 def render(results: List[dict], meta: Dict,

@@ -184,7 +184,7 @@ def test_extra_arms_keep_the_main_command_and_choice(tmp_path):
                                         [_run('at', 0, 41.0, 40.0)])
     assert [e['wall_h'] for e in again['extra_invocations']] == [0.5]
     assert 'Extra arms: `python bench/accuracy.py --arms at --seeds 0` ' \
-        '(0.50 h).' in accuracy_report._extra_text(again)
+        '(last invoked for 0.50 h).' in accuracy_report._extra_text(again)
     # a main arm trained: this invocation's meta is the truth
     assert accuracy_report.merged_meta(
         str(path), extra, [_run('kd', 0, 41.0, 40.0)]) == extra
