@@ -41,7 +41,9 @@ INFERENCE_MODES = ('slide', 'whole')
 #: ``crop``: training crop = sliding window; ``width``: base channels of
 #: the width-reduced models (see :func:`arch_model`).
 #: Sized from measured step times (bench/results/sstem_steptimes_*.md):
-#: cpu ~4 h of 2 cores for 2 seeds (the deadline stops new runs at 4 h 45);
+#: cpu: two runs at a time with one thread each, ~3.5 h of 2 cores for 2
+#: seeds (one 2-thread run at a time: ~4.3 h; on 2 cores a second thread
+#: gave 1.6x, a second run 2x); the deadline stops new runs at 4 h 45;
 #: gpu: the same models and crops, twice the batch, 3 seeds, 18 runs at a
 #: time; on an H200 with 16 cores 18 concurrent runs took 0.16-0.20 s/iter
 #: each (CPU-bound: data loading and launch overhead), so 54 runs of 500
@@ -50,7 +52,7 @@ INFERENCE_MODES = ('slide', 'whole')
 PROTOCOLS = dict(
     cpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=4,
              width=16, unet_width=8, iters=900, val_interval=300,
-             seeds=(0, 1), jobs=1, threads=2, workers=1, deadline_min=285.0,
+             seeds=(0, 1), jobs=2, threads=1, workers=1, deadline_min=285.0,
              grace_min=15.0),
     gpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=8,
              width=16, unet_width=8, iters=500, val_interval=250,

@@ -816,7 +816,10 @@ def measure_steps(args) -> str:
         f'architectures, 3 arms, {args.iters} iterations, val every '
         f'{args.val_interval}: {est / 3600:.2f} h of the measured unit '
         '(training and evaluation, no data loading)'
-        + (f'; with 2 threads at an assumed 1.5x speed-up: '
+        + (f'; {jobs} runs at a time, one core each: '
+           f'{est / 3600 / jobs:.2f} h' if device == 'cpu'
+           and args.threads == 1 and jobs > 1 else
+           f'; with 2 threads at an assumed 1.5x speed-up: '
            f'{est / 3600 / 1.5:.2f} h' if device == 'cpu'
            and args.threads == 1 else f', {jobs} job(s) at a time') +
         '. The logged s/iter of real runs is the reference.'])
