@@ -53,10 +53,12 @@ PROTOCOLS = dict(
     cpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=4,
              width=16, unet_width=8, iters=900, val_interval=300,
              seeds=(0, 1), jobs=2, threads=1, workers=1, deadline_min=285.0,
+             optimizer='sgd', lr=0.01,
              grace_min=15.0),
     gpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=8,
              width=16, unet_width=8, iters=500, val_interval=250,
              seeds=(0, 1, 2), jobs=18, threads=1, workers=1,
+             optimizer='sgd', lr=0.01,
              deadline_min=6.5, grace_min=1.0))
 
 

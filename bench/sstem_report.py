@@ -32,6 +32,9 @@ def run_seconds(result: dict) -> float:
 
 
 
+_OPTIMIZERS = dict(sgd='SGD', adamw='AdamW')
+
+
 def _concurrency(results: Sequence[dict]) -> str:
     """How many runs shared the machine, and the machine time that makes
     when they did (the summed run times count each shared hour twice)."""
@@ -253,8 +256,8 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         f'Sections 0-11 train, 12-15 val, 16-19 test at '
         f'{extra["image"][1]}x{extra["image"][0]} (1024x1024 scaled by '
         f'{extra["image"][1] / 1024:g}); {w}x{h} '
-        f'crops, batch {args.batch}, {args.iters} iterations, SGD lr '
-        f'{args.lr} poly; width-reduced models (base width {args.width}, '
+        f'crops, batch {args.batch}, {args.iters} iterations, '
+        f'{_OPTIMIZERS[args.optimizer]} lr {args.lr:g} poly; width-reduced models (base width {args.width}, '
         f'UNet {args.unet_width}; see `arch_model` in bench/sstem_arms.py), '
         'from scratch, paired initial '
         f'weights per seed; {mode_text} (the mode val prefers, below); '

@@ -255,6 +255,14 @@ def run_dir(args, arch: str, arm: str, seed: int) -> str:
     return osp.join(args.work_root, args.protocol, f'{arch}_{arm}_seed{seed}')
 
 
+def optimizer_cfg(name: str, lr: float) -> dict:
+    """SGD as MMSeg's configs, or AdamW (faster from scratch)."""
+    if name == 'adamw':
+        return dict(type='AdamW', lr=lr, betas=(0.9, 0.999),
+                    weight_decay=0.01)
+    return dict(type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4)
+
+
 def train_cfg(arch: str, arm: str, seed: int, args, data_dir: str,
               work_dir: str) -> dict:
     iters = args.iters
@@ -275,8 +283,7 @@ def train_cfg(arch: str, arm: str, seed: int, args, data_dir: str,
                      dist_cfg=dict(backend='nccl')),
         optim_wrapper=dict(
             type='OptimWrapper',
-            optimizer=dict(type='SGD', lr=args.lr, momentum=0.9,
-                           weight_decay=5e-4)),
+            optimizer=optimizer_cfg(args.optimizer, args.lr)),
         param_scheduler=[
             dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=iters,
                  by_epoch=False)
@@ -865,7 +872,10 @@ def parse_args(argv=None):
                         help='training batch (protocol default)')
     parser.add_argument('--workers', type=int, default=None,
                         help='dataloader workers per run (protocol default)')
-    parser.add_argument('--lr', type=float, default=0.01)
+    parser.add_argument('--optimizer', choices=('sgd', 'adamw'),
+                        default=None, help='default: the protocol\'s')
+    parser.add_argument('--lr', type=float, default=None,
+                        help='default: the protocol\'s')
     parser.add_argument('--select', choices=('final', 'best'),
                         default='final',
                         help='checkpoint scored on test, chosen on val: the '
@@ -918,7 +928,7 @@ def parse_args(argv=None):
     proto = PROTOCOLS[args.protocol]
     for key in ('scale', 'iters', 'val_interval', 'width', 'jobs', 'threads',
                 'deadline_min', 'grace_min', 'batch', 'workers',
-                'unet_width'):
+                'unet_width', 'optimizer', 'lr'):
         if getattr(args, key) is None:
             setattr(args, key, proto[key])
     if args.seeds is None:

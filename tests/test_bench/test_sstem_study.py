@@ -377,3 +377,13 @@ def test_runs_sharing_the_machine_are_counted_once_in_machine_time():
     # results from before the field existed ran one at a time
     assert sstem_report._concurrency([dict(threads=2)]) == \
         ', one run at a time with 2 thread(s)'
+
+
+def test_optimizer_and_lr_follow_the_protocol_unless_given():
+    args = _args()
+    assert (args.optimizer, args.lr) == ('sgd', 0.01)
+    assert study.optimizer_cfg(args.optimizer, args.lr) == dict(
+        type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4)
+    args = _args('--optimizer', 'adamw', '--lr', '0.001')
+    cfg = study.optimizer_cfg(args.optimizer, args.lr)
+    assert (cfg['type'], cfg['lr']) == ('AdamW', 0.001)
