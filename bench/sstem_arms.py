@@ -40,25 +40,29 @@ INFERENCE_MODES = ('slide', 'whole')
 #: Protocols. ``scale``: section resize at conversion (1024 -> 512);
 #: ``crop``: training crop = sliding window; ``width``: base channels of
 #: the width-reduced models (see :func:`arch_model`).
-#: Sized from measured step times (bench/results/sstem_steptimes_*.md):
-#: cpu: two runs at a time with one thread each, ~3.5 h of 2 cores for 2
-#: seeds (one 2-thread run at a time: ~4.3 h; on 2 cores a second thread
-#: gave 1.6x, a second run 2x); the deadline stops new runs at 4 h 45;
-#: gpu: the same models and crops, twice the batch, 3 seeds, 18 runs at a
-#: time; on an H200 with 16 cores 18 concurrent runs took 0.16-0.20 s/iter
-#: each (CPU-bound: data loading and launch overhead), so 54 runs of 500
-#: iterations take 3 waves of ~2 min (~7.3 min with set-up and report; no
-#: run starts after 6.5 min, runs still going at 7.5 min are stopped).
+#: Sized from measured step times (bench/results/sstem_steptimes_*.md)
+#: and a pilot (bench/README.md, ssTEM study): SGD at lr 0.01 left the
+#: baselines predicting two or three of the five classes after 900
+#: iterations; at lr 0.05 a PSPNet baseline reached 42 val mIoU at 1200
+#: iterations and was still rising. cpu: 1400 iterations, two runs at a
+#: time with one thread each (on 2 cores a second thread gave 1.6x, a
+#: second run 2x), ~4.9 h for 2 seeds; the deadline stops new runs at
+#: 4 h 45 and the next invocation goes on. gpu: the same models and crops,
+#: twice the batch, 3 seeds, 18 runs at a time; on an H200 with 16 cores
+#: 18 concurrent runs took 0.16-0.20 s/iter each (CPU-bound: data loading
+#: and launch overhead), so 54 runs of 500 iterations take 3 waves of
+#: ~2 min (~7.3 min with set-up and report; no run starts after 6.5 min,
+#: runs still going at 7.5 min are stopped).
 PROTOCOLS = dict(
     cpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=4,
-             width=16, unet_width=8, iters=900, val_interval=300,
+             width=16, unet_width=8, iters=1400, val_interval=350,
              seeds=(0, 1), jobs=2, threads=1, workers=1, deadline_min=285.0,
-             optimizer='sgd', lr=0.01,
+             optimizer='sgd', lr=0.05,
              grace_min=15.0),
     gpu=dict(scale=0.5, crop=(256, 256), stride=(170, 170), batch=8,
              width=16, unet_width=8, iters=500, val_interval=250,
              seeds=(0, 1, 2), jobs=18, threads=1, workers=1,
-             optimizer='sgd', lr=0.01,
+             optimizer='sgd', lr=0.05,
              deadline_min=6.5, grace_min=1.0))
 
 

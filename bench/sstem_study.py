@@ -763,7 +763,7 @@ def measure_steps(args) -> str:
             with DefaultScope.overwrite_default_scope('mmseg'):
                 optim = build_optim_wrapper(model, dict(
                     type='OptimWrapper',
-                    optimizer=dict(type='SGD', lr=0.01, momentum=0.9)))
+                    optimizer=optimizer_cfg(args.optimizer, args.lr)))
             # the data preprocessor puts the batch on the model's device
             batch = common.synthetic_batch(model, args.batch, args.crop,
                                            NUM_CLASSES)

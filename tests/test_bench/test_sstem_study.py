@@ -381,9 +381,9 @@ def test_runs_sharing_the_machine_are_counted_once_in_machine_time():
 
 def test_optimizer_and_lr_follow_the_protocol_unless_given():
     args = _args()
-    assert (args.optimizer, args.lr) == ('sgd', 0.01)
+    assert (args.optimizer, args.lr) == ('sgd', 0.05)
     assert study.optimizer_cfg(args.optimizer, args.lr) == dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4)
+        type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4)
     args = _args('--optimizer', 'adamw', '--lr', '0.001')
     cfg = study.optimizer_cfg(args.optimizer, args.lr)
     assert (cfg['type'], cfg['lr']) == ('AdamW', 0.001)
