@@ -46,7 +46,7 @@ INFERENCE_MODES = ('slide', 'whole')
 #: iterations; at lr 0.05 a PSPNet baseline reached 42 val mIoU at 1200
 #: iterations and was still rising. cpu: 1400 iterations, two runs at a
 #: time with one thread each (on 2 cores a second thread gave 1.6x, a
-#: second run 2x), ~4.9 h for 2 seeds; the deadline stops new runs at
+#: second run 2x), ~4.7 h for 2 seeds; the deadline stops new runs at
 #: 4 h 45 and the next invocation goes on. gpu: the same models and crops,
 #: twice the batch, 3 seeds, 18 runs at a time; on an H200 with 16 cores
 #: 18 concurrent runs took 0.16-0.20 s/iter each (CPU-bound: data loading

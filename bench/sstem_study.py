@@ -256,7 +256,7 @@ def run_dir(args, arch: str, arm: str, seed: int) -> str:
 
 
 def optimizer_cfg(name: str, lr: float) -> dict:
-    """SGD as MMSeg's configs, or AdamW (faster from scratch)."""
+    """SGD with momentum as MMSeg's configs, or AdamW."""
     if name == 'adamw':
         return dict(type='AdamW', lr=lr, betas=(0.9, 0.999),
                     weight_decay=0.01)
