@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 if __package__ in (None, ''):
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -28,9 +28,9 @@ if __package__ in (None, ''):
 from bench import common  # noqa: E402
 
 __all__ = [
-    'git_commit', 'config_digest', 'read_scalars', 'last_checkpoint',
-    'train_run', 'paired_init_path', 'driver_lock', 'RunFailed',
-    'TEACHER_KEY'
+    'git_commit', 'config_digest', 'scalar_records', 'read_scalars',
+    'last_checkpoint', 'train_run', 'paired_init_path', 'driver_lock',
+    'RunFailed', 'TEACHER_KEY'
 ]
 
 
@@ -58,6 +58,16 @@ def config_digest(cfg, *masked: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def scalar_records(work_dir: str) -> Iterator[dict]:
+    """MMEngine's logged scalars of a run, one dict per logged step, in the
+    order of its invocations (a resumed run adds a timestamped folder)."""
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                yield json.loads(line)
+
+
 def read_scalars(work_dir: str) -> dict:
     """Validation curve and training time from MMEngine's scalar logs.
 
@@ -71,19 +81,14 @@ def read_scalars(work_dir: str) -> dict:
         ``{iter: mIoU}`` of the axial teacher output.
     """
     val, teacher_val, times, losses = {}, {}, [], []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'mIoU' in rec:
-                    val[int(rec['step'])] = float(rec['mIoU'])
-                    if TEACHER_KEY in rec:
-                        teacher_val[int(rec['step'])] = float(
-                            rec[TEACHER_KEY])
-                elif 'time' in rec and 'loss' in rec:
-                    times.append((int(rec['iter']), float(rec['time'])))
-                    losses.append((int(rec['iter']), float(rec['loss'])))
+    for rec in scalar_records(work_dir):
+        if 'mIoU' in rec:
+            val[int(rec['step'])] = float(rec['mIoU'])
+            if TEACHER_KEY in rec:
+                teacher_val[int(rec['step'])] = float(rec[TEACHER_KEY])
+        elif 'time' in rec and 'loss' in rec:
+            times.append((int(rec['iter']), float(rec['time'])))
+            losses.append((int(rec['iter']), float(rec['loss'])))
     times = sorted(dict(times).items())  # a resumed run re-logs nothing
     cum, prev, total = {}, 0, 0.0
     for it, sec in times:
@@ -203,8 +208,9 @@ def train_run(work_dir: str, cfg: dict, info: dict,
 
     Returns:
         dict: ``info`` plus ``config``, ``config_sha``, ``checkpoint``,
-        ``test_mIoU`` (final model, test loader), ``commit``, ``command``, ``loadavg_start``, ``wall_s`` and the
-        fields of :func:`read_scalars`.
+        ``test_mIoU`` (final model, test loader), ``commit``, ``command``,
+        ``loadavg_start``, ``wall_s`` and the fields of
+        :func:`read_scalars`.
     """
     from mmengine.config import Config
     os.makedirs(work_dir, exist_ok=True)

@@ -87,6 +87,16 @@ def test_train_tool_logs_the_three_loss_terms(trained):
     assert any('mIoU' in r for r in rows)  # student validated
 
 
+def test_loss_term_report_reads_a_real_training_log(trained):
+    from bench import sd_loss_terms
+    terms = sd_loss_terms.run_terms(trained['work_dir'])
+    assert terms['iters'] == ITERS
+    for name in ('student_ce', 'teacher_ce', 'mse'):
+        assert set(terms[name]) == {'first', 'last'}
+        assert all(np.isfinite(v) for v in terms[name].values()), name
+    assert terms['mse']['first'] == 0.0 and terms['mse']['last'] > 0.0
+
+
 def _image(trained):
     return osp.join(trained['data_root'], 'img_dir', 'val', '0000.png')
 

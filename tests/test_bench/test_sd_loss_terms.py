@@ -1,0 +1,90 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""bench/sd_loss_terms.py: loss-term sizes read from MMEngine's scalars."""
+import json
+import os
+
+import pytest
+
+from bench import sd_loss_terms
+
+
+def _log(work_dir, stamp, rows, result=None):
+    """One invocation's ``vis_data/scalars.json`` (MMEngine's layout)."""
+    folder = os.path.join(work_dir, stamp, 'vis_data')
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'scalars.json'), 'w') as f:
+        for row in rows:
+            f.write(json.dumps(row) + '\n')
+    if result is not None:
+        with open(os.path.join(work_dir, 'result.json'), 'w') as f:
+            json.dump(result, f)
+
+
+def _row(it, s_ce, t_ce, mse):
+    return {'loss': s_ce + t_ce + mse, 'student.decode.loss_ce': s_ce,
+            'distill.loss_teacher_ce': t_ce, 'distill.loss_sd_mse': mse,
+            'time': 0.5, 'iter': it, 'step': it}
+
+
+@pytest.fixture
+def root(tmp_path):
+    # seed 0: 20 iterations, resumed at 10 after logging up to 12; the
+    # second invocation's 11 and 12 replace the first's
+    run = tmp_path / 'unet_sd_seed0'
+    _log(run, '20260101_000000',
+         [_row(i, 1.0, 0.9, 0.01) for i in (1, 2)] +
+         [_row(i, 5.0, 5.0, 5.0) for i in range(3, 13)])
+    _log(run, '20260101_010000',
+         [_row(i, 0.5, 0.4, 0.001) for i in range(11, 21)],
+         result={'commits': ['abc']})
+    # seed 1: one invocation, different values
+    _log(tmp_path / 'unet_sd_seed1', '20260101_000000',
+         [_row(i, 3.0, 2.9, 0.03) if i <= 2 else _row(i, 0.3, 0.2, 0.003)
+          for i in range(1, 21)], result={'commit': 'def'})
+    # a baseline (no SD terms) and an unfinished SD run: both left out
+    _log(tmp_path / 'unet_baseline_seed0', '20260101_000000',
+         [{'loss': 1.0, 'decode.loss_ce': 1.0, 'iter': 1}], result={})
+    _log(tmp_path / 'pspnet_sd_seed0', '20260101_000000',
+         [_row(i, 9.0, 9.0, 9.0) for i in range(1, 21)])
+    return tmp_path
+
+
+def test_terms_keep_the_resumed_invocation_and_finished_runs(root):
+    found = sd_loss_terms.collect(str(root))
+    assert list(found) == ['unet_sd_seed0', 'unet_sd_seed1']
+    seed0 = found['unet_sd_seed0']
+    assert seed0['iters'] == 20 and seed0['commits'] == ['abc']
+    # first tenth: iterations 1-2; last tenth: 19-20 (from the resume)
+    assert seed0['student_ce'] == {'first': 1.0, 'last': 0.5}
+    assert seed0['teacher_ce'] == {'first': 0.9, 'last': 0.4}
+    assert seed0['mse'] == pytest.approx({'first': 0.01, 'last': 0.001})
+    assert found['unet_sd_seed1']['commits'] == ['def']
+
+
+def test_report_averages_the_seeds_of_an_arm(root):
+    text = sd_loss_terms.report(sd_loss_terms.collect(str(root)), 'cmd')
+    row = [line for line in text.splitlines()
+           if line.startswith('| unet_sd |')][0]
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert cells[:3] == ['unet_sd', '2', '20']
+    assert cells[3] == '2.000 -> 0.400'  # student CE: (1+3)/2, (0.5+0.3)/2
+    assert cells[4] == '1.900 -> 0.300'
+    assert cells[5] == '2.00e-02 -> 2.00e-03'
+    assert cells[6] == f'{0.002 / 0.3:.1e}' and cells[7] == '-0.100'
+    assert 'commit(s) abc, def' in text and '`cmd`' in text
+
+
+def test_main_writes_md_and_json_and_refuses_bad_roots(root, tmp_path,
+                                                       capsys):
+    out = tmp_path / 'out'
+    sd_loss_terms.main(['--work-root', str(root), '--name', 'x',
+                        '--out-dir', str(out)])
+    data = json.loads((out / 'x.json').read_text())
+    assert sorted(data['runs']) == ['unet_sd_seed0', 'unet_sd_seed1']
+    assert (out / 'x.md').read_text().startswith('### Axial self-dist')
+    for bad, says in ((root / 'missing', 'is not a folder'),
+                      (root / 'unet_baseline_seed0', 'logged')):
+        with pytest.raises(SystemExit):
+            sd_loss_terms.main(['--work-root', str(bad), '--out-dir',
+                                str(out)])
+        assert says in capsys.readouterr().err
