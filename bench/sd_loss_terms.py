@@ -10,7 +10,9 @@ trains nothing; point it at the run cache of a finished protocol:
     python bench/sd_loss_terms.py --work-root bench/cache/sstem_study/cpu \\
         --name sd_loss_terms_sstem_cpu
 
-Writes ``<out-dir>/<name>.{md,json}`` (``bench/results`` by default).
+Writes ``<out-dir>/<name>.{md,json}`` (``bench/results`` by default; the
+``sd_loss_terms_*`` sections of ``bench/README.md`` show the committed
+ones).
 """
 import argparse
 import glob
@@ -89,7 +91,8 @@ def _mean(values: List[float]) -> float:
     return statistics.fmean(values) if values else float('nan')
 
 
-def report(found: Dict[str, Dict[str, object]], command: str) -> str:
+def report(found: Dict[str, Dict[str, object]], command: str,
+           work_root: str = '') -> str:
     """Markdown: one row per arm, means over its runs."""
     arms: Dict[str, List[dict]] = {}
     for name, terms in found.items():
@@ -109,7 +112,8 @@ def report(found: Dict[str, Dict[str, object]], command: str) -> str:
                      f'{t_ce[1] - s_ce[1]:+.3f}'])
     commits = sorted({c for t in found.values() for c in t['commits'] if c})
     lines = [
-        '### Axial self-distillation: size of each loss term', '',
+        f'#### Size of each axial-SD loss term ({work_root or "runs"})',
+        '',
         f'Runs trained at commit(s) {", ".join(commits)}; read at '
         f'{common.git_commit()}, {time.strftime("%Y-%m-%d %H:%M")}, by '
         f'`{command}`. MMEngine\'s logged values (each a mean over '
@@ -151,10 +155,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                      'axial-SD runs')
     command = (f'python bench/sd_loss_terms.py --work-root {args.work_root}'
                f' --name {args.name}')
-    common.save_results(args.out_dir, args.name, report(found, command),
+    common.save_results(args.out_dir, args.name,
+                        report(found, command, args.work_root),
                         dict(command=command, commit=common.git_commit(),
-                             fraction=FRACTION, runs=found),
-                        readme=False)
+                             fraction=FRACTION, runs=found))
     print(osp.join(args.out_dir, f'{args.name}.md'))
 
 

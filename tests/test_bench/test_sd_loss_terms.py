@@ -81,7 +81,7 @@ def test_main_writes_md_and_json_and_refuses_bad_roots(root, tmp_path,
                         '--out-dir', str(out)])
     data = json.loads((out / 'x.json').read_text())
     assert sorted(data['runs']) == ['unet_sd_seed0', 'unet_sd_seed1']
-    assert (out / 'x.md').read_text().startswith('### Axial self-dist')
+    assert (out / 'x.md').read_text().startswith('#### Size of each axial-SD loss term')
     for bad, says in ((root / 'missing', 'is not a folder'),
                       (root / 'unet_baseline_seed0', 'logged')):
         with pytest.raises(SystemExit):
