@@ -89,7 +89,9 @@ def read_scalars(work_dir: str) -> dict:
         elif 'time' in rec and 'loss' in rec:
             times.append((int(rec['iter']), float(rec['time'])))
             losses.append((int(rec['iter']), float(rec['loss'])))
-    times = sorted(dict(times).items())  # a resumed run re-logs nothing
+    # a resumed run re-logs the steps after its last checkpoint: the later
+    # invocation's values win (dict keeps the last)
+    times = sorted(dict(times).items())
     cum, prev, total = {}, 0, 0.0
     for it, sec in times:
         total += sec * (it - prev)
