@@ -87,10 +87,6 @@ def collect(work_root: str) -> Dict[str, Dict[str, object]]:
     return found
 
 
-def _mean(values: List[float]) -> float:
-    return statistics.fmean(values) if values else float('nan')
-
-
 def report(found: Dict[str, Dict[str, object]], command: str,
            work_root: str = '') -> str:
     """Markdown: one row per arm, means over its runs."""
@@ -100,12 +96,13 @@ def report(found: Dict[str, Dict[str, object]], command: str,
     rows, ratios = [], []
     for arm, items in arms.items():
         def both(term):
-            return [_mean([t[term][w] for t in items]) for w in ('first',
-                                                                  'last')]
+            return [statistics.fmean(t[term][w] for t in items)
+                    for w in ('first', 'last')]
         s_ce, t_ce, mse = both('student_ce'), both('teacher_ce'), both('mse')
         ratio = mse[1] / t_ce[1] if t_ce[1] else float('nan')
         ratios.append(ratio)
-        rows.append([arm, len(items), _mean([t['iters'] for t in items]),
+        rows.append([arm, len(items),
+                     statistics.fmean(t['iters'] for t in items),
                      f'{s_ce[0]:.3f} -> {s_ce[1]:.3f}',
                      f'{t_ce[0]:.3f} -> {t_ce[1]:.3f}',
                      f'{mse[0]:.2e} -> {mse[1]:.2e}', f'{ratio:.1e}',
