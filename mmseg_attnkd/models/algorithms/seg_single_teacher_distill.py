@@ -1,7 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """``SingleTeacherDistill`` that validates its setup before training."""
-import contextlib
-from typing import Dict, Iterator, Optional, Union
+from typing import Dict, Optional, Union
 
 from mmengine.model import BaseModel
 from mmrazor.models.algorithms import SingleTeacherDistill
@@ -9,31 +8,11 @@ from mmrazor.registry import MODELS
 
 from .distill_checks import (check_logit_classes, check_recorder_sources,
                              load_teacher_weights)
+from mmseg_attnkd.utils.precision import check_precision
+from .frozen_teacher import frozen_teacher_pass, set_teacher_norm_batch_stats
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin
 
-__all__ = ['SegSingleTeacherDistill', 'teacher_features_only']
-
-
-@contextlib.contextmanager
-def teacher_features_only(teacher: BaseModel) -> Iterator[None]:
-    """Run ``teacher(..., mode='loss')`` as ``mode='tensor'`` while active.
-
-    MMRazor's ``SingleTeacherDistill.loss`` calls a frozen teacher in loss
-    mode only so that its recorders fire; for an MMSeg segmentor that also
-    runs the auxiliary heads and every loss, whose results are thrown away.
-    ``mode='tensor'`` runs backbone, neck and decode head only.
-    """
-    forward = teacher.forward
-
-    def features(inputs, data_samples=None, mode='tensor'):
-        return forward(inputs, data_samples,
-                       'tensor' if mode == 'loss' else mode)
-
-    teacher.forward = features
-    try:
-        yield
-    finally:
-        del teacher.forward
+__all__ = ['SegSingleTeacherDistill']
 
 
 @MODELS.register_module()
@@ -42,7 +21,9 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
 
     Behaves like ``SingleTeacherDistill`` (same arguments, same checkpoint
     keys ``architecture.*``, ``teacher.*``, ``distiller.*``), except that a
-    frozen teacher runs entirely in eval mode (dropout off, not only BN),
+    frozen teacher runs entirely in eval mode (dropout off, not only BN;
+    ``teacher_norm_eval=False`` keeps its BN on batch statistics), can run
+    in reduced precision (``teacher_precision``),
     and additionally, while the model is built (before any training step):
 
     * every ``ModuleOutputs``/``ModuleInputs``/``Parameter`` recorder source
@@ -71,10 +52,19 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
             weights absent from ``teacher_ckpt``. Defaults to 0.1.
         teacher_features_only: Run the frozen teacher without its auxiliary
             heads and losses when no teacher recorder needs them (see
-            :func:`teacher_features_only`). Defaults to True.
+            :func:`~.frozen_teacher.frozen_teacher_pass`). Defaults to True.
+        teacher_precision: ``'fp32'`` (default), ``'bf16'`` or ``'fp16'``:
+            the frozen teacher's forward runs under ``torch.autocast`` of
+            that dtype on its device, and its records are cast back to fp32
+            before any connector or loss (teacher-given cost; see
+            ``bench/README.md`` for the measured speed and accuracy).
+        teacher_norm_eval: MMRazor's option. True (default): the frozen
+            teacher's BN uses its running statistics. False: batch
+            statistics, running statistics left as trained
+            (:func:`~.frozen_teacher.set_teacher_norm_batch_stats`).
         nonfinite_loss: None (default), ``'raise'`` or ``'skip'``.
         **kwargs: Other ``SingleTeacherDistill`` arguments
-            (``teacher_trainable``, ``teacher_norm_eval``,
+            (``teacher_trainable``,
             ``calculate_student_loss``, ``data_preprocessor``, ...).
     """
 
@@ -86,7 +76,10 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
                  teacher_ckpt_max_missing: float = 0.1,
                  nonfinite_loss: Optional[str] = None,
                  teacher_features_only: bool = True,
+                 teacher_precision: str = 'fp32',
                  **kwargs) -> None:
+        self.teacher_precision = check_precision(
+            teacher_precision, type(self).__name__, 'teacher_precision')
         self._init_nonfinite_guard(nonfinite_loss)
         if not isinstance(distiller, dict):
             raise TypeError(
@@ -117,6 +110,27 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
             self.teacher._is_init = True
         self.teacher_features_only = bool(teacher_features_only) and \
             self._records_features_only()
+        self._check_teacher_precision()
+
+    def _check_teacher_precision(self) -> None:
+        """Reduced precision is for a frozen teacher whose records are all
+        recorder outputs (a delivery would hand its low-precision values to
+        the student's own forward)."""
+        if self.teacher_precision == 'fp32':
+            return
+        owner = type(self).__name__
+        if self.teacher_trainable:
+            raise ValueError(
+                f'{owner}: teacher_precision={self.teacher_precision!r} '
+                'needs a frozen teacher; set teacher_trainable=False or '
+                "teacher_precision='fp32' (train a teacher with --amp).")
+        deliveries = getattr(self.distiller, 'deliveries', None)
+        if deliveries is not None and \
+                len(getattr(deliveries, 'deliveries', {})):
+            raise ValueError(
+                f'{owner}: teacher_precision={self.teacher_precision!r} '
+                'cannot be combined with distill_deliveries; use '
+                "teacher_precision='fp32'.")
 
     def _records_features_only(self) -> bool:
         """Whether every teacher record comes from backbone/neck/decode
@@ -136,10 +150,15 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
 
     def loss(self, batch_inputs, data_samples=None):
         """MMRazor's distillation loss; the frozen teacher runs features
-        only when its records allow it (``teacher_features_only``)."""
-        if not self.teacher_features_only:
+        only when its records allow it (``teacher_features_only``) and in
+        ``teacher_precision``."""
+        if self.teacher_trainable or (not self.teacher_features_only and
+                                      self.teacher_precision == 'fp32'):
             return super().loss(batch_inputs, data_samples)
-        with teacher_features_only(self.teacher):
+        manager = getattr(self.distiller, 'teacher_recorders', None)
+        recorders = (getattr(manager, 'recorders', None) or {}).values()
+        with frozen_teacher_pass(self.teacher, self.teacher_features_only,
+                                 self.teacher_precision, recorders):
             return super().loss(batch_inputs, data_samples)
 
     def train(self, mode: bool = True) -> 'SegSingleTeacherDistill':
@@ -148,9 +167,13 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
         MMRazor's ``SingleTeacherDistill`` only puts the teacher's BN layers
         in eval mode, so its dropout stays active and the recorded teacher
         features are noisy. A frozen teacher (``teacher_trainable=False``)
-        is a fixed function here: every layer runs in eval mode.
+        is a fixed function here: every layer runs in eval mode, except BN
+        with ``teacher_norm_eval=False``, which then runs on batch statistics
+        without updating the stored ones.
         """
         super().train(mode)
         if mode and not self.teacher_trainable:
             self.teacher.eval()
+            if not self.teacher_norm_eval:
+                set_teacher_norm_batch_stats(self.teacher)
         return self
