@@ -10,11 +10,14 @@ terms (see :class:`~.axial_attention1d.AxialAttention1d`). It dispatches to
 * an in-place forward without autograd (inference),
 * plain out-of-place ops while tracing or exporting (ONNX, TorchScript).
 """
+import functools
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from mmseg_attnkd.utils.precision import autocast_disabled
 
 __all__ = ['relative_attention', 'relative_logits']
 
@@ -140,6 +143,13 @@ def relative_attention(q: Tensor, k: Tensor, v: Tensor, r_q: Tensor,
     """
     if _exporting():
         return _attention_reference(q, k, v, r_q, r_k, r_v, far)
-    if torch.is_grad_enabled():
-        return _AxialAttentionFn.apply(q, k, v, r_q, r_k, r_v, far)
-    return _attention(q, k, v, r_q, r_k, r_v, far)[0]
+    # Under autocast the projections arrive in bf16/fp16 and the tables in
+    # fp32, and the in-place accumulation needs one dtype: the widest, with
+    # autocast off (as autocast itself promotes mixed inputs).
+    tensors = (q, k, v, r_q, r_k, r_v)
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))
+    with autocast_disabled():
+        q, k, v, r_q, r_k, r_v = (t.to(dtype) for t in tensors)
+        if torch.is_grad_enabled():
+            return _AxialAttentionFn.apply(q, k, v, r_q, r_k, r_v, far)
+        return _attention(q, k, v, r_q, r_k, r_v, far)[0]

@@ -11,6 +11,7 @@ from typing import Dict, Optional
 
 import torch
 
+from mmseg_attnkd.utils.precision import autocast_enabled
 from ..connectors.cbam_connector import TeacherCBAMConnector
 from .attnfd_fused import attnfd_stage_loss, fusable_stage
 
@@ -26,9 +27,10 @@ class FusedStageLossMixin:
     """
 
     def compute_distill_losses(self) -> Dict[str, torch.Tensor]:
-        """Every loss; stage losses through :meth:`fused_loss`."""
-        if not self.is_built:
-            return super().compute_distill_losses()  # explains the error
+        """Every loss; stage losses through :meth:`fused_loss` (in fp32;
+        under autocast the module path, whose losses get fp32 inputs)."""
+        if not self.is_built or autocast_enabled():
+            return super().compute_distill_losses()
         losses = dict()
         for name, mapping in self.loss_forward_mappings.items():
             loss = self.fused_loss(name, mapping)

@@ -19,6 +19,7 @@ from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.models.task_modules import RecorderManager
 from mmrazor.registry import MODELS
 
+from mmseg_attnkd.utils.precision import autocast_disabled, to_float32
 from .module_names import missing_module_hint
 from .shape_probe import probe_channels
 from .stage_components import (default_loss_name, loss_input_names,
@@ -286,10 +287,24 @@ class StageDistiller(ConfigurableDistiller):
         """Called once everything is built; nothing by default."""
 
     def compute_distill_losses(self) -> Dict[str, torch.Tensor]:
-        """``{'{loss_name}_{i}': scalar}`` for every stage."""
+        """``{'{loss_name}_{i}': scalar}`` for every stage.
+
+        Connectors run in the caller's precision; every loss gets fp32
+        records with autocast off (:meth:`float32_loss`), so a loss under
+        ``AmpOptimWrapper`` or a bf16 teacher is computed in fp32.
+        """
         if not self.is_built:
             raise RuntimeError(
                 f'{type(self).__name__} is not built: call '
                 'prepare_from_student and prepare_from_teacher first '
                 '(SingleTeacherDistill does).')
-        return super().compute_distill_losses()
+        return {name: self.float32_loss(name, {
+            arg: self.get_record(**record)
+            for arg, record in mapping.items()})
+            for name, mapping in self.loss_forward_mappings.items()}
+
+    def float32_loss(self, name: str,
+                     kwargs: Dict[str, Any]) -> torch.Tensor:
+        """Loss ``name`` on ``kwargs`` cast to fp32, with autocast off."""
+        with autocast_disabled():
+            return self.distill_losses[name](**to_float32(kwargs))
