@@ -305,6 +305,8 @@ class StageDistiller(ConfigurableDistiller):
 
     def float32_loss(self, name: str,
                      kwargs: Dict[str, Any]) -> torch.Tensor:
-        """Loss ``name`` on ``kwargs`` cast to fp32, with autocast off."""
+        """Loss ``name`` on ``kwargs`` cast to fp32 and made contiguous
+        (MMRazor's losses ``view`` their inputs), with autocast off."""
         with autocast_disabled():
-            return self.distill_losses[name](**to_float32(kwargs))
+            return self.distill_losses[name](
+                **to_float32(kwargs, contiguous=True))
