@@ -5,6 +5,7 @@ Examples::
 
     python tools/train.py configs/attnfd/<config>.py
     python tools/train.py CONFIG --work-dir work_dirs/run1 --amp
+    python tools/train.py CONFIG --channels-last --compile  # see bench/README
     python tools/train.py CONFIG --resume                # latest in work_dir
     python tools/train.py CONFIG --resume path/to/iter_4000.pth
     bash tools/dist_train.sh CONFIG 4                     # torchrun, 4 procs
@@ -39,6 +40,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='train in channels-last memory format (adds ChannelsLastHook)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help="torch.compile the train step (MMEngine's compile setting)")
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -85,6 +94,14 @@ def build_cfg(args: argparse.Namespace) -> Config:
                 f'--amp needs optim_wrapper.type="OptimWrapper", but the '
                 f'config uses "{wrapper_type}". Remove --amp or switch the '
                 'config to OptimWrapper.')
+
+    if args.channels_last:
+        hooks = list(cfg.get('custom_hooks', None) or [])
+        if not any(h.get('type') == 'ChannelsLastHook' for h in hooks):
+            hooks.append(dict(type='ChannelsLastHook'))
+        cfg.custom_hooks = hooks
+    if args.compile:
+        cfg.compile = True
 
     if args.resume == 'auto':
         cfg.resume = True

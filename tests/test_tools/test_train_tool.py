@@ -53,6 +53,46 @@ def test_train_cwd_distillation_and_resume(cwd_config, subprocess_env,
     assert 'Iter(train) [1/4]' not in log
 
 
+def test_bf16_teacher_in_channels_last(cwd_config, subprocess_env,
+                                       repo_root):
+    """``--channels-last`` and ``teacher_precision`` through the tool, with
+    the shipped CWD distiller (its loss views the channels-last logits)."""
+    from mmengine.config import Config
+    config, work_dir = cwd_config
+    cfg = Config.fromfile(config)
+    shipped = Config.fromfile(osp.join(
+        repo_root, 'configs', 'feature_kd', 'cwd_deeplabv3plus-r101-d8_'
+        'deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py'))
+    cfg.model.distiller = shipped.model.distiller
+    cfg.model.distiller.probe_input_size = (64, 64)
+    cfg.model.type = 'SegSingleTeacherDistill'
+    cfg.model.teacher_precision = 'bf16'
+    config = write_config(cfg.to_dict(), config[:-3] + '_bf16_cl.py')
+    log = _run_train([config, '--channels-last', '--work-dir', work_dir,
+                      '--cfg-options', 'train_cfg.max_iters=2'],
+                     subprocess_env, repo_root)
+    assert 'ChannelsLastHook: model parameters are in channels_last' in log
+    assert re.search(r'Iter\(train\) \[2/2\].*distill\.loss_cwd', log)
+    import torch
+    ckpt = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu',
+                      weights_only=False)
+    conv = ckpt['state_dict']['architecture.backbone.stem.0.weight']
+    assert conv.dtype == torch.float32  # the student trained in fp32
+
+
+def test_speed_options_in_the_config(cwd_config, repo_root):
+    from tools.train import build_cfg, parse_args
+    config, _ = cwd_config
+    cfg = build_cfg(parse_args([config, '--channels-last', '--compile']))
+    assert cfg.compile is True
+    assert [h['type'] for h in cfg.custom_hooks].count(
+        'ChannelsLastHook') == 1
+    plain = build_cfg(parse_args([config]))
+    assert not plain.get('compile')
+    assert 'ChannelsLastHook' not in [
+        h['type'] for h in plain.get('custom_hooks', [])]
+
+
 def test_local_rank_spellings(repo_root):
     from tools.train import parse_args
     assert parse_args(['c.py', '--local-rank', '1']).local_rank == 1
