@@ -480,7 +480,7 @@ def rel(path: str) -> str:
 #: README sections filled from ``bench/results/<name>.md``.
 README_SECTIONS = ('overhead_cpu', 'parity', 'parity_stride2', 'axial_scaling',
                    'accuracy_cpu', 'accuracy_gpu', 'sd_loss_terms_camvid_cpu',
-                   'sd_loss_terms_sstem_cpu')
+                   'sd_loss_terms_sstem_cpu', 'speed_cpu')
 
 
 def refresh_readme(readme: str = README) -> List[str]:
