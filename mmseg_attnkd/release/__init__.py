@@ -1,14 +1,16 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Release tooling behind ``tools/publish_model.py`` and
-``tools/misc/gen_model_zoo_table.py``; command-line only.
+"""Release tooling behind ``tools/publish_model.py``,
+``tools/download_model.py`` and ``tools/misc/gen_model_zoo_table.py``;
+command-line only.
 
 ``import mmseg_attnkd`` does not load this package; the tools import it
 when they run.
 
 * :mod:`.publish` - OpenMMLab release names, hashes, training logs, metrics;
 * :mod:`.model_zoo` - ``configs/*/metafile.yml`` and the README tables;
+* :mod:`.download` - fetching a released file, checked against its name;
 * :mod:`.markdown_blocks` - generated blocks between Markdown markers.
 """
-from . import markdown_blocks, model_zoo, publish
+from . import download, markdown_blocks, model_zoo, publish
 
-__all__ = ['markdown_blocks', 'model_zoo', 'publish']
+__all__ = ['download', 'markdown_blocks', 'model_zoo', 'publish']
