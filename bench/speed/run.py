@@ -21,7 +21,9 @@ One invocation, one machine (``python bench/speed/run.py``):
    share of pixels whose argmax class changes.
 
 Results: ``<out-dir>/speed_cpu.{json,md}`` (``bench/results`` by default).
-``--report-only`` rewrites the markdown from the JSON.
+``--report-only`` rewrites the markdown from the JSON. Every finished
+phase is saved to ``<out-dir>/speed_cpu.partial.json``; the same command,
+at the same commit, resumes after it.
 
 Example::
 
@@ -249,32 +251,61 @@ def main(argv=None) -> None:
                 threads=a.threads, rounds=a.rounds, load_start=timing.
                 load_average(), scales={}, pairs=[list(p) for p in PAIRS])
     start = time.time()
+    os.makedirs(a.out_dir, exist_ok=True)
+    partial = osp.join(a.out_dir, NAME + '.partial.json')
+    done = _load_partial(partial, data['commit'], a)
+    data['scales'], prior = done.get('scales', {}), done.get('wall_s', 0)
+
+    def save():  # after every phase: an interrupted run keeps what it did
+        data['wall_s'] = round(time.time() - start + prior, 1)
+        common.write_json(partial, data)
+
     for scale in a.scales:
-        res = dict(times=time_arms(scale, eager, a.rounds, a.warmup),
-                   compile={}, memory={}, crop=SCALES[scale]['crop'],
-                   batch=SCALES[scale]['batch'])
-        if not a.no_compile:
-            for name in [n for n, arm in ARMS.items() if arm.compile]:
-                print(f'[{scale}] compile {name}', flush=True)
-                res['compile'][name] = _in_subprocess(
-                    ['compile', scale, name, '--rounds',
-                     str(a.compile_rounds), '--threads', str(a.threads)],
-                    a.compile_timeout)
-        if not a.no_memory:
-            for name in list(res['times']) + [
-                    n for n, c in res['compile'].items()
-                    if not c.get('failed')]:
-                print(f'[{scale}] memory {name}', flush=True)
-                res['memory'][name] = _in_subprocess(
-                    ['memory', scale, name, '--threads', str(a.threads)],
-                    a.compile_timeout)
-        data['scales'][scale] = res
+        res = data['scales'].setdefault(scale, dict(
+            compile={}, memory={}, crop=SCALES[scale]['crop'],
+            batch=SCALES[scale]['batch']))
+        if 'times' not in res:
+            res['times'] = time_arms(scale, eager, a.rounds, a.warmup)
+            save()
+        compiled = [] if a.no_compile else [
+            n for n, arm in ARMS.items() if arm.compile]
+        for name in [n for n in compiled if n not in res['compile']]:
+            print(f'[{scale}] compile {name}', flush=True)
+            res['compile'][name] = _in_subprocess(
+                ['compile', scale, name, '--rounds', str(a.compile_rounds),
+                 '--threads', str(a.threads)], a.compile_timeout)
+            save()
+        measured = list(res['times']) + [
+            n for n, c in res['compile'].items() if not c.get('failed')]
+        for name in [] if a.no_memory else [
+                n for n in measured if n not in res['memory']]:
+            print(f'[{scale}] memory {name}', flush=True)
+            res['memory'][name] = _in_subprocess(
+                ['memory', scale, name, '--threads', str(a.threads)],
+                a.compile_timeout)
+            save()
     if 'attnfd' in eager:
         data['bf16_numerics'] = bf16_numerics()
-    data.update(wall_s=round(time.time() - start, 1),
+    data.update(wall_s=round(time.time() - start + prior, 1),
                 load_end=timing.load_average())
-    os.makedirs(a.out_dir, exist_ok=True)
     print(report.write(a.out_dir, NAME, data))
+    os.remove(partial)
+
+
+def _load_partial(path: str, commit: str, a) -> dict:
+    """The phases an interrupted run of the same commit and settings
+    finished (``<out-dir>/speed_cpu.partial.json``); {} if none."""
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        old = json.load(f)
+    same = (old.get('commit') == commit and old.get('rounds') == a.rounds
+            and old.get('threads') == a.threads)
+    if not same:
+        print(f'{path} is from another commit or setting: starting afresh')
+        return {}
+    print(f'resuming: {path} has scales {sorted(old.get("scales", {}))}')
+    return old
 
 
 if __name__ == '__main__':

@@ -88,3 +88,20 @@ def test_tiny_run_writes_the_results(tmp_path):
     assert all(m['step_peak'] > 0 for m in res['memory'].values())
     text = (tmp_path / 'speed_cpu.md').read_text()
     assert 'student step, channels-last / default' in text
+
+
+def test_an_interrupted_run_resumes_only_at_the_same_commit(tmp_path):
+    import argparse
+
+    from bench.speed.run import _load_partial
+    path = str(tmp_path / 'speed_cpu.partial.json')
+    args = argparse.Namespace(rounds=30, threads=2)
+    assert _load_partial(path, 'abc', args) == {}  # nothing to resume
+    done = dict(commit='abc', rounds=30, threads=2, wall_s=12.0,
+                scales=dict(demo=dict(times=dict(student=[1.0]))))
+    with open(path, 'w') as f:
+        json.dump(done, f)
+    assert _load_partial(path, 'abc', args)['scales'] == done['scales']
+    assert _load_partial(path, 'other', args) == {}
+    assert _load_partial(path, 'abc', argparse.Namespace(
+        rounds=5, threads=2)) == {}
