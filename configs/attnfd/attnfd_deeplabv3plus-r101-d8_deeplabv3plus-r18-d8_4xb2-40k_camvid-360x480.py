@@ -1,10 +1,12 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # AttnFD (arXiv 2403.05451):
 # DeepLabV3+ R101-d8 -> DeepLabV3+ R18-d8 on CamVid (11 classes).
-# The base is the student-alone baseline (same data and schedule).
+# The base is the student-alone baseline (same data and schedule); the
+# AttnFD options not set here are ../_base_/distillers/attnfd.py's.
 _base_ = [
     '../baselines/deeplabv3plus_r18-d8_4xb2-40k_camvid-360x480.py',
     '../_base_/models/teacher_deeplabv3plus_r101-d8.py',
+    '../_base_/distillers/attnfd.py'
 ]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 
@@ -16,30 +18,12 @@ teacher.decode_head.num_classes = 11
 teacher.auxiliary_head.num_classes = 11
 
 model = dict(
-    _delete_=True,
-    _scope_='mmrazor',
-    type='SegSingleTeacherDistill',
-    architecture={{_base_.model}},
+    _base_.attnfd_model,
+    architecture=_base_.model,
     teacher=teacher,
     teacher_ckpt=teacher_ckpt,
     distiller=dict(
-        type='AttnFDDistiller',
-        stages=[
-            ('backbone.layer4', 'backbone.layer4'),  # backbone last stage
-            ('decode_head.bottleneck', 'decode_head.bottleneck'),  # ASPP out
-            ('decode_head.sep_bottleneck',  # decoder, before classifier
-             'decode_head.sep_bottleneck'),
-        ],
-        # the defaults, chosen on CamVid val (bench/README.md): attention
-        # fitted on the trained teacher first, where the fit tool writes it:
-        #   python tools/fit_teacher_attention.py <this config>
-        # (teacher_attention='parameter_free' with teacher_attention_ckpt=None
-        # needs no fitting)
-        teacher_attention='fitted',
+        _base_.attnfd_model.distiller,
         teacher_attention_ckpt='work_dirs/fit_teacher_attention/'
-        'attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480'  # noqa: E501
-        '/teacher_attention.pth',
-        normalize='tensor',
-        loss_weight=8.0))
-
-val_cfg = dict(_delete_=True, type='mmrazor.SingleTeacherDistillValLoop')
+        '{{ fileBasenameNoExtension }}/teacher_attention.pth'))
+val_cfg = _base_.distill_val_cfg

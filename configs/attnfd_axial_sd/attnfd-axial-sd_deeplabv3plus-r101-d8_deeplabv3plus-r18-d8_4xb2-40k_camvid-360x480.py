@@ -7,9 +7,7 @@
 # stages): fit it once with tools/fit_teacher_attention.py on that config.
 _base_ = '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py'  # noqa: E501
 
-model = dict(
-    distiller=dict(
-        type='AttnFDAxialDistiller',
-        head='decode_head',  # its conv_seg logits are refined
-        axial=dict(),  # AxialConnector defaults (channels 64, 8 heads, ...)
-    ))
+# the package defaults: the logits of 'decode_head' (its conv_seg) refined by
+# an AxialConnector with its defaults (64 channels, 8 heads, span 64), the
+# axial losses of ../_base_/distillers/axial_sd.py
+model = dict(distiller=dict(type='AttnFDAxialDistiller'))

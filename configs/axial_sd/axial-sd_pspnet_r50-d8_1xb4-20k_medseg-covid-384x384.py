@@ -1,21 +1,14 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # Axial self-distillation of PSPNet R-50-D8 on MedSeg COVID-19 CT:
-# CE(student) + CE(axial teacher) + MSE(student, teacher).
-_base_ = ['../baselines/pspnet_r50-d8_1xb4-20k_medseg-covid-384x384.py']
-custom_imports = dict(
-    imports=['mmseg_attnkd'], allow_failed_imports=False)
-model = dict(
-    _delete_=True,
-    _scope_='mmrazor',
-    type='SegSelfDistill',
-    architecture=_base_.model,
-    # logits at 1/8 of the crop: at most 64 per side
-    distiller=dict(type='AxialSelfDistiller', axial=dict(span=64)))
+# CE(student) + CE(axial teacher) + MSE(student, teacher); the options
+# not set here are ../_base_/distillers/axial_sd.py's.
+_base_ = [
+    '../baselines/pspnet_r50-d8_1xb4-20k_medseg-covid-384x384.py',
+    '../_base_/distillers/axial_sd.py'
+]
+# logits at 1/8 of the crop: the default span (64) covers them
+model = dict(_base_.axial_sd_model, architecture=_base_.model)
 
-# Validate both outputs: the student under MMSeg's keys (mIoU, ...), the axial
-# teacher output under teacher_output.* (same sliding-window inference), and
-# keep the best checkpoint of each.
-val_cfg = dict(type='mmrazor.SegSelfDistillValLoop')
-default_hooks = dict(
-    checkpoint=dict(
-        save_best=['mIoU', 'teacher_output.mIoU'], rule='greater'))
+# validate (same sliding-window inference) and keep the best of both outputs
+val_cfg = _base_.axial_sd_val_cfg
+default_hooks = _base_.axial_sd_default_hooks

@@ -1,13 +1,14 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # Axial self-distillation of UNet-S5-D16 + FCN on CamVid:
-# CE(student) + CE(axial teacher) + MSE(student, teacher).
-_base_ = ['../baselines/unet-s5-d16_fcn_1xb2-20k_camvid-360x480.py']
-custom_imports = dict(
-    imports=['mmseg_attnkd'], allow_failed_imports=False)
+# CE(student) + CE(axial teacher) + MSE(student, teacher); the options
+# not set here are ../_base_/distillers/axial_sd.py's.
+_base_ = [
+    '../baselines/unet-s5-d16_fcn_1xb2-20k_camvid-360x480.py',
+    '../_base_/distillers/axial_sd.py'
+]
 model = dict(
-    _delete_=True,
-    _scope_='mmrazor',
-    type='SegSelfDistill',
+    _base_.axial_sd_model,
     architecture=_base_.model,
     # full-resolution logits, attention on a 1/4 grid
-    distiller=dict(type='AxialSelfDistiller', axial=dict(span=128, stride=4)))
+    distiller=dict(
+        _base_.axial_sd_model.distiller, axial=dict(span=128, stride=4)))

@@ -2,19 +2,17 @@
 # Student-alone baseline matching AttnFD's DeepLabV3+ R101 -> R18 (CamVid).
 _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
-    '../_base_/datasets/camvid.py', 'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_40k.py'
+    '../_base_/datasets/camvid.py', '../_base_/schedules/schedule_40k.py'
 ]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # Local path of ImageNet weights for the student backbone (MMSeg uses
 # 'open-mmlab://resnet18_v1c'); None trains from scratch; nothing is
 # downloaded.
 student_pretrained = None
-crop_size = (360, 480)
 model = dict(
     _scope_='mmseg',
     pretrained=student_pretrained,
-    data_preprocessor=dict(size=crop_size),
+    data_preprocessor=dict(size=_base_.crop_size),
     backbone=dict(depth=18),
     decode_head=dict(
         c1_in_channels=64,
@@ -23,10 +21,3 @@ model = dict(
         channels=128,
         num_classes=11),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=11))
-
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

@@ -1,6 +1,9 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # Student-alone baseline matching AttnFD's DeepLabV3+ R101 -> R18 (VOC aug).
-_base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py'  # noqa: E501
+_base_ = [
+    'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py',  # noqa: E501
+    '../_base_/safe_hooks.py'
+]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # Local path of ImageNet weights for the student backbone (MMSeg uses
 # 'open-mmlab://resnet18_v1c'); None trains from scratch; nothing is
@@ -14,9 +17,5 @@ model = dict(
         c1_in_channels=64, c1_channels=12, in_channels=512, channels=128),
     auxiliary_head=dict(in_channels=256, channels=64))
 
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
+# crash-safe checkpoints (write, then rename)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

@@ -4,8 +4,7 @@
 _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
     'mmseg::_base_/datasets/coco-stuff164k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py'
+    '../_base_/schedules/schedule_80k.py'
 ]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # Local path of ImageNet weights for the student backbone (MMSeg uses
@@ -25,10 +24,3 @@ model = dict(
         channels=128,
         num_classes=171),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=171))
-
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

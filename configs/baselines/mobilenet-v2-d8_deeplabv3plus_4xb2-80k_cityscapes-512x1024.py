@@ -1,16 +1,15 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # Student-alone baseline matching AttnFD's DeepLabV3+ R101 -> MobileNetV2
 # (Cityscapes).
-_base_ = 'mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3plus_4xb2-80k_cityscapes-512x1024.py'  # noqa: E501
+_base_ = [
+    'mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3plus_4xb2-80k_cityscapes-512x1024.py',  # noqa: E501
+    '../_base_/safe_hooks.py'
+]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # Local path of ImageNet weights for the student backbone (MMSeg uses
 # 'mmcls://mobilenet_v2'); None trains from scratch, nothing is downloaded.
 student_pretrained = None
 model = dict(_scope_='mmseg', pretrained=student_pretrained)
 
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
+# crash-safe checkpoints (write, then rename)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

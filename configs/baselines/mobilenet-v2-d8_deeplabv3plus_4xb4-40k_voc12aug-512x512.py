@@ -1,7 +1,10 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # Student-alone baseline matching AttnFD's DeepLabV3+ R101 -> MobileNetV2
 # (VOC aug).
-_base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py'  # noqa: E501
+_base_ = [
+    'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py',  # noqa: E501
+    '../_base_/safe_hooks.py'
+]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # Local path of ImageNet weights for the student backbone (MMSeg uses
 # 'mmcls://mobilenet_v2'); None trains from scratch, nothing is downloaded.
@@ -20,9 +23,5 @@ model = dict(
     decode_head=dict(in_channels=320, c1_in_channels=24),
     auxiliary_head=dict(in_channels=96))
 
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
+# crash-safe checkpoints (write, then rename)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

@@ -1,7 +1,10 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # Student-alone baseline matching AttnFD's PSPNet R101 -> R18 (Cityscapes),
 # the pair of MMRazor's CWD config.
-_base_ = 'mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'
+_base_ = [
+    'mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+    '../_base_/safe_hooks.py'
+]
 custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 # Local path of ImageNet weights for the student backbone (MMSeg uses
 # 'open-mmlab://resnet18_v1c'); None trains from scratch; nothing is
@@ -9,9 +12,5 @@ custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 student_pretrained = None
 model = dict(_scope_='mmseg', pretrained=student_pretrained)
 
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
+# crash-safe checkpoints (write, then rename)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

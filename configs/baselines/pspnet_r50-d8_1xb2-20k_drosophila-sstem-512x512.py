@@ -5,8 +5,7 @@
 _base_ = [
     'mmseg::_base_/models/pspnet_r50-d8.py',
     '../_base_/datasets/drosophila_sstem.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_20k.py'
+    '../_base_/schedules/schedule_20k.py'
 ]
 # Path of local ImageNet ResNet-50-V1c weights (MMSeg's
 # open-mmlab://resnet50_v1c); None trains from scratch.
@@ -18,10 +17,3 @@ model = dict(
     decode_head=dict(num_classes=num_classes),
     auxiliary_head=dict(num_classes=num_classes),
     test_cfg=_base_.slide_test_cfg)
-
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

@@ -5,8 +5,7 @@
 _base_ = [
     'mmseg::_base_/models/fcn_unet_s5-d16.py',
     '../_base_/datasets/camvid.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_20k.py'
+    '../_base_/schedules/schedule_20k.py'
 ]
 num_classes = 11
 model = dict(
@@ -15,10 +14,3 @@ model = dict(
     decode_head=dict(num_classes=num_classes),
     auxiliary_head=dict(num_classes=num_classes),
     test_cfg=dict(_delete_=True, mode='whole'))
-
-# crash-safe checkpoints (write, then rename), a crop-size pre-flight check,
-# a stop at the first NaN loss and exact resumes (random states saved)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='CropSizeCheckHook'),
-                dict(type='NonFiniteLossHook'),
-                dict(type='RandomStateHook')]

@@ -3,13 +3,8 @@
 # MMRazor's ChannelWiseDivergence through StageDistiller, DeepLabV3+
 # R101-d8 -> R18-d8 on CamVid (teacher, student, data and schedule of the
 # AttnFD CamVid config).
-_base_ = '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py'  # noqa: E501
-
-model = dict(
-    distiller=dict(
-        _delete_=True,
-        type='StageDistiller',
-        stages=['decode_head.conv_seg'],  # logits
-        # tau 1, weight 5: MMRazor's CWD segmentation config
-        loss=dict(type='ChannelWiseDivergence', tau=1, loss_weight=5),
-        loss_name='loss_cwd'))
+_base_ = [
+    '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py',  # noqa: E501
+    '../_base_/distillers/cwd.py'
+]
+model = dict(distiller=_base_.cwd_distiller)

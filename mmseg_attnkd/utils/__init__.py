@@ -6,7 +6,8 @@
 * :mod:`.config` - teacher/student configs, SyncBN -> BN without CUDA,
   building models for inference;
 * :mod:`.export` - distillation checkpoints as plain MMSeg models;
-* :mod:`.distributed` - ending a multi-process run cleanly.
+* :mod:`.distributed` - ending a multi-process run cleanly;
+* :mod:`.nonfinite` - NaN/Inf losses and their error (hooks and models).
 
 Command-line-only code (model-zoo tables, publishing) is in
 :mod:`mmseg_attnkd.release`, which ``import mmseg_attnkd`` does not load.
@@ -27,6 +28,7 @@ from .config import (adapt_cfg_to_environment, build_distill_model,
 from .distributed import destroy_distributed, exit_after_distributed_run
 from .export import (axial_refine_model_cfg, convert_axial_state_dict,
                      convert_kd_checkpoint_to_student, export_axial_refine)
+from .nonfinite import nonfinite_losses, nonfinite_message
 
 __all__ = [
     'adapt_cfg_to_environment', 'replace_sync_bn', 'destroy_distributed',
@@ -40,5 +42,6 @@ __all__ = [
     'resolve_model_cfg', 'get_student_model_cfg', 'get_teacher_model_cfg',
     'build_segmentor', 'build_distill_model', 'skip_fitted_attention',
     'axial_refine_model_cfg',
-    'convert_axial_state_dict', 'export_axial_refine'
+    'convert_axial_state_dict', 'export_axial_refine', 'nonfinite_losses',
+    'nonfinite_message'
 ]

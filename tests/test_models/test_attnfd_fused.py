@@ -11,10 +11,9 @@ from _attnfd_reference import assert_rel, reference_loss
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.connectors import CBAMConnector
-from mmseg_attnkd.models.distillers import attnfd_fused
-from mmseg_attnkd.models.distillers.attnfd_fused import (attnfd_stage_loss,
-                                                         fusable_stage)
-from mmseg_attnkd.models.losses import AttnFDLoss
+from mmseg_attnkd.models.losses import AttnFDLoss, attnfd_fused, attnfd_loss
+from mmseg_attnkd.models.losses.attnfd_fused import attnfd_stage_loss
+from mmseg_attnkd.models.losses.attnfd_loss import fusable_stage
 
 MODES = ['channel', 'tensor', 'batch']
 
@@ -161,7 +160,6 @@ def test_not_fusable_cases():
 def test_distiller_uses_the_fused_path_with_equal_results(monkeypatch):
     from mmrazor.registry import MODELS
 
-    from mmseg_attnkd.models.distillers import fused_stage_losses
     from mmseg_attnkd.testing import seg_batch, tiny_deeplabv3plus_cfg
     calls = []
 
@@ -169,7 +167,7 @@ def test_distiller_uses_the_fused_path_with_equal_results(monkeypatch):
         calls.append(1)
         return attnfd_stage_loss(*args, **kwargs)
 
-    monkeypatch.setattr(fused_stage_losses, 'attnfd_stage_loss', counted)
+    monkeypatch.setattr(attnfd_loss, 'attnfd_stage_loss', counted)
 
     def run(fused):
         torch.manual_seed(0)

@@ -14,8 +14,7 @@ import torch
 from mmengine.logging import MessageHub, print_log
 from torch import nn
 
-from mmseg_attnkd.engine.hooks.nonfinite_loss_hook import (nonfinite_losses,
-                                                           nonfinite_message)
+from ...utils.nonfinite import nonfinite_losses, nonfinite_message
 
 __all__ = ['NonFiniteLossGuardMixin', 'NONFINITE_POLICIES', 'trainable_zero']
 

@@ -6,18 +6,16 @@ Reference:
     ECCV 2018. https://arxiv.org/abs/1807.06521
 
 The module is a plain :class:`torch.nn.Module` (usable without any
-registry); it is additionally registered in MMRazor's ``MODELS`` so configs
-can build it by ``type='CBAM'``.
+registry); :mod:`mmseg_attnkd.models.connectors` registers it in MMRazor's
+``MODELS`` so that configs can build it by ``type='CBAM'``.
 """
 from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmrazor.registry import MODELS
 from torch import Tensor
 
 
-@MODELS.register_module()
 class CBAM(nn.Module):
     """Channel attention followed by spatial attention (CBAM).
 

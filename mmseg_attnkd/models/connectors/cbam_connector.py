@@ -26,6 +26,10 @@ from ..attention.cbam import CBAM
 
 TEACHER_ATTENTION_MODES = ('frozen', 'parameter_free')
 
+# The plain attention block, buildable by ``type='CBAM'`` in MMRazor's scope;
+# registered here so that ``models/attention`` needs no registry.
+MODELS.register_module(module=CBAM)
+
 
 @MODELS.register_module()
 class CBAMConnector(BaseConnector):

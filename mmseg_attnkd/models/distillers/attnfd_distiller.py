@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmrazor.registry import MODELS
 
 from ..attention.cbam import CBAM
-from ..losses.attnfd_loss import check_attnfd_loss_args
+from ..losses.attnfd_loss import AttnFDLoss
 from .fused_stage_losses import FusedStageLossMixin
 from .shape_probe import probe_channels
 from .stage_distiller import StageDistiller
@@ -34,8 +34,11 @@ class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
     :class:`CBAMConnector` (trainable CBAM, then 1x1 conv + BN to the
     teacher's channels), teacher connector :class:`TeacherCBAMConnector` (a
     CBAM never trained), loss :class:`AttnFDLoss` named ``loss_attnfd_{i}``.
-    Stage losses go through :class:`FusedStageLossMixin`: the values and
-    gradients of the module path, found in the forward pass.
+    Stage losses get the student connector itself
+    (:class:`FusedStageLossMixin`); :meth:`AttnFDLoss.connector_loss`
+    decides whether its fused path (the values and gradients of the module
+    path, found in the forward pass) applies. The loss options
+    (``normalize``, ``loss_weight``) are checked and stored by the loss.
 
     Args:
         stages: ``'auto'`` or a stage list, see :class:`StageDistiller`.
@@ -80,13 +83,12 @@ class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
         owner = type(self).__name__
         teacher_attention = resolve_teacher_attention(
             teacher_attention, teacher_attention_ckpt, owner)
-        check_attnfd_loss_args(normalize, loss_weight, owner)
         cbam = dict(reduction=reduction, kernel_size=kernel_size,
                     min_hidden=min_hidden, spatial_norm=bool(spatial_norm))
         super().__init__(
             stages=stages,
             loss=dict(type='AttnFDLoss', normalize=normalize,
-                      loss_weight=float(loss_weight)),
+                      loss_weight=loss_weight),
             student_connector=dict(type='CBAMConnector', align=bool(align),
                                    norm_cfg=align_norm_cfg, **cbam),
             teacher_connector=dict(
@@ -95,16 +97,27 @@ class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
                 'parameter_free' else 'frozen'),
             loss_name='loss_attnfd', probe_input_size=probe_input_size,
             init_cfg=init_cfg, **kwargs)
-        # building a throw-away CBAM validates these options at build time
+        # throw-away modules validate the options now, not at the first
+        # prepare call
         CBAM(8, reduction=reduction, kernel_size=kernel_size,
              min_hidden=min_hidden)
+        AttnFDLoss(normalize=normalize, loss_weight=loss_weight)
         self.teacher_attention = teacher_attention
         self.teacher_attention_seed = int(teacher_attention_seed)
         self.teacher_attention_ckpt = teacher_attention_ckpt
-        self.normalize, self.loss_weight = normalize, float(loss_weight)
         self.reduction, self.kernel_size = reduction, kernel_size
         self.min_hidden, self.spatial_norm = min_hidden, bool(spatial_norm)
         self.align, self.align_norm_cfg = bool(align), align_norm_cfg
+
+    @property
+    def normalize(self) -> str:
+        """``normalize`` of the stage losses (kept in their config)."""
+        return self.stage_component_cfg('loss', 0)['normalize']
+
+    @property
+    def loss_weight(self) -> float:
+        """``loss_weight`` of the stage losses (kept in their config)."""
+        return float(self.stage_component_cfg('loss', 0)['loss_weight'])
 
     @property
     def cbam_options(self) -> Dict[str, Any]:

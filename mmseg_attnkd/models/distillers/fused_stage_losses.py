@@ -1,11 +1,12 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Stage losses through :func:`.attnfd_fused.attnfd_stage_loss`.
+"""Stage losses that receive the student connector itself.
 
-A mixin for a :class:`.StageDistiller` whose stage losses are AttnFD
-losses: each stage loss takes the fused path (value and gradients found in
-the forward pass, no student-branch activation kept until backward) when
-:func:`.attnfd_fused.fusable_stage` allows it, and the module-by-module
-path of :class:`mmrazor.models.ConfigurableDistiller` otherwise.
+A mixin for a :class:`.StageDistiller`: a stage loss with a
+``connector_loss(feature, connector, target, target_is_scratch)`` method
+(such as :class:`~mmseg_attnkd.models.losses.AttnFDLoss`, which picks its
+fused path there) gets the raw student record and the student connector
+instead of the connector's output; every other loss goes the
+module-by-module way of :class:`mmrazor.models.ConfigurableDistiller`.
 """
 from typing import Dict, Optional
 
@@ -13,13 +14,12 @@ import torch
 
 from mmseg_attnkd.utils.precision import autocast_enabled
 from ..connectors.cbam_connector import TeacherCBAMConnector
-from .attnfd_fused import attnfd_stage_loss, fusable_stage
 
 __all__ = ['FusedStageLossMixin']
 
 
 class FusedStageLossMixin:
-    """``compute_distill_losses`` with the fused AttnFD stage loss.
+    """``compute_distill_losses`` that hands stage losses their connector.
 
     Expects the :class:`.StageDistiller` attributes ``stages``,
     ``loss_name``, ``connectors``, ``distill_losses``,
@@ -42,14 +42,16 @@ class FusedStageLossMixin:
 
     def fused_loss(self, loss_name: str,
                    mapping: Dict[str, Dict]) -> Optional[torch.Tensor]:
-        """A stage loss through :func:`attnfd_stage_loss` when
-        :func:`fusable_stage` allows it, through its modules when not; None
-        for any other loss (computed from its records by the caller)."""
+        """A stage loss through its ``connector_loss`` method (the loss
+        chooses how to compute it); None for a loss without one or outside
+        the stages (computed from its records by the caller)."""
         stage_losses = {f'{self.loss_name}_{i}'
                         for i in range(len(self.stages))}
         sides = {rec['from_student']: (arg, rec)
                  for arg, rec in mapping.items()}
-        if loss_name not in stage_losses or len(mapping) != 2 or \
+        loss = self.distill_losses[loss_name]
+        if not hasattr(loss, 'connector_loss') or \
+                loss_name not in stage_losses or len(mapping) != 2 or \
                 len(sides) != 2 or sides[True][1].get('connector') is None:
             return None
         (s_arg, s_rec), (t_arg, t_rec) = sides[True], sides[False]
@@ -64,10 +66,8 @@ class FusedStageLossMixin:
                 **{k: v for k, v in t_rec.items() if k != 'connector'}))
         else:
             target = self.get_record(**t_rec)
-        loss = self.distill_losses[loss_name]
         if not isinstance(feature, torch.Tensor) or \
-                not isinstance(target, torch.Tensor) or \
-                not fusable_stage(connector, loss, feature, target):
+                not isinstance(target, torch.Tensor):
             return loss(**{s_arg: connector(feature), t_arg: target})
-        return attnfd_stage_loss(feature, connector, target, loss,
-                                 target_is_scratch=own)
+        return loss.connector_loss(feature, connector, target,
+                                   target_is_scratch=own)

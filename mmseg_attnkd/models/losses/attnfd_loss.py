@@ -1,12 +1,16 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """AttnFD loss: MSE between L2-normalised refined feature maps.
 
+The one home of the loss: its options are checked and stored here, its
+weight and reduction applied here, and :meth:`AttnFDLoss.connector_loss`
+picks the fused stage path (:mod:`.attnfd_fused`, value and gradients found
+in the forward pass) or the module-by-module one.
+
 Reference:
     Mansourian, Jalali, Ahmadi, Kasaei. "Attention-guided Feature
     Distillation for Semantic Segmentation", arXiv 2403.05451.
 """
 import math
-from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,10 +19,14 @@ from mmrazor.registry import MODELS
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .attnfd_fused import attnfd_stage_loss, fusable_connector
+from .attnfd_rows import (as_rows, normalize_rows, row_norms,
+                          rows_loss_and_grad)
+
 __all__ = [
     'AttnFDLoss', 'NORMALIZE_MODES', 'check_attnfd_loss_args', 'as_rows',
     'normalize_rows', 'row_norms', 'rows_loss_and_grad', 'rows_coef',
-    'reduce_rows'
+    'reduce_rows', 'fusable_stage'
 ]
 
 NORMALIZE_MODES = ('channel', 'tensor', 'batch')
@@ -37,100 +45,6 @@ def check_attnfd_loss_args(normalize: str, loss_weight: float,
         raise ValueError(
             f'{owner}: loss_weight must be a finite number >= 0, got '
             f'{loss_weight}.')
-
-
-def as_rows(x: Tensor, normalize: str) -> Tensor:
-    """The rows that ``normalize`` divides by their L2 norms (a view).
-
-    Args:
-        x: Feature map ``[B, C, H, W]``.
-        normalize: ``'channel'``, ``'tensor'`` or ``'batch'``.
-
-    Returns:
-        Tensor: ``[B, C, H*W]`` (channel), ``[B, 1, C*H*W]`` (tensor) or
-        ``[1, 1, B*C*H*W]`` (batch).
-    """
-    if normalize == 'channel':
-        return x.flatten(2)
-    if normalize == 'tensor':
-        return x.flatten(1).unsqueeze(1)
-    return x.reshape(1, 1, -1)
-
-
-def row_norms(rows: Tensor, full: bool = False) -> Tensor:
-    """L2 norms of ``rows`` ``[..., N]`` along the last dim (kept as size
-    1), or of the whole tensor (0-dim) with ``full``."""
-    if full:
-        return torch.linalg.vector_norm(rows)
-    return torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
-
-
-def normalize_rows(rows: Tensor, eps: float, full: bool = False) -> Tensor:
-    """``rows / max(||rows||_2, eps)`` (no autograd).
-
-    Args:
-        rows: ``[..., N]``.
-        eps: Lower bound of the norms.
-        full: One norm for the whole tensor (``'batch'`` mode) instead of
-            one per row (last dim).
-
-    Returns:
-        Tensor: ``[..., N]``, every row of unit norm (or below).
-    """
-    with torch.no_grad():
-        return rows / row_norms(rows, full).clamp_min(eps)
-
-
-def rows_loss_and_grad(rows: Tensor, target: Tensor, eps: float,
-                       coef: Tensor, need_grad: bool, full: bool = False
-                       ) -> Tuple[Tensor, Optional[Tensor]]:
-    """Squared distances of normalised rows, and their gradient.
-
-    With ``u = rows / max(n, eps)`` (``n`` the row norm) and the normalised
-    ``target`` ``v``, the row loss is ``||u - v||^2``. The gradient of
-    ``coef`` times the row losses is computed with the operations autograd
-    runs for ``F.normalize`` followed by ``(u - v).pow(2).sum(-1)``, in the
-    same order (so the result is bit for bit the same), but without a graph
-    and with at most three row-sized temporaries.
-
-    Args:
-        rows: ``[..., N]`` (no autograd graph is recorded).
-        target: ``[..., N]``, already normalised.
-        eps: Lower bound of the norms.
-        coef: 0-dim derivative of the loss w.r.t. each row loss, in the
-            dtype of ``rows`` (see :func:`rows_coef`).
-        need_grad: Compute the gradient.
-        full: One norm over the whole tensor (``'batch'`` mode).
-
-    Returns:
-        tuple[Tensor, Tensor | None]: Row losses ``[...]`` (0-dim with
-        ``full``) and the gradient w.r.t. ``rows`` ``[..., N]`` (None
-        unless ``need_grad``).
-    """
-    with torch.no_grad():
-        norm = row_norms(rows, full)
-        denom = norm.clamp_min(eps)
-        unit = rows / denom
-        diff = unit - target
-        squares = diff.pow(2)
-        row_loss = squares.sum() if full else squares.sum(dim=-1)
-        del squares
-        if not need_grad:
-            return row_loss, None
-        # d/du of coef * ||u - v||^2 (PowBackward: grad * (2 * d))
-        grad_unit = diff.mul_(2.0).mul_(coef)
-        # DivBackward, divisor side: -grad * ((x / den) / den), summed
-        grad_denom = unit.div_(denom).mul_(grad_unit).neg_()
-        grad_denom = grad_denom.sum() if full else \
-            grad_denom.sum(dim=-1, keepdim=True)
-        del unit
-        # ClampMinBackward, then LinalgVectorNormBackward (p=2)
-        zero = torch.zeros((), dtype=rows.dtype, device=rows.device)
-        grad_norm = torch.where(norm >= eps, grad_denom, zero)
-        through_norm = (rows / norm).masked_fill_(norm == 0, 0)
-        through_norm.mul_(grad_norm)
-        # DivBackward, dividend side, plus the norm path
-        return row_loss, grad_unit.div_(denom).add_(through_norm)
 
 
 def rows_coef(normalize: str, batch: int, channels: int, loss_weight: float,
@@ -157,27 +71,26 @@ def reduce_rows(row_loss: Tensor, normalize: str, batch: int,
 class _RowsLoss(torch.autograd.Function):
     """AttnFD loss of feature rows; keeps only the gradient for backward.
 
-    ``forward(rows, target, eps, normalize, batch, channels,
-    loss_weight)``: the gradient (one tensor the size of ``rows``) is
-    computed together with the value, so none of the normalised maps,
-    differences or norms is stored between forward and backward.
+    ``forward(rows, target, loss, batch, channels)``: the gradient (one
+    tensor the size of ``rows``) is computed together with the value, so
+    none of the normalised maps, differences or norms is stored between
+    forward and backward.
     """
 
     @staticmethod
-    def forward(ctx, rows: Tensor, target: Tensor, eps: float,
-                normalize: str, batch: int, channels: int,
-                loss_weight: float) -> Tensor:
+    def forward(ctx, rows: Tensor, target: Tensor, loss: 'AttnFDLoss',
+                batch: int, channels: int) -> Tensor:
         need = ctx.needs_input_grad[0]
-        coef = rows_coef(normalize, batch, channels, loss_weight, rows)
-        row_loss, grad = rows_loss_and_grad(rows, target, eps, coef, need,
-                                            full=normalize == 'batch')
+        coef = loss.rows_coef(batch, channels, rows)
+        row_loss, grad = rows_loss_and_grad(rows, target, loss.eps, coef,
+                                            need, full=loss.full)
         ctx.grad = grad
-        return reduce_rows(row_loss, normalize, batch, loss_weight)
+        return loss.reduce_rows(row_loss, batch)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
-        return (ctx.grad * grad_out, None, None, None, None, None, None)
+        return (ctx.grad * grad_out, None, None, None, None)
 
 
 @MODELS.register_module()
@@ -256,10 +169,71 @@ class AttnFDLoss(nn.Module):
                 align_corners=self.align_corners)
         batch, channels = preds_S.shape[:2]
         target = normalize_rows(as_rows(preds_T, self.normalize), self.eps,
-                                full=self.normalize == 'batch')
-        return _RowsLoss.apply(
-            as_rows(preds_S, self.normalize), target, self.eps,
-            self.normalize, batch, channels, self.loss_weight)
+                                full=self.full)
+        return _RowsLoss.apply(as_rows(preds_S, self.normalize), target,
+                               self, batch, channels)
+
+    @property
+    def full(self) -> bool:
+        """One norm over the whole batch tensor (``'batch'`` mode)."""
+        return self.normalize == 'batch'
+
+    def rows_coef(self, batch: int, channels: int, like: Tensor) -> Tensor:
+        """Derivative of the loss w.r.t. one row loss (see
+        :func:`rows_coef`), a 0-dim tensor on ``like``'s device."""
+        return rows_coef(self.normalize, batch, channels, self.loss_weight,
+                         like)
+
+    def reduce_rows(self, row_loss: Tensor, batch: int) -> Tensor:
+        """The weighted loss from its row losses ``[B, C]``, ``[B, 1]`` or
+        0-dim (see :func:`as_rows`)."""
+        return reduce_rows(row_loss, self.normalize, batch, self.loss_weight)
+
+    def connector_loss(self, feature: Tensor, connector: nn.Module,
+                       target: Tensor,
+                       target_is_scratch: bool = False) -> Tensor:
+        """``self(connector(feature), target)``, by the fused path where it
+        applies.
+
+        The fused path (:func:`.attnfd_stage_loss`) gives the same value and
+        the same gradients w.r.t. ``feature`` and the connector's
+        parameters, found in the forward pass, so that no activation of the
+        student branch is kept until backward. It applies to the package's
+        ``CBAMConnector`` and this very class (see :func:`fusable_stage`);
+        anything else runs module by module.
+
+        Args:
+            feature: Student record ``[B, C_s, H, W]``.
+            connector: The stage's student connector.
+            target: Teacher map ``[B, C_t, Ht, Wt]`` (after its connector).
+            target_is_scratch: ``target`` is a temporary nobody else reads
+                (the fused path may normalise it in place).
+
+        Returns:
+            Tensor: Scalar loss (times ``loss_weight``).
+        """
+        if fusable_stage(connector, self, feature, target):
+            return attnfd_stage_loss(feature, connector, target, self,
+                                     target_is_scratch=target_is_scratch)
+        return self(connector(feature), target)
 
     def extra_repr(self) -> str:
         return f'normalize={self.normalize!r}, loss_weight={self.loss_weight}'
+
+
+def fusable_stage(connector: nn.Module, loss: nn.Module, feature: Tensor,
+                  target: Tensor) -> bool:
+    """Whether :meth:`AttnFDLoss.connector_loss` takes the fused path.
+
+    It does for exactly :class:`AttnFDLoss` (a subclass may change the
+    formula) and a connector, maps and autograd state that
+    :func:`.fusable_connector` accepts.
+
+    Args:
+        connector: Student connector of the stage.
+        loss: Loss module of the stage.
+        feature: Student record ``[B, C_s, H, W]``.
+        target: Teacher connector output ``[B, C_t, H, W]``.
+    """
+    return type(loss) is AttnFDLoss and \
+        fusable_connector(connector, feature, target)

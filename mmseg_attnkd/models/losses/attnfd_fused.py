@@ -1,5 +1,9 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""One AttnFD stage loss whose backward is worked out in the forward pass.
+"""The fused AttnFD stage path: backward worked out in the forward pass.
+
+Selected by :meth:`.AttnFDLoss.connector_loss`; the loss's weight and
+reduction come from the loss itself (:meth:`.AttnFDLoss.rows_coef`,
+:meth:`.AttnFDLoss.reduce_rows`).
 
 The student branch of an AttnFD stage (CBAM -> 1x1 conv -> BN -> bilinear
 resize to the teacher's size if needed -> L2 normalisation -> squared
@@ -27,11 +31,10 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..connectors.cbam_connector import CBAMConnector
-from ..losses.attnfd_loss import (AttnFDLoss, as_rows, normalize_rows,
-                                  reduce_rows, row_norms, rows_coef,
-                                  rows_loss_and_grad)
+from .attnfd_rows import as_rows, normalize_rows, row_norms, rows_loss_and_grad
 
-__all__ = ['fusable_stage', 'attnfd_stage_loss']
+__all__ = ['fusable_connector', 'attnfd_stage_loss', 'WHOLE_ELEMENTS',
+           'CHUNK_ELEMENTS']
 
 #: In 'channel' mode, aligned ``[B, C_t, H, W]`` maps of up to this many
 #: elements are handled whole (fewer, larger kernels), larger ones in
@@ -47,23 +50,23 @@ def _plain(module: nn.Module) -> bool:
     return not (module._forward_hooks or module._forward_pre_hooks)
 
 
-def fusable_stage(connector: nn.Module, loss: nn.Module, feature: Tensor,
-                  target: Tensor) -> bool:
-    """Whether :func:`attnfd_stage_loss` applies to this stage.
+def fusable_connector(connector: nn.Module, feature: Tensor,
+                      target: Tensor) -> bool:
+    """Whether :func:`attnfd_stage_loss` applies to this connector and maps.
 
     It does for the package's own :class:`CBAMConnector` (1x1 conv without
-    bias + ``nn.BatchNorm2d``, or no alignment) and :class:`AttnFDLoss`,
-    float32/64 maps (resized bilinearly to the teacher's size like the loss
-    does), outside autocast and with autograd on; anything else keeps the
-    module-by-module path.
+    bias + ``nn.BatchNorm2d``, or no alignment) without hooks, float32/64
+    maps (resized bilinearly to the teacher's size like the loss does),
+    outside autocast and with autograd on; anything else keeps the
+    module-by-module path. The loss side is checked by
+    :func:`.attnfd_loss.fusable_stage`.
 
     Args:
         connector: Student connector of the stage.
-        loss: Loss module of the stage.
         feature: Student record ``[B, C_s, H, W]``.
         target: Teacher connector output ``[B, C_t, H, W]``.
     """
-    if type(connector) is not CBAMConnector or type(loss) is not AttnFDLoss:
+    if type(connector) is not CBAMConnector:
         return False
     if not torch.is_grad_enabled() or feature.dim() != 4 or \
             target.dim() != 4 or feature.shape[0] != target.shape[0] or \
@@ -103,7 +106,7 @@ def _sl(t: Optional[Tensor], lo: int, hi: int) -> Optional[Tensor]:
     return None if t is None else t[lo:hi]
 
 
-def _resize(y: Tensor, size: Sequence[int], loss: AttnFDLoss, need: bool):
+def _resize(y: Tensor, size: Sequence[int], loss: nn.Module, need: bool):
     """``y`` resized as :class:`AttnFDLoss` does, with a local graph for
     the backward kernel autograd would run; ``(map, graph or None)``."""
     if tuple(y.shape[2:]) == tuple(size):
@@ -124,7 +127,7 @@ def _unresize(graph, grad: Tensor) -> Tensor:
 
 
 def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
-                  target: Tensor, t_size: Sequence[int], loss: AttnFDLoss,
+                  target: Tensor, t_size: Sequence[int], loss: nn.Module,
                   needs: Sequence[bool]):
     """Loss and gradients of ``loss(bn(conv(feat)), target)``.
 
@@ -141,9 +144,8 @@ def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
         tuple: Loss, then the four gradients (None where not wanted).
     """
     batch, channels = feat.shape[0], conv.out_channels
-    mode = loss.normalize
-    coef = rows_coef(mode, batch, channels, loss.loss_weight, feat)
-    full = mode == 'batch'
+    mode, full = loss.normalize, loss.full
+    coef = loss.rows_coef(batch, channels, feat)
     plane = batch * t_size[0] * t_size[1]
     step = channels if mode != 'channel' or \
         channels * plane <= WHOLE_ELEMENTS else \
@@ -190,7 +192,7 @@ def _aligned_loss(feat: Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
             grads[i] = torch.cat(part)
     row_loss = row_losses[0] if len(row_losses) == 1 else \
         torch.cat(row_losses, dim=1)
-    value = reduce_rows(row_loss, mode, batch, loss.loss_weight)
+    value = loss.reduce_rows(row_loss, batch)
     return (value, *grads)
 
 
@@ -212,11 +214,12 @@ class _StageLoss(torch.autograd.Function):
 
 
 def attnfd_stage_loss(feature: Tensor, connector: CBAMConnector,
-                      target: Tensor, loss: AttnFDLoss,
+                      target: Tensor, loss: nn.Module,
                       target_is_scratch: bool = False) -> Tensor:
     """``loss(connector(feature), target)``, gradients found in forward.
 
-    Check :func:`fusable_stage` first.
+    Check :func:`.attnfd_loss.fusable_stage` first (as
+    :meth:`.AttnFDLoss.connector_loss` does).
 
     Args:
         feature: Student record ``[B, C_s, H, W]``.
@@ -238,7 +241,7 @@ def attnfd_stage_loss(feature: Tensor, connector: CBAMConnector,
         p for p in ((conv.weight, bn.weight, bn.bias) if conv else ())
         if p is not None
     ]
-    full, t_size = loss.normalize == 'batch', tuple(target.shape[2:])
+    full, t_size = loss.full, tuple(target.shape[2:])
     t_rows = as_rows(target.detach().to(feature.dtype), loss.normalize)
     if target_is_scratch or t_rows.data_ptr() != target.data_ptr():
         with torch.no_grad():  # our own copy: normalise it in place
@@ -265,15 +268,13 @@ def attnfd_stage_loss(feature: Tensor, connector: CBAMConnector,
                 (conv.weight, bn.weight, bn.bias), g_align) if p is not None)
         else:
             batch, channels = refined.shape[:2]
-            coef = rows_coef(loss.normalize, batch, channels,
-                             loss.loss_weight, refined)
+            coef = loss.rows_coef(batch, channels, refined)
             resized, graph = _resize(refined.detach(), t_size, loss,
                                      need_feat)
             row_loss, g_feat = rows_loss_and_grad(
                 as_rows(resized, loss.normalize), t_rows, loss.eps, coef,
                 need_feat, full)
-            value = reduce_rows(row_loss, loss.normalize, batch,
-                                loss.loss_weight)
+            value = loss.reduce_rows(row_loss, batch)
             del resized
             if g_feat is not None:
                 g_feat = _unresize(graph, g_feat)

@@ -1,0 +1,26 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+# AttnFD (arXiv 2403.05451) in MMRazor's single-teacher algorithm. A config
+# inherits this beside its student baseline and its teacher model and fills
+# in the student and the teacher:
+#   model = dict(_base_.attnfd_model, architecture=_base_.model,
+#                teacher=..., teacher_ckpt=...)
+#   val_cfg = _base_.distill_val_cfg
+# Every AttnFDDistiller option left out takes the package default, the
+# setting chosen on CamVid val (bench/README.md):
+# * stages='auto': for DeepLabV3+ the backbone's last stage, the ASPP output
+#   and the decoder before the classifier; for PSPNet the backbone's last
+#   stage and the PPM output;
+# * teacher_attention='fitted': attention fitted on the trained teacher,
+#   read from teacher_attention_ckpt (tools/fit_teacher_attention.py
+#   <config> writes work_dirs/fit_teacher_attention/<config name>/
+#   teacher_attention.pth); 'parameter_free' needs no fitting;
+# * normalize='tensor', loss_weight=8.0.
+attnfd_model = dict(
+    _delete_=True,
+    _scope_='mmrazor',
+    type='SegSingleTeacherDistill',
+    distiller=dict(type='AttnFDDistiller'))
+# validate the student only (the teacher is fixed)
+distill_val_cfg = dict(
+    _delete_=True, type='mmrazor.SingleTeacherDistillValLoop')
+
