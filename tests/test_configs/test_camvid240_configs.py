@@ -1,0 +1,94 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""configs/camvid240/: every model of the CamVid CPU protocol is a config
+file, equal to what the protocol trains (bench/camvid_arms.py and the
+runtime of bench/accuracy.py), package defaults aside."""
+import argparse
+import inspect
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+import mmseg_attnkd  # noqa: F401
+from bench import accuracy, camvid_arms
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PAIR = ('deeplabv3plus-r18-w32-d8_deeplabv3plus-r18-w16-d16_1xb8-2k_'
+        'camvid-240x180.py')
+ARMS = {
+    'teacher': 'deeplabv3plus_r18-w32-d8_1xb8-6k_camvid-240x180.py',
+    'baseline': 'deeplabv3plus_r18-w16-d16_1xb8-2k_camvid-240x180.py',
+    'baseline_2x': 'deeplabv3plus_r18-w16-d16_1xb8-4k_camvid-240x180.py',
+    'ce2': 'ce2_deeplabv3plus_r18-w16-d16_1xb8-2k_camvid-240x180.py',
+    'kd': 'kd_' + PAIR,
+    'cwd': 'cwd_' + PAIR,
+    'dist': 'dist_' + PAIR,
+    'attnfd': 'attnfd_' + PAIR,
+    'sd': 'axial-sd_deeplabv3plus-r18-w16-d16_1xb8-2k_camvid-240x180.py',
+    'attnfd_sd': 'attnfd-axial-sd_' + PAIR,
+}
+RUNTIME_KEYS = ('custom_imports', 'default_scope', 'train_dataloader',
+                'val_dataloader', 'test_dataloader', 'optim_wrapper',
+                'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
+                'default_hooks', 'env_cfg', 'log_processor', 'load_from',
+                'resume')
+
+
+def _defaults(cls) -> dict:
+    """Keyword defaults of ``cls`` and the classes its ``**kwargs`` reach."""
+    out = {}
+    for klass in reversed(cls.__mro__):
+        if '__init__' in vars(klass):
+            out.update({k: p.default for k, p in inspect.signature(
+                klass.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty})
+    return out
+
+
+def _with_defaults(model: dict) -> dict:
+    """Distiller dicts with their class's defaults filled in, so a config
+    that leaves a package default out equals one that writes it."""
+    from mmrazor.registry import MODELS
+    distiller = model.get('distiller')
+    if distiller:
+        cls = MODELS.get(distiller['type'])
+        full = {k: v for k, v in _defaults(cls).items()
+                if k not in ('init_cfg', 'kwargs')}
+        full.update(distiller)
+        if isinstance(full.get('axial'), dict):
+            full['axial'] = dict(_defaults(MODELS.get('AxialConnector')),
+                                 **full['axial'])
+            full['axial'].pop('in_channels', None)
+        model = dict(model, distiller=full)
+    return model
+
+
+def test_every_protocol_model_has_a_config():
+    assert set(camvid_arms.MAIN_ARMS) - {'sd_detach'} <= set(ARMS)
+    on_disk = {osp.basename(p) for p in __import__('glob').glob(
+        osp.join(REPO, 'configs', 'camvid240', '[!_]*.py'))}
+    assert on_disk == set(ARMS.values())
+
+
+@pytest.mark.parametrize('arm', sorted(ARMS))
+def test_config_equals_what_the_protocol_trains(arm):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'camvid240', ARMS[arm]))
+    model = cfg.model.to_dict()
+    fitted = (model.get('distiller') or {}).get('teacher_attention_ckpt')
+    proto = camvid_arms.PROTOCOLS['cpu']
+    want, factor = camvid_arms.arm_model(
+        arm, proto, None, model.get('teacher_ckpt'), {False: fitted})
+    assert _with_defaults(model) == _with_defaults(want)
+    iters = proto['teacher_iters'] if arm == 'teacher' else \
+        proto['iters'] * factor
+    args = argparse.Namespace(proto=proto, val_images=None, protocol='cpu')
+    runtime = accuracy.train_cfg(want, args, cfg.data_root, seed=0,
+                                 iters=iters,
+                                 both_outputs=camvid_arms.has_axial_output(
+                                     arm))
+    for key in RUNTIME_KEYS:
+        assert cfg.to_dict()[key] == runtime[key], key
+    # the distillations read the file the teacher config's run writes
+    if 'teacher_ckpt' in model:
+        stem = osp.splitext(ARMS['teacher'])[0]
+        assert model['teacher_ckpt'] == f'work_dirs/{stem}/iter_6000.pth'
