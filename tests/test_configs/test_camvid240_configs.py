@@ -11,22 +11,9 @@ from mmengine.config import Config
 
 import mmseg_attnkd  # noqa: F401
 from bench import accuracy, camvid_arms
+from bench.camvid.arms import ARMS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PAIR = ('deeplabv3plus-r18-w32-d8_deeplabv3plus-r18-w16-d16_1xb8-2k_'
-        'camvid-240x180.py')
-ARMS = {
-    'teacher': 'deeplabv3plus_r18-w32-d8_1xb8-6k_camvid-240x180.py',
-    'baseline': 'deeplabv3plus_r18-w16-d16_1xb8-2k_camvid-240x180.py',
-    'baseline_2x': 'deeplabv3plus_r18-w16-d16_1xb8-4k_camvid-240x180.py',
-    'ce2': 'ce2_deeplabv3plus_r18-w16-d16_1xb8-2k_camvid-240x180.py',
-    'kd': 'kd_' + PAIR,
-    'cwd': 'cwd_' + PAIR,
-    'dist': 'dist_' + PAIR,
-    'attnfd': 'attnfd_' + PAIR,
-    'sd': 'axial-sd_deeplabv3plus-r18-w16-d16_1xb8-2k_camvid-240x180.py',
-    'attnfd_sd': 'attnfd-axial-sd_' + PAIR,
-}
 RUNTIME_KEYS = ('custom_imports', 'default_scope', 'train_dataloader',
                 'val_dataloader', 'test_dataloader', 'optim_wrapper',
                 'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
