@@ -2,8 +2,10 @@
 from .attnfd_loss import AttnFDLoss
 from .decode_head_loss import DecodeHeadLoss
 from .resized_student_loss import ResizedStudentLoss
+from .self_distill_kl_loss import SelfDistillKLLoss
 from .self_distill_mse_loss import SelfDistillMSELoss
 
 __all__ = [
-    'AttnFDLoss', 'DecodeHeadLoss', 'ResizedStudentLoss', 'SelfDistillMSELoss'
+    'AttnFDLoss', 'DecodeHeadLoss', 'ResizedStudentLoss', 'SelfDistillKLLoss',
+    'SelfDistillMSELoss'
 ]
