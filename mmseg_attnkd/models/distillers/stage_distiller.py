@@ -70,6 +70,14 @@ class StageDistiller(ConfigurableDistiller):
             (``'loss_at'`` for ``ATLoss``).
         probe_input_size: ``(H, W)`` of the probe input. Defaults to
             ``(64, 64)``.
+        logit_loss: An extra logit term in the same run, e.g.
+            ``dict(type='ChannelWiseDivergence', tau=1, loss_weight=5)``: the
+            loss on the outputs of ``logit_source`` of both models (no
+            connector), named ``logit_loss_name``. Defaults to None.
+        logit_source: Module whose outputs are the logits. Defaults to
+            ``'decode_head.conv_seg'``.
+        logit_loss_name: Name of the logit term. Defaults to
+            ``'loss_<type>'``.
         init_cfg: MMEngine init config. Defaults to None.
 
     Example:
@@ -90,6 +98,9 @@ class StageDistiller(ConfigurableDistiller):
                  teacher_connector: ComponentCfg = None,
                  loss_name: Optional[str] = None,
                  probe_input_size: Tuple[int, int] = (64, 64),
+                 logit_loss: Optional[Dict] = None,
+                 logit_source: str = 'decode_head.conv_seg',
+                 logit_loss_name: Optional[str] = None,
                  init_cfg: Optional[Dict] = None,
                  **kwargs) -> None:
         owner = type(self).__name__
@@ -121,6 +132,16 @@ class StageDistiller(ConfigurableDistiller):
         first_loss = loss[0] if isinstance(loss, (list, tuple)) else loss
         self.loss_name = loss_name or default_loss_name(first_loss)
         self.probe_input_size = tuple(probe_input_size)
+        self.logit_loss_cfg = copy.deepcopy(logit_loss)
+        self.logit_source = logit_source
+        self.logit_loss_name = None if not logit_loss else (
+            logit_loss_name or default_loss_name(logit_loss))
+        if self.logit_loss_name and \
+                self.logit_loss_name.startswith(f'{self.loss_name}_'):
+            raise ValueError(
+                f'{owner}: logit_loss_name {self.logit_loss_name!r} clashes '
+                f'with the stage losses {self.loss_name}_<i>; name it '
+                "otherwise, e.g. logit_loss_name='loss_cwd'.")
         self._student_ref = None
         self._teacher_ref = None
         #: Resolved stages (after both prepare calls): dicts with
@@ -252,6 +273,9 @@ class StageDistiller(ConfigurableDistiller):
                 if conn is not None:
                     mapping['connector'] = conn
                 mappings[loss_name][arg] = mapping
+        if self.logit_loss_cfg:
+            self._add_logit_term(student, teacher, s_recorders, t_recorders,
+                                 mappings)
         self.student_recorders = RecorderManager(s_recorders)
         self.teacher_recorders = RecorderManager(t_recorders)
         self.student_recorders.initialize(student)
@@ -270,6 +294,28 @@ class StageDistiller(ConfigurableDistiller):
                 f'{s["teacher"]["name"]} ({s["teacher_channels"]})'
                 for i, s in enumerate(stages)) + self.log_suffix(),
             logger='current')
+
+    def _add_logit_term(self, student: nn.Module, teacher: nn.Module,
+                        s_recorders: Dict, t_recorders: Dict,
+                        mappings: Dict) -> None:
+        """Record ``logit_source`` on both sides and map it to the logit
+        loss (``logit_loss``), without connectors."""
+        for model, who in ((student, 'student'), (teacher, 'teacher')):
+            hint = missing_module_hint(model, self.logit_source)
+            if hint is not None:
+                raise ValueError(
+                    f'{type(self).__name__}: the {who} has no module '
+                    f'"{self.logit_source}" for logit_loss. {hint} Set '
+                    'logit_source to the module whose outputs are logits.')
+        rec = 'logits'
+        s_recorders[rec] = t_recorders[rec] = dict(
+            type='ModuleOutputs', source=self.logit_source)
+        loss = MODELS.build(copy.deepcopy(self.logit_loss_cfg))
+        self.distill_losses[self.logit_loss_name] = loss
+        mappings[self.logit_loss_name] = {
+            arg: dict(recorder=rec, from_student=who == 'student')
+            for arg, who in zip(loss_input_names(loss),
+                                ('student', 'teacher'))}
 
     def _prepare_connectors(self, student: nn.Module,
                             teacher: nn.Module) -> None:
