@@ -30,7 +30,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench import common, timing  # noqa: E402
-from bench.camvid.arms import ARMS, config_path  # noqa: E402
+from bench.camvid.arms import ARMS, V2_ARMS, arm_config  # noqa: E402
 
 NAME = 'camvid_steptimes_cpu'
 
@@ -40,11 +40,10 @@ class TimedArm:
 
     def __init__(self, arm: str, data_root: str, seed: int = 0):
         import torch
-        from mmengine.config import Config
         from mmengine.optim import OptimWrapper
         from mmengine.registry import init_default_scope
         from mmengine.runner import Runner
-        cfg = Config.fromfile(config_path(REPO, arm))
+        cfg = arm_config(REPO, arm)
         model = cfg.model.to_dict()
         if 'teacher_ckpt' in model:  # same compute without the files
             model['teacher_ckpt'] = None
@@ -106,7 +105,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-root', required=True,
                    help='CamVid converted at scale 0.5 (img_dir/, ann_dir/)')
-    p.add_argument('--arms', nargs='+', default=list(ARMS))
+    p.add_argument('--arms', nargs='+', default=list(ARMS),
+                   help=f'of {sorted(ARMS) + sorted(V2_ARMS)}')
     p.add_argument('--rounds', type=int, default=5)
     p.add_argument('--steps', type=int, default=20)
     p.add_argument('--threads', type=int, default=2)

@@ -31,3 +31,21 @@ def test_tiny_pass_on_the_demo_frames(tmp_path, restore_threads_and_logger):
     assert saved['arms']['baseline']['ratio']['median'] == 1.0
     assert saved['arms']['sd']['step_s']['median'] > 0
     assert '| sd |' in (tmp_path / 'camvid_steptimes_cpu.md').read_text()
+
+
+@pytest.mark.slow
+def test_every_v2_arm_builds_and_steps():
+    """The v2 candidates are their base config plus overrides, and each
+    builds and trains one step on the demo frames."""
+    from bench.camvid.arms import V2_ARMS, arm_config
+    for arm, (base, options) in V2_ARMS.items():
+        cfg = arm_config(timing.REPO, arm)
+        for key, value in options.items():
+            node = cfg
+            for part in key.split('.'):
+                node = node[part]
+            assert node == value, (arm, key)
+        timed = timing.TimedArm(arm, 'demo/camvid_mini')
+        assert timed.steps(1) > 0
+    with pytest.raises(KeyError, match='unknown arm'):
+        arm_config(timing.REPO, 'nothing')
