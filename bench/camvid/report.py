@@ -1,0 +1,185 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""Report of the CamVid v2 study: choice on val, test once, the line.
+
+Reads ``camvid_v2_cpu.json`` (``bench/camvid/run.py``) and, for the costs,
+``camvid_steptimes_cpu.json`` (``bench/camvid/timing.py``: every arm's
+step time from one machine, interleaved). Writes ``camvid_v2_cpu.md``:
+
+* every arm: seeds, test mIoU, final val mIoU, the paired test difference
+  to ``baseline`` (95% t-interval), cost in baseline student steps;
+* the compute-matched line through ``baseline`` and ``baseline_2x`` (per
+  seed: test mIoU gained per baseline step), and every arm's paired
+  position above or below it, with the teacher given and with the teacher
+  (training + attention fit) amortised over ``--amortise-over`` students;
+* the val-based choice within each method family.
+
+Example::
+
+    python bench/camvid/report.py            # bench/results/camvid_v2_cpu.*
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from bench import common, stats  # noqa: E402
+
+#: Method families whose candidates are chosen between on val.
+FAMILIES = dict(
+    attnfd=('attnfd', 'attnfd_cwd', 'attnfd_bn_train', 'attnfd_decoder',
+            'attnfd_bf16'),
+    axial_sd=('sd', 'sd_kl', 'sd_half_ce'),
+)
+FIT_ITERS = 500
+
+
+def _by_arm(runs: List[dict]) -> Dict[str, Dict[int, dict]]:
+    out: Dict[str, Dict[int, dict]] = {}
+    for r in runs:
+        out.setdefault(r['arm'], {})[int(r['seed'])] = r
+    return out
+
+
+def _final_val(r: dict) -> Optional[float]:
+    val = r.get('val') or {}
+    return val[max(val, key=int)] if val else None
+
+
+def costs(arms: Dict[str, Dict[int, dict]], steptimes: Optional[dict]
+          ) -> Dict[str, dict]:
+    """Cost of each arm in baseline student steps: iterations x the step
+    time ratio of the one-machine timing pass (or, without it, of the runs'
+    logged step times, flagged)."""
+    base = next(iter(arms.get('baseline', {}).values()), None)
+    out = {}
+    for arm, seeds in arms.items():
+        r = next(iter(seeds.values()))
+        timed = (steptimes or {}).get('arms', {}).get(arm)
+        if timed and 'ratio' in timed:
+            ratio, source = timed['ratio']['median'], 'timing pass'
+        elif base and base.get('sec_per_iter') and r.get('sec_per_iter'):
+            ratio = r['sec_per_iter'] / base['sec_per_iter']
+            source = 'logged step times (not one machine)'
+        else:
+            ratio, source = None, '-'
+        iters = r['iters'] / base['iters'] if base else None
+        out[arm] = dict(step_ratio=ratio, iters_ratio=iters, source=source,
+                        cost=None if ratio is None or iters is None else
+                        ratio * iters)
+    return out
+
+
+def teacher_cost(arms, cost) -> Optional[float]:
+    """Teacher training + attention fit, in baseline student steps."""
+    if 'teacher' not in cost or cost['teacher']['cost'] is None:
+        return None
+    base = next(iter(arms['baseline'].values()))
+    fit = cost['teacher']['step_ratio'] * FIT_ITERS / base['iters']
+    return cost['teacher']['cost'] + fit
+
+
+def line_positions(arms, cost, extra: float = 0.0
+                   ) -> Dict[str, stats.PairedDiff]:
+    """Paired position of every arm relative to the compute-matched line:
+    per seed ``test(arm) - (test(base) + slope * (cost(arm) - 1))``, the
+    slope through ``baseline`` and ``baseline_2x`` of that seed; ``extra``
+    is added to the cost of arms that need the teacher."""
+    base, long = arms.get('baseline', {}), arms.get('baseline_2x', {})
+    c2 = (cost.get('baseline_2x') or {}).get('cost')
+    if not base or not long or not c2:
+        return {}
+    out = {}
+    for arm, seeds in arms.items():
+        c = cost[arm]['cost']
+        if arm in ('teacher', 'baseline') or c is None:
+            continue
+        if seeds[next(iter(seeds))].get('uses_teacher'):
+            c += extra
+        pos = {}
+        for s, r in seeds.items():
+            if s in base and s in long:
+                slope = (long[s]['test_mIoU'] - base[s]['test_mIoU']) / (
+                    c2 - 1)
+                pos[s] = r['test_mIoU'] - (base[s]['test_mIoU'] +
+                                           slope * (c - 1))
+        pd = stats.paired_diff(pos, {s: 0.0 for s in pos})
+        if pd is not None:
+            out[arm] = pd
+    return out
+
+
+def choices(arms) -> Dict[str, str]:
+    """Per family, the candidate with the best mean final val mIoU."""
+    out = {}
+    for family, names in FAMILIES.items():
+        scored = [(stats.mean_std([_final_val(r) for r in arms[n].values()]
+                                  ).mean, n) for n in names if n in arms]
+        if scored:
+            out[family] = max(scored)[1]
+    return out
+
+
+def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
+    """The markdown report."""
+    arms = _by_arm(data['runs'])
+    cost = costs(arms, steptimes)
+    t_cost = teacher_cost(arms, cost)
+    given = line_positions(arms, cost)
+    amortised = line_positions(arms, cost, (t_cost or 0) / n_amortise)
+    base = {s: r['test_mIoU'] for s, r in arms.get('baseline', {}).items()}
+    rows = []
+    for arm, seeds in sorted(arms.items()):
+        test = {s: r['test_mIoU'] for s, r in seeds.items()}
+        c = cost[arm]
+        rows.append([
+            arm, len(seeds),
+            stats.format_mean_std(stats.mean_std(test.values())),
+            stats.format_mean_std(stats.mean_std(
+                [_final_val(r) for r in seeds.values()])),
+            '-' if arm in ('teacher', 'baseline') else
+            stats.format_paired(stats.paired_diff(test, base)),
+            '-' if c['cost'] is None else f'{c["cost"]:.2f}',
+            stats.format_paired(given.get(arm)),
+            stats.format_paired(amortised.get(arm))])
+    commits = sorted({r.get('commit', '?')[:12] for r in data['runs']})
+    lines = [
+        f'Generated from `camvid_v2_cpu.json` by `python '
+        f'bench/camvid/report.py` (runs at commit(s) {", ".join(commits)}; '
+        f'costs: {"the one-machine timing pass" if steptimes else "logged step times, NOT one machine"}'
+        f'; teacher amortised over N = {n_amortise} students'
+        + (f', teacher + fit = {t_cost:.1f} baseline steps' if t_cost
+           else '') + ').', '',
+        common.md_table(
+            ['arm', 'seeds', 'test mIoU', 'final val mIoU',
+             'test vs baseline (paired, 95% CI)', 'cost (baseline runs)',
+             'vs the line, teacher given', 'vs the line, teacher amortised'],
+            rows), '']
+    chosen = choices(arms)
+    if chosen:
+        lines += ['Chosen on val (best mean final val mIoU): ' + ', '.join(
+            f'{k}: `{v}`' for k, v in chosen.items()) + '.', '']
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> str:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--results-dir', default=osp.join(REPO, 'bench',
+                                                     'results'))
+    p.add_argument('--amortise-over', type=int, default=10)
+    a = p.parse_args(argv)
+    with open(osp.join(a.results_dir, 'camvid_v2_cpu.json')) as f:
+        data = json.load(f)
+    path = osp.join(a.results_dir, 'camvid_steptimes_cpu.json')
+    steptimes = json.load(open(path)) if osp.isfile(path) else None
+    text = render(data, steptimes, a.amortise_over)
+    common.write_text(osp.join(a.results_dir, 'camvid_v2_cpu.md'), text)
+    return text
+
+
+if __name__ == '__main__':
+    print(main())

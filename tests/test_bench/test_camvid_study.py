@@ -1,0 +1,71 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""bench/camvid/run.py (configs of one run) and report.py (the line)."""
+import pytest
+
+from bench.camvid import report
+from bench.camvid.run import run_cfg
+
+
+def test_a_run_is_its_config_with_seed_data_init_teacher_and_fit():
+    cfg = run_cfg('attnfd_cwd', 'DATA', 3, 1.0, 'init.pth', 'teacher.pth',
+                  'fit.pth')
+    assert cfg['randomness'] == dict(seed=3)
+    assert {cfg[k]['dataset']['data_root'] for k in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')} == {'DATA'}
+    model = cfg['model']
+    assert model['architecture']['init_cfg'] == dict(type='Pretrained',
+                                                     checkpoint='init.pth')
+    assert model['teacher_ckpt'] == 'teacher.pth'
+    assert model['distiller']['teacher_attention_ckpt'] == 'fit.pth'
+    assert model['distiller']['logit_loss_name'] == 'loss_cwd'  # the v2 arm
+    assert cfg['train_cfg']['max_iters'] == 2000
+    plain = run_cfg('ls', 'DATA', 0, 0.01, 'init.pth')
+    assert plain['model']['init_cfg']['checkpoint'] == 'init.pth'
+    assert plain['model']['decode_head']['loss_decode']['type'] == \
+        'LabelSmoothCrossEntropyLoss'
+    assert plain['train_cfg']['max_iters'] == 20  # a smoke schedule
+    assert all(s['end'] <= 20 for s in plain['param_scheduler'])
+
+
+def _runs():
+    out = []
+
+    def add(arm, tests, iters=2000, sec=1.0, teacher=False, val=None):
+        for seed, t in enumerate(tests):
+            out.append(dict(arm=arm, seed=seed, iters=iters, test_mIoU=t,
+                            sec_per_iter=sec, uses_teacher=teacher,
+                            val={'2000': (val or t) + 5}, commit='c' * 40))
+    add('teacher', [60.0], iters=6000, sec=3.0)
+    add('baseline', [40.0, 41.0, 42.0])
+    add('baseline_2x', [44.0, 45.0, 46.0], iters=4000)
+    add('attnfd', [46.0, 47.5, 48.0], sec=1.9, teacher=True)
+    add('attnfd_cwd', [45.0, 46.0, 47.0], sec=2.0, teacher=True, val=50)
+    return dict(runs=out)
+
+
+def test_positions_on_the_compute_matched_line():
+    steptimes = dict(arms=dict(
+        baseline=dict(ratio=dict(median=1.0)),
+        baseline_2x=dict(ratio=dict(median=1.0)),
+        teacher=dict(ratio=dict(median=3.0)),
+        attnfd=dict(ratio=dict(median=1.9)),
+        attnfd_cwd=dict(ratio=dict(median=2.0))))
+    arms = report._by_arm(_runs()['runs'])
+    cost = report.costs(arms, steptimes)
+    assert cost['baseline_2x']['cost'] == pytest.approx(2.0)
+    assert cost['attnfd']['cost'] == pytest.approx(1.9)
+    given = report.line_positions(arms, cost)
+    # slope 4 per baseline run; the line at 1.9 is baseline + 3.6
+    assert given['attnfd'].mean == pytest.approx((6 + 6.5 + 6) / 3 - 3.6)
+    assert given['baseline_2x'].mean == pytest.approx(0.0)
+    teacher = report.teacher_cost(arms, cost)  # 3 x 3 + 3 x 500/2000
+    assert teacher == pytest.approx(9.75)
+    amortised = report.line_positions(arms, cost, teacher / 10)
+    assert amortised['attnfd'].mean == pytest.approx(
+        given['attnfd'].mean - 4 * 0.975)
+    text = report.render(_runs(), steptimes, 10)
+    # chosen on val: attnfd_cwd has the better val, attnfd the better test
+    assert 'attnfd: `attnfd_cwd`' in text
+    assert '| attnfd | 3 |' in text and 'one-machine timing pass' in text
+    # without the timing pass the report says its costs are not comparable
+    assert 'NOT one machine' in report.render(_runs(), None, 10)
