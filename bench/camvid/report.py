@@ -52,7 +52,7 @@ def _final_val(r: dict) -> Optional[float]:
 
 def costs(arms: Dict[str, Dict[int, dict]], steptimes: Optional[dict]
           ) -> Dict[str, dict]:
-    """Cost of each arm in baseline student steps: iterations x the step
+    """Cost of each arm in baseline runs: iterations x the step
     time ratio of the one-machine timing pass (or, without it, of the runs'
     logged step times, flagged)."""
     base = next(iter(arms.get('baseline', {}).values()), None)
@@ -75,7 +75,8 @@ def costs(arms: Dict[str, Dict[int, dict]], steptimes: Optional[dict]
 
 
 def teacher_cost(arms, cost) -> Optional[float]:
-    """Teacher training + attention fit, in baseline student steps."""
+    """Teacher training + attention fit, in baseline runs (the cost unit:
+    one baseline run = its iterations x its step time)."""
     if 'teacher' not in cost or cost['teacher']['cost'] is None:
         return None
     base = next(iter(arms['baseline'].values()))
@@ -152,7 +153,7 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
         f'bench/camvid/report.py` (runs at commit(s) {", ".join(commits)}; '
         f'costs: {"the one-machine timing pass" if steptimes else "logged step times, NOT one machine"}'
         f'; teacher amortised over N = {n_amortise} students'
-        + (f', teacher + fit = {t_cost:.1f} baseline steps' if t_cost
+        + (f', teacher + fit = {t_cost:.1f} baseline runs' if t_cost
            else '') + ').', '',
         common.md_table(
             ['arm', 'seeds', 'test mIoU', 'final val mIoU',
