@@ -74,6 +74,11 @@ def _arm_table(res: dict) -> str:
             note = f'compile failed: {comp["failed"]}'
         elif comp.get('compile_s') is not None:
             note = f'compiled in {comp["compile_s"]:.0f} s (first call)'
+            if comp.get('graph_breaks') is not None:
+                reasons = '; '.join(r.replace('|', '/') for r, _ in
+                                    comp['break_reasons'][:2])
+                note += (f', {comp["graph_breaks"]} graph break(s)'
+                         + (f': {reasons}' if reasons else ''))
         rows.append([arm, format_ci(median_ci(ts)) if ts else '-',
                      _mib(res, arm), note])
     return common.md_table(

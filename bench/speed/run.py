@@ -176,7 +176,13 @@ def worker(argv) -> None:
         return
     times = timing.round_robin({twin: eager.step, a.arm: compiled.step},
                                a.rounds, 1, label=f'[{a.scale}] ')
-    print(json.dumps(dict(times=times, compile_s=compiled.compile_s)))
+    # where dynamo split the step (recorder hooks, data-dependent Python)
+    from torch._dynamo.utils import counters
+    breaks = sorted(counters['graph_break'].items(), key=lambda kv: -kv[1])
+    print(json.dumps(dict(times=times, compile_s=compiled.compile_s,
+                          graph_breaks=sum(n for _, n in breaks),
+                          break_reasons=[[str(k)[:160], n]
+                                         for k, n in breaks[:5]])))
 
 
 def _in_subprocess(args, timeout: float) -> dict:
