@@ -19,6 +19,7 @@ from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.models.task_modules import RecorderManager
 from mmrazor.registry import MODELS
 
+from .contiguous_records import ContiguousRecordsMixin
 from .module_names import missing_module_hint
 from .shape_probe import probe_channels
 from .stage_components import (default_loss_name, loss_input_names,
@@ -34,7 +35,7 @@ ComponentCfg = Optional[Union[Dict, Sequence[Dict]]]
 
 
 @MODELS.register_module()
-class StageDistiller(ConfigurableDistiller):
+class StageDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
     """Distil a student from a teacher at a list of stage pairs.
 
     For every stage ``i`` the student record goes through the student

@@ -12,6 +12,8 @@ import torch.nn as nn
 from mmseg.models.decode_heads import DepthwiseSeparableASPPHead, PSPHead
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
+from .shape_probe import producing_module
+
 __all__ = ['AUTO_PRESETS', 'StageSpec', 'make_side', 'parse_stages',
            'auto_stages']
 
@@ -108,6 +110,11 @@ def _last_backbone_stage(model: nn.Module) -> Dict[str, Any]:
         out_indices = getattr(backbone, 'out_indices', None)
         last = max(out_indices) if out_indices else len(layers) - 1
         return make_side(f'backbone.{layers[last]}')
+    # one tensor in eval mode (maybe a tuple in training, as PIDNet's):
+    # the submodule that computes it, which gives it in both modes
+    source = producing_module(model, 'backbone')
+    if source is not None:
+        return make_side(source)
     # any other backbone: its last output
     return make_side('backbone', data_idx=-1)
 
@@ -157,12 +164,15 @@ def auto_stages(student: nn.Module, teacher: nn.Module,
         owner: Distiller name used in error messages.
 
     Returns:
-        list[dict]: ``dict(student=side, teacher=side, label=role)``.
+        list[dict]: ``dict(student=side, teacher=side, label=role)``; every
+        side has ``auto=True`` (error messages then name no stage option
+        the user did not write).
     """
     s_kind, s_roles = _auto_roles(student, 'student', owner)
     t_kind, t_roles = _auto_roles(teacher, 'teacher', owner)
     roles = AUTO_PRESETS[s_kind] if s_kind == t_kind else ('backbone',
                                                           'decoder')
     return [
-        dict(student=s_roles[r], teacher=t_roles[r], label=r) for r in roles
+        dict(student=dict(s_roles[r], auto=True),
+             teacher=dict(t_roles[r], auto=True), label=r) for r in roles
     ]
