@@ -222,6 +222,22 @@ def _axial_no_conv_seg(tmp):
                                head='backbone')))
 
 
+def _unknown_model_type(tmp):
+    arch = tiny_fcn_cfg(4, 4)
+    arch.pop('_scope_')
+    arch['type'] = 'EncoderDecodr'
+    _build(dict(_scope_='mmrazor', type='SegSelfDistill', architecture=arch,
+                distiller=dict(type='AxialSelfDistiller')))
+
+
+def _axial_over_budget(tmp):
+    from mmseg_attnkd.models import AxialConnector
+    conn = AxialConnector(4, stride=1, memory_budget_gb=0.001, channels=8,
+                          num_heads=2)
+    conn.train()
+    conn(torch.zeros(2, 4, 128, 128))
+
+
 def _dataset_root_missing(tmp):
     from mmseg.registry import DATASETS
     DATASETS.build(dict(type='CheckedSegDataset',
@@ -307,6 +323,14 @@ CASES = [
     ('axial-head', 'axial self-distillation on a module without conv_seg '
      '(AxialSelfDistiller)', _axial_no_conv_seg, ValueError,
      ['has no conv_seg', 'decode_head']),
+    ('model-type', 'a model dict without _scope_ names a type that neither '
+     'MMRazor nor MMSeg registers (SegSelfDistill, SegSingleTeacherDistill)',
+     _unknown_model_type, KeyError,
+     ["architecture.type='EncoderDecodr'", "_scope_='mmseg'", 'cfg_path']),
+    ('axial-memory', 'the axial block would need more memory than '
+     'axial.memory_budget_gb at the configured stride (AxialConnector)',
+     _axial_over_budget, ValueError,
+     ['GiB at stride=1', 'distiller.axial.stride=', 'memory_budget_gb']),
     ('dataset-root', 'dataset root does not exist (CheckedSegDataset)',
      _dataset_root_missing, FileNotFoundError,
      ['does not exist', 'dataset_converters']),

@@ -18,7 +18,8 @@ from .module_names import closest_names_hint, module_names
 
 __all__ = [
     'AxialBranchMixin', 'find_logit_head', 'build_axial_connector',
-    'DEFAULT_TEACHER_CE', 'DEFAULT_MSE', 'AXIAL_CONNECTOR'
+    'resolve_head_name', 'DEFAULT_TEACHER_CE', 'DEFAULT_MSE',
+    'AXIAL_CONNECTOR'
 ]
 
 #: Default task loss of the axial self-teacher output (the head's own loss).
@@ -34,6 +35,19 @@ DEFAULT_MSE = dict(
 AXIAL_CONNECTOR = 'axial'
 _LOGITS = 'logits'
 _LABELS = 'labels'
+
+
+def resolve_head_name(model: nn.Module, head_name: str) -> str:
+    """``head_name``, or its last stage when it names a cascade's list of
+    decode heads (``CascadeEncoderDecoder``: OCRNet, PointRend), whose last
+    stage gives the logits: ``'decode_head'`` -> ``'decode_head.1'``."""
+    try:
+        module = model.get_submodule(head_name)
+    except AttributeError:
+        return head_name  # find_logit_head names the closest modules
+    if isinstance(module, nn.ModuleList) and len(module):
+        return f'{head_name}.{len(module) - 1}'
+    return head_name
 
 
 def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
@@ -138,6 +152,7 @@ class AxialBranchMixin:
             ValueError: The head is missing, has no ``conv_seg`` or the
                 configured ``in_channels`` does not match it.
         """
+        self.head_name = resolve_head_name(student, self.head_name)
         head = find_logit_head(student, self.head_name)
         connector = build_axial_connector(self.axial_cfg, head,
                                           self.head_name)

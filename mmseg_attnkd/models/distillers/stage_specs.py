@@ -121,12 +121,15 @@ def _last_backbone_stage(model: nn.Module) -> Dict[str, Any]:
 
 def _auto_roles(model: nn.Module, who: str,
                 owner: str) -> Tuple[str, Dict[str, Dict]]:
-    head = getattr(model, 'decode_head', None)
+    head, prefix = getattr(model, 'decode_head', None), 'decode_head'
+    if isinstance(head, nn.ModuleList) and len(head):
+        # cascade (OCRNet, PointRend): its last stage gives the logits
+        head, prefix = head[-1], f'decode_head.{len(head) - 1}'
     if not isinstance(head, BaseDecodeHead) or not hasattr(model,
                                                            'backbone'):
         raise ValueError(
             f"{owner}: stages='auto' needs an MMSeg segmentor with a "
-            f'backbone and one decode_head, but the {who} is '
+            f'backbone and a decode_head, but the {who} is '
             f'{type(model).__name__} with decode_head '
             f'{type(head).__name__}. List the stages explicitly, e.g. '
             "stages=[('backbone.layer4', 'backbone.layer4')].")
@@ -134,15 +137,21 @@ def _auto_roles(model: nn.Module, who: str,
     if isinstance(head, DepthwiseSeparableASPPHead):
         return 'deeplabv3plus', dict(
             backbone=backbone,
-            context=make_side('decode_head.bottleneck'),
-            decoder=make_side('decode_head.sep_bottleneck'))
+            context=make_side(f'{prefix}.bottleneck'),
+            decoder=make_side(f'{prefix}.sep_bottleneck'))
     if isinstance(head, PSPHead):
         return 'pspnet', dict(
             backbone=backbone,
-            context=make_side('decode_head.bottleneck'),
-            decoder=make_side('decode_head.bottleneck'))
+            context=make_side(f'{prefix}.bottleneck'),
+            decoder=make_side(f'{prefix}.bottleneck'))
+    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
+        raise ValueError(
+            f"{owner}: stages='auto' pairs the input of the decode head's "
+            f'conv_seg, but the {who}\'s {prefix} ({type(head).__name__}) '
+            'has no conv_seg Conv2d; list the stages explicitly, e.g. '
+            "stages=[('backbone', 'backbone')] with data_idx.")
     return 'other', dict(
-        backbone=backbone, decoder=make_side('decode_head.conv_seg',
+        backbone=backbone, decoder=make_side(f'{prefix}.conv_seg',
                                              'inputs'))
 
 
@@ -156,7 +165,8 @@ def auto_stages(student: nn.Module, teacher: nn.Module,
     backbone last stage and ``decode_head.bottleneck``. Any other head:
     backbone last stage and the input of ``decode_head.conv_seg``. When the
     two models have different head families, the backbone and
-    pre-classifier ('decoder') features are paired.
+    pre-classifier ('decoder') features are paired. A cascade segmentor
+    (OCRNet, PointRend) is read at its last decode head.
 
     Args:
         student: The student segmentor.

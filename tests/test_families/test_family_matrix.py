@@ -1,0 +1,53 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""The family matrix: every MMSeg decode head type (one shipped config each)
+under axial self-distillation, and teacher/student pairs of shipped configs
+under AttnFD ``stages='auto'`` and CWD; two CPU training steps each.
+
+A row passes when it works, is refused with one line by this package, or
+is not applicable (a missing optional package, no shipped config). The
+families the fixes of this matrix were made for run by default; the rest
+are ``slow``. ``python tools/analysis/family_matrix.py --write
+docs/families.md`` writes the table of every row.
+"""
+import pytest
+
+from mmseg_attnkd.testing.family_matrix import (PAIRS, axial_sd_row,
+                                                decode_head_types, pair_row)
+
+#: Cheap rows the fixes were made for (several outputs, channels-last
+#: logits, a mode-dependent backbone); everything else is slow.
+DEFAULT_HEADS = ('DAHead', 'EncHead', 'PIDHead', 'SegformerHead')
+
+
+def _check(row):
+    assert row.outcome in ('works', 'refused', 'n/a'), row
+    if row.outcome != 'works':
+        assert row.message and '\n' not in row.message, row
+
+
+def _head_params():
+    return [
+        pytest.param(h, id=h,
+                     marks=() if h in DEFAULT_HEADS else pytest.mark.slow)
+        for h in decode_head_types()
+    ]
+
+
+def test_every_registered_head_type_is_a_row():
+    heads = decode_head_types()
+    assert len(heads) > 30 and 'FCNHead' in heads and 'DAHead' in heads
+
+
+@pytest.mark.parametrize('head', _head_params())
+def test_axial_sd_on_the_stock_config(head):
+    _check(axial_sd_row(head))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('method', ['attnfd-auto', 'cwd'])
+@pytest.mark.parametrize('pair', PAIRS, ids=[p[1].split('/')[0] + '<-' +
+                                             p[0].split('/')[0]
+                                             for p in PAIRS])
+def test_pair_works(method, pair):
+    row = pair_row(method, *pair)
+    assert row.outcome == 'works', row
