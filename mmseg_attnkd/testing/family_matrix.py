@@ -52,7 +52,7 @@ PAIRS: List[Tuple[str, str]] = [
      'deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py'),
     ('swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_'
      'ade20k-512x512.py',
-     'pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'),
+     'deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py'),
     ('pidnet/pidnet-m_2xb6-120k_1024x1024-cityscapes.py',
      'pidnet/pidnet-s_2xb6-120k_1024x1024-cityscapes.py'),
 ]

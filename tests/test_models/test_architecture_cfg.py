@@ -8,7 +8,9 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
+from mmengine.structures import PixelData
 from mmrazor.registry import MODELS
+from mmseg.structures import SegDataSample
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.algorithms import with_default_scope
@@ -108,9 +110,11 @@ def test_architecture_preprocessor_wins_over_algorithm_level(build, caplog_mm):
     assert len(warned) == 1 and 'size=(64, 64)' in warned[0] and \
         'size=(32, 32)' in warned[0], warned
     # a 24x24 image is padded to the student's crop, not the base config's
+    sample = SegDataSample(gt_sem_seg=PixelData(
+        data=torch.zeros(1, 24, 24, dtype=torch.long)))
     data = dict(inputs=[torch.zeros(3, 24, 24, dtype=torch.uint8)],
-                data_samples=None)
-    out = algo.data_preprocessor(data, training=False)
+                data_samples=[sample])
+    out = algo.data_preprocessor(data, training=True)
     assert tuple(out['inputs'].shape[-2:]) == (32, 32)
 
 

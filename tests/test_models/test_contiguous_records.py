@@ -8,7 +8,8 @@ from mmrazor.registry import MODELS
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import contiguous
-from mmseg_attnkd.testing import seg_batch, tiny_fcn_cfg
+from mmseg_attnkd.testing import (seg_batch, tiny_deeplabv3plus_cfg,
+                                  tiny_fcn_cfg)
 
 NUM_CLASSES = 4
 _NORM = dict(type='BN', requires_grad=True)
@@ -16,7 +17,7 @@ _NORM = dict(type='BN', requires_grad=True)
 
 def tiny_segformer_cfg(embed_dims=8):
     """SegFormer (MiT with one layer per stage + SegformerHead)."""
-    cfg = tiny_fcn_cfg(4, NUM_CLASSES, crop_size=(32, 32))
+    cfg = tiny_fcn_cfg(4, NUM_CLASSES, crop_size=(64, 64))
     cfg['backbone'] = dict(
         type='MixVisionTransformer', in_channels=3, embed_dims=embed_dims,
         num_stages=4, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8],
@@ -37,7 +38,7 @@ def test_segformer_logits_are_not_contiguous_and_stock_cwd_fails():
     """The failure this guards against, on MMSeg/MMRazor alone."""
     from mmseg.registry import MODELS as SEG_MODELS
     model = SEG_MODELS.build(tiny_segformer_cfg())
-    logits = model(torch.randn(2, 3, 32, 32), mode='tensor')
+    logits = model(torch.randn(2, 3, 64, 64), mode='tensor')
     assert not logits.is_contiguous()
     with pytest.raises(RuntimeError, match='view size is not compatible'):
         ChannelWiseDivergence(tau=1.0)(logits, logits)
@@ -46,10 +47,11 @@ def test_segformer_logits_are_not_contiguous_and_stock_cwd_fails():
     assert torch.equal(fixed[0], logits)
 
 
-@pytest.mark.parametrize('student', ['segformer', 'fcn'])
+@pytest.mark.parametrize('student', ['segformer', 'deeplabv3plus'])
 def test_cwd_from_a_segformer_teacher_trains(student):
+    # both at output stride 4, as CWD compares logits of one size
     arch = tiny_segformer_cfg(8) if student == 'segformer' else \
-        tiny_fcn_cfg(4, NUM_CLASSES, crop_size=(32, 32))
+        tiny_deeplabv3plus_cfg(4, NUM_CLASSES, crop_size=(64, 64))
     algo = MODELS.build(dict(
         _scope_='mmrazor', type='SegSingleTeacherDistill',
         architecture=arch, teacher=tiny_segformer_cfg(16),
@@ -59,7 +61,7 @@ def test_cwd_from_a_segformer_teacher_trains(student):
                                  loss_weight=5),
                        loss_name='loss_cwd')))
     algo.train()
-    inputs, samples = seg_batch(algo, NUM_CLASSES, batch_size=2, size=32)
+    inputs, samples = seg_batch(algo, NUM_CLASSES, batch_size=2, size=64)
     losses = algo(inputs, samples, mode='loss')
     cwd = losses['distill.loss_cwd_0']
     assert torch.isfinite(cwd) and cwd.item() > 0

@@ -65,7 +65,7 @@ def own_data_preprocessor(declared: Any, built: BaseModel, given: Any,
     built model) wins over ``given`` (the algorithm's ``data_preprocessor``,
     which MMEngine's runner fills with the config's top-level one); a
     differing ``given`` is logged once and ignored. Without one of its own,
-    ``given`` is used.
+    ``given`` is used (a dict naming an MMSeg type gets ``_scope_='mmseg'``).
 
     Args:
         declared: The architecture config's ``data_preprocessor`` (None when
@@ -81,6 +81,8 @@ def own_data_preprocessor(declared: Any, built: BaseModel, given: Any,
         else ``given``.
     """
     if declared is None:
+        if isinstance(given, dict):  # e.g. SegDataPreProcessor, no scope
+            return with_default_scope(given, 'data_preprocessor')
         return given
     if given is not None and not _same(declared, given):
         print_log(
