@@ -78,14 +78,16 @@ def stock_config_dir() -> str:
 
 
 def decode_head_types() -> List[str]:
-    """Every decode head class registered in MMSeg, sorted by name."""
+    """Every decode head class MMSeg registers (not this package's own
+    ``AxialRefineHead``), sorted by name."""
     import mmseg.models  # noqa: F401  (registers the heads)
     from mmseg.models.decode_heads.decode_head import BaseDecodeHead
     from mmseg.registry import MODELS
     return sorted(name for name, cls in MODELS.module_dict.items()
                   if isinstance(cls, type) and
                   issubclass(cls, BaseDecodeHead) and
-                  cls is not BaseDecodeHead)
+                  cls is not BaseDecodeHead and
+                  cls.__module__.split('.')[0] == 'mmseg')
 
 
 def _preference(path: str) -> Tuple[int, int, str]:
@@ -96,29 +98,57 @@ def _preference(path: str) -> Tuple[int, int, str]:
 
 
 def _head_types_of(path: str) -> List[str]:
+    """``[type]`` of the config's decode head (last stage of a cascade)."""
     from mmengine.config import Config
     try:
         model = Config.fromfile(path).get('model', {})
     except Exception:  # noqa: BLE001 - a config needing another package
         return []
     heads = model.get('decode_head')
-    heads = heads if isinstance(heads, (list, tuple)) else [heads]
-    return [h.get('type') for h in heads if isinstance(h, dict)]
+    # a cascade's logits come from its last stage
+    head = heads[-1] if isinstance(heads, (list, tuple)) and heads else heads
+    return [head.get('type')] if isinstance(head, dict) else []
+
+
+def _read(path: str) -> str:
+    with open(path, encoding='utf-8') as f:
+        return f.read()
 
 
 @functools.lru_cache(maxsize=None)
 def _configs_by_head() -> Dict[str, str]:
-    """Head type -> one stock config using it (smallest variant of the
-    first family folder, in name order, that has one)."""
+    """Head type -> one stock config using it as decode head.
+
+    First the smallest variant (see ``_SMALL``) of every family folder;
+    then, for heads still missing, the other configs whose text or
+    ``_base_`` model file names the head, smallest first.
+    """
     found: Dict[str, str] = {}
     root = stock_config_dir()
-    for family in sorted(glob.glob(osp.join(root, '*'))):
-        if osp.basename(family) == '_base_' or not osp.isdir(family):
-            continue
+    families = [f for f in sorted(glob.glob(osp.join(root, '*')))
+                if osp.isdir(f) and osp.basename(f) != '_base_']
+    rest = []
+    for family in families:
         paths = sorted(glob.glob(osp.join(family, '*.py')), key=_preference)
-        for path in paths[:1]:
-            for head in _head_types_of(path):
-                found.setdefault(head, osp.relpath(path, root))
+        for head in _head_types_of(paths[0]) if paths else []:
+            found.setdefault(head, osp.relpath(paths[0], root))
+        rest += paths[1:]
+    bases = {osp.basename(p): _read(p) for p in
+             glob.glob(osp.join(root, '_base_', 'models', '*.py'))}
+    for head in decode_head_types():
+        if head in found:
+            continue
+        quoted = (f"'{head}'", f'"{head}"')
+        with_head = [b for b, text in bases.items()
+                     if any(q in text for q in quoted)]
+        for path in sorted(rest, key=_preference):
+            text = _read(path)
+            if not any(q in text for q in quoted) and \
+                    not any(b in text for b in with_head):
+                continue
+            if head in _head_types_of(path):
+                found[head] = osp.relpath(path, root)
+                break
     return found
 
 

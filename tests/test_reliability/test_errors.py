@@ -232,7 +232,7 @@ def _unknown_model_type(tmp):
 
 def _axial_over_budget(tmp):
     from mmseg_attnkd.models import AxialConnector
-    conn = AxialConnector(4, stride=1, memory_budget_gb=0.001, channels=8,
+    conn = AxialConnector(4, stride=1, memory_budget_gb=0.05, channels=8,
                           num_heads=2)
     conn.train()
     conn(torch.zeros(2, 4, 128, 128))
@@ -330,7 +330,7 @@ CASES = [
     ('axial-memory', 'the axial block would need more memory than '
      'axial.memory_budget_gb at the configured stride (AxialConnector)',
      _axial_over_budget, ValueError,
-     ['GiB at stride=1', 'distiller.axial.stride=', 'memory_budget_gb']),
+     ['GiB at stride=1', 'distiller.axial.stride=2', 'memory_budget_gb']),
     ('dataset-root', 'dataset root does not exist (CheckedSegDataset)',
      _dataset_root_missing, FileNotFoundError,
      ['does not exist', 'dataset_converters']),

@@ -125,8 +125,8 @@ class AxialConnector(BaseConnector):
             fits = smallest_fitting_stride(shape, axial.channels, heads,
                                            budget, size)
             what = (f'the axial block on {shape} logits needs about '
-                    f'{need(axial.stride) / gib:.1f} GiB at stride='
-                    f'{axial.stride}, over the {budget / gib:.1f} GiB '
+                    f'{need(axial.stride) / gib:.3g} GiB at stride='
+                    f'{axial.stride}, over the {budget / gib:.3g} GiB '
                     'budget (distiller.axial.memory_budget_gb)')
             if fits is None:
                 raise ValueError(
@@ -136,11 +136,11 @@ class AxialConnector(BaseConnector):
             if not self.auto_stride:
                 raise ValueError(
                     f'AxialConnector: {what}; set distiller.axial.stride='
-                    f'{fits} (about {need(fits) / gib:.1f} GiB) or raise '
+                    f'{fits} (about {need(fits) / gib:.3g} GiB) or raise '
                     'distiller.axial.memory_budget_gb.')
             print_log(
                 f'AxialConnector: {what}; training it at stride={fits} '
-                f'(about {need(fits) / gib:.1f} GiB). Write distiller.axial.'
+                f'(about {need(fits) / gib:.3g} GiB). Write distiller.axial.'
                 f'stride={fits} in the config to keep it (the exported '
                 'AxialRefineHead reads the config).', logger='current',
                 level=logging.WARNING)
