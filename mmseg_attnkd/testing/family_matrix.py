@@ -32,13 +32,16 @@ import torch
 
 __all__ = [
     'Row', 'decode_head_types', 'stock_config_for', 'axial_sd_row',
-    'pair_row', 'PAIRS', 'shrink_model_cfg', 'render_table',
+    'pair_row', 'PAIRS', 'shrink_model_cfg', 'render_table', 'input_size_of',
     'stock_config_dir'
 ]
 
 NUM_CLASSES = 4
 INPUT_SIZE = (64, 64)
 AXIAL = dict(channels=16, num_heads=2, span=32)
+#: Families whose layers need a larger input than :data:`INPUT_SIZE`
+#: (LR-ASPP pools with a 49x49 window at output stride 8).
+FAMILY_INPUT_SIZES = {'mobilenet_v3': (512, 512)}
 #: Teacher -> student pairs of stock configs for AttnFD and CWD (same
 #: family, across families, transformer into CNN).
 PAIRS: List[Tuple[str, str]] = [
@@ -119,8 +122,9 @@ def _read(path: str) -> str:
 def _configs_by_head() -> Dict[str, str]:
     """Head type -> one stock config using it as decode head.
 
-    First the smallest variant (see ``_SMALL``) of every family folder;
-    then, for heads still missing, the other configs whose text or
+    First the smallest variant (see ``_SMALL``) of every family folder,
+    the smallest of them where several use the head; then, for heads still
+    missing, the other configs whose text or
     ``_base_`` model file names the head, smallest first.
     """
     found: Dict[str, str] = {}
@@ -131,7 +135,9 @@ def _configs_by_head() -> Dict[str, str]:
     for family in families:
         paths = sorted(glob.glob(osp.join(family, '*.py')), key=_preference)
         for head in _head_types_of(paths[0]) if paths else []:
-            found.setdefault(head, osp.relpath(paths[0], root))
+            if head not in found or \
+                    _preference(paths[0]) < _preference(found[head]):
+                found[head] = paths[0]
         rest += paths[1:]
     bases = {osp.basename(p): _read(p) for p in
              glob.glob(osp.join(root, '_base_', 'models', '*.py'))}
@@ -147,9 +153,9 @@ def _configs_by_head() -> Dict[str, str]:
                     not any(b in text for b in with_head):
                 continue
             if head in _head_types_of(path):
-                found[head] = osp.relpath(path, root)
+                found[head] = path
                 break
-    return found
+    return {head: osp.relpath(path, root) for head, path in found.items()}
 
 
 def stock_config_for(head_type: str) -> Optional[str]:
@@ -194,18 +200,26 @@ def shrink_model_cfg(model: Dict, input_size=INPUT_SIZE) -> Dict:
 
     _walk(model, fix)
     pre = model.get('data_preprocessor')
-    if isinstance(pre, dict):
-        pre['size'] = tuple(input_size)
+    if isinstance(pre, dict) and not pre.get('size_divisor'):
+        pre['size'] = tuple(input_size)  # else it pads to its divisor
     return model
+
+
+def input_size_of(rel_path: str) -> Tuple[int, int]:
+    """The tiny input of a config: :data:`INPUT_SIZE`, or more for a family
+    whose layers need it (see :data:`FAMILY_INPUT_SIZES`)."""
+    return FAMILY_INPUT_SIZES.get(rel_path.split('/')[0], INPUT_SIZE)
 
 
 def _load_model(rel_path: str) -> Dict:
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(stock_config_dir(), rel_path))
-    return shrink_model_cfg(cfg.model.to_dict())
+    # a ConfigDict: some heads (SAN) read their options as attributes
+    return shrink_model_cfg(cfg.model, input_size_of(rel_path))
 
 
-def _batch(size=INPUT_SIZE, n: int = 2, seed: int = 0) -> Dict:
+def _batch(size: Tuple[int, int] = INPUT_SIZE, n: int = 2,
+           seed: int = 0) -> Dict:
     """Raw uint8 images with labels drawn in them, and edge maps (PIDNet)."""
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
@@ -227,13 +241,13 @@ def _batch(size=INPUT_SIZE, n: int = 2, seed: int = 0) -> Dict:
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _train_two_steps(algo) -> None:
+def _train_two_steps(algo, size: Tuple[int, int] = INPUT_SIZE) -> None:
     from mmengine.optim import OptimWrapper
     algo.train()
     optim = OptimWrapper(torch.optim.SGD(
         [p for p in algo.parameters() if p.requires_grad], lr=1e-3))
     for step in range(2):
-        log = algo.train_step(_batch(seed=step), optim)
+        log = algo.train_step(_batch(size, seed=step), optim)
         bad = [k for k, v in log.items() if not math.isfinite(float(v))]
         if bad:
             raise FloatingPointError(f'non-finite losses {bad}')
@@ -249,6 +263,8 @@ def _classify(err: BaseException) -> Tuple[str, str]:
             isinstance(err, ImportError) and any(
                 p in str(err) for p in _MISSING_PACKAGES)):
         return 'n/a', f'needs {getattr(err, "name", None) or err}'
+    if 'install required packages' in str(err):  # VPD's own check
+        return 'n/a', _one_line(str(err))
     frames = traceback.extract_tb(err.__traceback__)
     ours = bool(frames) and 'mmseg_attnkd' in frames[-1].filename and \
         'family_matrix' not in frames[-1].filename
@@ -267,14 +283,14 @@ def axial_sd_row(head_type: str) -> Row:
     rel = stock_config_for(head_type)
     if rel is None:
         return Row('axial-sd', head_type, '', 'n/a',
-                   'MMSeg ships no config with this decode head')
+                   'no MMSeg config uses it as the (last) decode head')
     try:
         from mmrazor.registry import MODELS
         model = _load_model(rel)
         algo = MODELS.build(dict(
             _scope_='mmrazor', type='SegSelfDistill', architecture=model,
             distiller=dict(type='AxialSelfDistiller', axial=dict(AXIAL))))
-        _train_two_steps(algo)
+        _train_two_steps(algo, input_size_of(rel))
     except Exception as err:  # noqa: BLE001 - every outcome is recorded
         return Row('axial-sd', head_type, rel, *_classify(err))
     return Row('axial-sd', head_type, rel, 'works', '')

@@ -12,6 +12,7 @@ minutes on one core). The table goes between ``<!-- families:start -->``
 and ``<!-- families:end -->``.
 """
 import argparse
+import time
 import os.path as osp
 import re
 import sys
@@ -38,15 +39,20 @@ def main(argv=None) -> int:
     rows = []
     if args.only in (None, 'axial-sd'):
         for head in decode_head_types():
+            start = time.time()
             rows.append(axial_sd_row(head))
-            print(f'{rows[-1].method} {head}: {rows[-1].outcome}',
+            print(f'{rows[-1].method} {head}: {rows[-1].outcome} '
+                  f'({time.time() - start:.1f} s) {rows[-1].message[:300]}',
                   file=sys.stderr, flush=True)
     if args.only in (None, 'pairs'):
         for method in ('attnfd-auto', 'cwd'):
             for teacher, student in PAIRS:
+                start = time.time()
                 rows.append(pair_row(method, teacher, student))
-                print(f'{method} {rows[-1].name}: {rows[-1].outcome}',
-                      file=sys.stderr, flush=True)
+                print(f'{method} {rows[-1].name}: {rows[-1].outcome} '
+                      f'({time.time() - start:.1f} s) '
+                      f'{rows[-1].message[:300]}', file=sys.stderr,
+                      flush=True)
     table = render_table(rows)
     if not args.write:
         print(table)

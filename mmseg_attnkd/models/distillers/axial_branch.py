@@ -12,6 +12,7 @@ import copy
 from typing import Dict, Optional
 
 from mmrazor.registry import MODELS, TASK_UTILS
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor, nn
 
 from .module_names import closest_names_hint, module_names
@@ -54,7 +55,9 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
     """The decode head at ``head_name`` with ``conv_seg`` and ``loss_decode``.
 
     Raises:
-        ValueError: No such module, or it is not an MMSeg decode head.
+        ValueError: No such module, not an MMSeg decode head, or a head
+            whose logits cannot be recorded (no ``conv_seg``: Segmenter's
+            mask transformer; PointRend's points; K-Net's list of stages).
     """
     try:
         head = model.get_submodule(head_name)
@@ -65,19 +68,31 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
             'Set distiller.head to the dotted path of the decode head, '
             'e.g. "decode_head" (EncoderDecoder) or "decode_head.1" '
             '(CascadeEncoderDecoder).') from None
-    conv_seg = getattr(head, 'conv_seg', None)
-    if not isinstance(conv_seg, nn.Conv2d):
+    what = f'"{head_name}" ({type(head).__name__})'
+    if hasattr(head, 'fc_seg'):
         raise ValueError(
-            f'"{head_name}" ({type(head).__name__}) has no conv_seg '
-            'Conv2d classifier, so its logits cannot be recorded. '
-            'Axial self-distillation needs an MMSeg BaseDecodeHead whose '
-            'forward ends in conv_seg (FCN, PSP, ASPP, DepthwiseSeparable'
-            'ASPP, FPN, UPer, ...): use such a head, or for a cascade set '
-            'distiller.head="decode_head.<i>".')
+            f'{what} predicts logits of sampled points in training, not a '
+            "logit map; set distiller.head='decode_head.0' (the cascade's "
+            'coarse head) for axial self-distillation.')
+    if hasattr(head, 'kernel_update_head'):
+        raise ValueError(
+            f'{what} returns a list of stage logits in training, which '
+            'axial self-distillation cannot refine; use a single-output '
+            'decode head.')
+    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
+        kind = ('its logits come from its own forward, which MMSeg calls '
+                'directly, so no recorder can hook them'
+                if isinstance(head, BaseDecodeHead) else
+                'it is not an MMSeg decode head')
+        raise ValueError(
+            f'{what} has no conv_seg Conv2d classifier and {kind}. Axial '
+            'self-distillation needs a decode head whose forward ends in '
+            'conv_seg (FCN, PSP, ASPP, DepthwiseSeparableASPP, FPN, UPer, '
+            'SegFormer, ...): set distiller.head to one, e.g. "decode_head" '
+            'or for a cascade "decode_head.<i>".')
     if not hasattr(head, 'loss_decode'):
         raise ValueError(
-            f'"{head_name}" ({type(head).__name__}) has no '
-            'loss_decode; use an MMSeg BaseDecodeHead.')
+            f'{what} has no loss_decode; use an MMSeg BaseDecodeHead.')
     return head
 
 
@@ -98,7 +113,7 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
     given = axial_cfg.get('in_channels', num_logits)
     if given != num_logits:
         raise ValueError(
-            f'axial.in_channels={given} but {head_name}.conv_seg outputs '
+            f'axial.in_channels={given} but the logits of {head_name} have '
             f'{num_logits} channels; remove in_channels from the distiller '
             'config (it is read from the head).')
     cfg = dict(type='AxialConnector', in_channels=num_logits)

@@ -1,5 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Apply a decode head's own loss settings to other logits."""
+import inspect
+
 from mmengine.structures import PixelData
 from mmrazor.registry import MODELS
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
@@ -112,9 +114,13 @@ class DecodeHeadLoss(nn.Module):
     def _first_loss(head: nn.Module, seg_logits: Tensor,
                     seg_label: Tensor) -> Tensor:
         """``head.loss_decode[0]`` on ``(N, C, h, w)`` logits resized to the
-        ``(N, 1, H, W)`` labels."""
+        ``(N, 1, H, W)`` labels; a scalar."""
         seg_logits = resize(seg_logits, size=seg_label.shape[2:],
                             mode='bilinear',
                             align_corners=head.align_corners)
-        return head.loss_decode[0](seg_logits, seg_label.squeeze(1),
-                                   ignore_index=head.ignore_index)
+        loss = head.loss_decode[0]
+        # CrossEntropyLoss takes the head's ignore_index; OhemCrossEntropy
+        # (DDRNet, PIDNet) has its own ``ignore_label``
+        kwargs = dict(ignore_index=head.ignore_index) if 'ignore_index' in \
+            inspect.signature(loss.forward).parameters else {}
+        return loss(seg_logits, seg_label.squeeze(1), **kwargs)
