@@ -113,7 +113,7 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
     given = axial_cfg.get('in_channels', num_logits)
     if given != num_logits:
         raise ValueError(
-            f'axial.in_channels={given} but the logits of {head_name} have '
+            f'axial.in_channels={given} but {head_name}.conv_seg outputs '
             f'{num_logits} channels; remove in_channels from the distiller '
             'config (it is read from the head).')
     cfg = dict(type='AxialConnector', in_channels=num_logits)

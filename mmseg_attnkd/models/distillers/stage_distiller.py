@@ -52,6 +52,10 @@ class StageDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
     ``distill.{loss_name}_{i}``), where ``key`` is ``loss_name`` without
     its ``loss_`` prefix.
 
+    Records reach the losses contiguous (:class:`ContiguousRecordsMixin`:
+    SegFormer's channels-last logits would break MMRazor's ``.view``-based
+    losses such as CWD).
+
     Everything is built when both models are known (``prepare_from_student``
     and ``prepare_from_teacher``, both called by ``SingleTeacherDistill``
     before the optimizer exists).
