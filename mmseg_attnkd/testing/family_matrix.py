@@ -58,6 +58,8 @@ PAIRS: List[Tuple[str, str]] = [
      'deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py'),
     ('pidnet/pidnet-m_2xb6-120k_1024x1024-cityscapes.py',
      'pidnet/pidnet-s_2xb6-120k_1024x1024-cityscapes.py'),
+    ('ocrnet/ocrnet_hr48_4xb2-80k_cityscapes-512x1024.py',
+     'ocrnet/ocrnet_hr18s_4xb2-80k_cityscapes-512x1024.py'),
 ]
 #: Filename hints of small variants, most preferred first.
 _SMALL = ('r18', 'mobilenet', 'b0', 'tiny', '-s_', 'small', 'r50', 'base')
@@ -296,11 +298,20 @@ def axial_sd_row(head_type: str) -> Row:
     return Row('axial-sd', head_type, rel, 'works', '')
 
 
-def _pair_distiller(method: str) -> Dict:
+def _logits_module(model: Dict) -> str:
+    """``decode_head.conv_seg``, or the last cascade stage's."""
+    heads = model.get('decode_head')
+    if isinstance(heads, (list, tuple)):
+        return f'decode_head.{len(heads) - 1}.conv_seg'
+    return 'decode_head.conv_seg'
+
+
+def _pair_distiller(method: str, teacher: Dict, student: Dict) -> Dict:
     if method == 'attnfd-auto':
         return dict(type='AttnFDDistiller', stages='auto',
                     teacher_attention='random')
-    return dict(type='StageDistiller', stages=['decode_head.conv_seg'],
+    return dict(type='StageDistiller',
+                stages=[(_logits_module(student), _logits_module(teacher))],
                 loss=dict(type='ChannelWiseDivergence', tau=1,
                           loss_weight=5), loss_name='loss_cwd')
 
@@ -311,10 +322,11 @@ def pair_row(method: str, teacher: str, student: str) -> Row:
     name = f'{_short(teacher)} -> {_short(student)}'
     try:
         from mmrazor.registry import MODELS
+        s_cfg, t_cfg = _load_model(student), _load_model(teacher)
         algo = MODELS.build(dict(
             _scope_='mmrazor', type='SegSingleTeacherDistill',
-            architecture=_load_model(student), teacher=_load_model(teacher),
-            distiller=_pair_distiller(method)))
+            architecture=s_cfg, teacher=t_cfg,
+            distiller=_pair_distiller(method, t_cfg, s_cfg)))
         _train_two_steps(algo)
     except Exception as err:  # noqa: BLE001 - every outcome is recorded
         return Row(method, name, f'{teacher}, {student}', *_classify(err))
