@@ -33,7 +33,7 @@ import torch
 __all__ = [
     'Row', 'decode_head_types', 'stock_config_for', 'axial_sd_row',
     'pair_row', 'PAIRS', 'shrink_model_cfg', 'render_table', 'input_size_of',
-    'stock_config_dir'
+    'stock_config_dir', 'load_stock_model'
 ]
 
 NUM_CLASSES = 4
@@ -41,7 +41,7 @@ INPUT_SIZE = (64, 64)
 AXIAL = dict(channels=16, num_heads=2, span=32)
 #: Families whose layers need a larger input than :data:`INPUT_SIZE`
 #: (LR-ASPP pools with a 49x49 window at output stride 8).
-FAMILY_INPUT_SIZES = {'mobilenet_v3': (512, 512)}
+FAMILY_INPUT_SIZES = {'mobilenet_v3': (400, 400)}
 #: Teacher -> student pairs of stock configs for AttnFD and CWD (same
 #: family, across families, transformer into CNN).
 PAIRS: List[Tuple[str, str]] = [
@@ -213,7 +213,9 @@ def input_size_of(rel_path: str) -> Tuple[int, int]:
     return FAMILY_INPUT_SIZES.get(rel_path.split('/')[0], INPUT_SIZE)
 
 
-def _load_model(rel_path: str) -> Dict:
+def load_stock_model(rel_path: str) -> Dict:
+    """The shrunk ``model`` of a shipped config (see
+    :func:`shrink_model_cfg`), path relative to :func:`stock_config_dir`."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(stock_config_dir(), rel_path))
     # a ConfigDict: some heads (SAN) read their options as attributes
@@ -250,7 +252,8 @@ def _train_two_steps(algo, size: Tuple[int, int] = INPUT_SIZE) -> None:
         [p for p in algo.parameters() if p.requires_grad], lr=1e-3))
     for step in range(2):
         log = algo.train_step(_batch(size, seed=step), optim)
-        bad = [k for k, v in log.items() if not math.isfinite(float(v))]
+        bad = [k for k, v in log.items()
+               if not math.isfinite(float(torch.as_tensor(v).detach()))]
         if bad:
             raise FloatingPointError(f'non-finite losses {bad}')
 
@@ -288,7 +291,7 @@ def axial_sd_row(head_type: str) -> Row:
                    'no MMSeg config uses it as the (last) decode head')
     try:
         from mmrazor.registry import MODELS
-        model = _load_model(rel)
+        model = load_stock_model(rel)
         algo = MODELS.build(dict(
             _scope_='mmrazor', type='SegSelfDistill', architecture=model,
             distiller=dict(type='AxialSelfDistiller', axial=dict(AXIAL))))
@@ -322,7 +325,7 @@ def pair_row(method: str, teacher: str, student: str) -> Row:
     name = f'{_short(teacher)} -> {_short(student)}'
     try:
         from mmrazor.registry import MODELS
-        s_cfg, t_cfg = _load_model(student), _load_model(teacher)
+        s_cfg, t_cfg = load_stock_model(student), load_stock_model(teacher)
         algo = MODELS.build(dict(
             _scope_='mmrazor', type='SegSingleTeacherDistill',
             architecture=s_cfg, teacher=t_cfg,

@@ -23,7 +23,7 @@ DEFAULT_HEADS = {
     'DDRHead': 'works',  # two outputs, OHEM losses only
     'SegformerHead': 'works',  # channels-last logits
     'OCRHead': 'works',  # cascade: the last stage
-    'PointHead': 'refused',  # cascade of points
+    'PointHead': 'works',  # cascade ending in points: the coarse stage
     'SegmenterMaskTransformerHead': 'refused',  # no conv_seg
 }
 

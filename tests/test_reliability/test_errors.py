@@ -238,6 +238,27 @@ def _axial_over_budget(tmp):
     conn(torch.zeros(2, 4, 128, 128))
 
 
+def _axial_stock(rel_path, **distiller):
+    from mmseg_attnkd.testing.family_matrix import load_stock_model
+    _build(dict(_scope_='mmrazor', type='SegSelfDistill',
+                architecture=load_stock_model(rel_path),
+                distiller=dict(type='AxialSelfDistiller', **distiller)))
+
+
+def _axial_points(tmp):
+    _axial_stock('point_rend/pointrend_r50_4xb4-160k_ade20k-512x512.py',
+                 head='decode_head.1')
+
+
+def _axial_knet(tmp):
+    _axial_stock('knet/knet-s3_r50-d8_fcn_8xb2-adamw-80k_ade20k-512x512.py')
+
+
+def _axial_mask_head(tmp):
+    _axial_stock(
+        'segmenter/segmenter_vit-s_mask_8xb1-160k_ade20k-512x512.py')
+
+
 def _dataset_root_missing(tmp):
     from mmseg.registry import DATASETS
     DATASETS.build(dict(type='CheckedSegDataset',
@@ -331,6 +352,18 @@ CASES = [
      'axial.memory_budget_gb at the configured stride (AxialConnector)',
      _axial_over_budget, ValueError,
      ['GiB at stride=1', 'distiller.axial.stride=2', 'memory_budget_gb']),
+    ('axial-points', "axial self-distillation on PointRend's point head "
+     "(head='decode_head.1'; by default the coarse stage is used)",
+     _axial_points, ValueError,
+     ['(PointHead) predicts logits of sampled points',
+      "distiller.head='decode_head.0'"]),
+    ('axial-knet', 'axial self-distillation on stock K-Net (a list of '
+     'stage logits)', _axial_knet, ValueError,
+     ['(IterativeDecodeHead) returns a list of stage logits']),
+    ('axial-mask-head', 'axial self-distillation on stock Segmenter (mask '
+     'transformer head, no conv_seg)', _axial_mask_head, ValueError,
+     ['(SegmenterMaskTransformerHead) has no conv_seg',
+      'no recorder can hook them']),
     ('dataset-root', 'dataset root does not exist (CheckedSegDataset)',
      _dataset_root_missing, FileNotFoundError,
      ['does not exist', 'dataset_converters']),

@@ -11,6 +11,7 @@ from the student.
 import copy
 from typing import Dict, Optional
 
+from mmengine.logging import print_log
 from mmrazor.registry import MODELS, TASK_UTILS
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor, nn
@@ -39,16 +40,29 @@ _LABELS = 'labels'
 
 
 def resolve_head_name(model: nn.Module, head_name: str) -> str:
-    """``head_name``, or its last stage when it names a cascade's list of
-    decode heads (``CascadeEncoderDecoder``: OCRNet, PointRend), whose last
-    stage gives the logits: ``'decode_head'`` -> ``'decode_head.1'``."""
+    """``head_name``, or a stage of it when it names a cascade's list of
+    decode heads (``CascadeEncoderDecoder``): the last stage that outputs a
+    logit map with ``conv_seg`` (OCRNet: ``'decode_head.1'``; PointRend,
+    whose last stage predicts sampled points: ``'decode_head.0'``)."""
     try:
         module = model.get_submodule(head_name)
     except AttributeError:
         return head_name  # find_logit_head names the closest modules
-    if isinstance(module, nn.ModuleList) and len(module):
-        return f'{head_name}.{len(module) - 1}'
-    return head_name
+    if not isinstance(module, nn.ModuleList) or not len(module):
+        return head_name
+    for i in reversed(range(len(module))):
+        stage = module[i]
+        if isinstance(getattr(stage, 'conv_seg', None), nn.Conv2d) and \
+                not hasattr(stage, 'fc_seg'):
+            name = f'{head_name}.{i}'
+            if i != len(module) - 1:
+                print_log(
+                    f'axial self-distillation: {head_name}.{len(module) - 1}'
+                    f' ({type(module[-1]).__name__}) outputs no logit map '
+                    f'in training; refining the logits of {name} '
+                    f'({type(stage).__name__}).', logger='current')
+            return name
+    return f'{head_name}.{len(module) - 1}'  # find_logit_head says why
 
 
 def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:

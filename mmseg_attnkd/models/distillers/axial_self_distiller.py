@@ -49,7 +49,8 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
     Args:
         head: Dotted path of the decode head in the model, e.g.
             ``'decode_head'`` or ``'decode_head.1'`` for a cascade;
-            ``'decode_head'`` of a cascade means its last stage.
+            ``'decode_head'`` of a cascade means its last stage with a
+            logit map (see :func:`resolve_head_name`).
         axial: Extra :class:`AxialConnector` / ``AxialAttention2d``
             arguments (``channels``, ``num_heads``, ``span``, ``long_axis``,
             ``detach_input``, ...). ``in_channels`` may be omitted.
