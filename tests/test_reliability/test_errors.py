@@ -238,6 +238,17 @@ def _axial_over_budget(tmp):
     conn(torch.zeros(2, 4, 128, 128))
 
 
+def _stage_sizes_differ(tmp):
+    from mmseg_attnkd.testing import tiny_deeplabv3plus_cfg
+    _build(dict(_scope_='mmrazor', type='SegSingleTeacherDistill',
+                architecture=tiny_fcn_cfg(4, 4),
+                teacher=tiny_deeplabv3plus_cfg(8, 4),
+                distiller=dict(type='StageDistiller',
+                               stages=['decode_head.conv_seg'],
+                               loss=dict(type='ChannelWiseDivergence',
+                                         tau=1, loss_weight=5))))
+
+
 def _axial_stock(rel_path, **distiller):
     from mmseg_attnkd.testing.family_matrix import load_stock_model
     _build(dict(_scope_='mmrazor', type='SegSelfDistill',
@@ -352,6 +363,10 @@ CASES = [
      'axial.memory_budget_gb at the configured stride (AxialConnector)',
      _axial_over_budget, ValueError,
      ['GiB at stride=1', 'distiller.axial.stride=2', 'memory_budget_gb']),
+    ('stage-sizes', 'CWD between logits at output strides 8 and 4, no '
+     'connector (StageDistiller)', _stage_sizes_differ, ValueError,
+     ['8x8 student map and a 16x16 teacher map',
+      'ChannelWiseDivergence cannot compare', 'student_connector']),
     ('axial-points', "axial self-distillation on PointRend's point head "
      "(head='decode_head.1'; by default the coarse stage is used)",
      _axial_points, ValueError,

@@ -15,7 +15,8 @@ from mmrazor.models.task_modules import (ModuleInputsRecorder,
                                          ModuleOutputsRecorder)
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
-__all__ = ['record_sides', 'probe_channels', 'producing_module']
+__all__ = ['record_sides', 'probe_channels', 'probe_shapes',
+           'producing_module']
 
 
 class _HookHandleMixin:
@@ -162,7 +163,17 @@ def probe_channels(model: nn.Module, sides: List[Dict[str, Any]], who: str,
                    input_size: Tuple[int, int] = (64, 64),
                    owner: str = 'AttnFDDistiller',
                    method: str = 'AttnFD') -> List[int]:
-    """Channel counts of recorded ``[B, C, H, W]`` features.
+    """Channel counts of recorded ``[B, C, H, W]`` features; the ``C`` of
+    :func:`probe_shapes` (same arguments and errors)."""
+    return [c for c, _, _ in probe_shapes(model, sides, who, input_size,
+                                          owner, method)]
+
+
+def probe_shapes(model: nn.Module, sides: List[Dict[str, Any]], who: str,
+                 input_size: Tuple[int, int] = (64, 64),
+                 owner: str = 'AttnFDDistiller',
+                 method: str = 'AttnFD') -> List[Tuple[int, int, int]]:
+    """``(C, H, W)`` of recorded ``[B, C, H, W]`` features.
 
     Args:
         model: The segmentor.
@@ -174,7 +185,8 @@ def probe_channels(model: nn.Module, sides: List[Dict[str, Any]], who: str,
         method: Method name in the "needs a feature map" message.
 
     Returns:
-        list[int]: ``C`` of every stage's ``[B, C, H, W]`` feature.
+        list[tuple]: ``(C, H, W)`` of every stage's feature for an
+        ``input_size`` input.
 
     Raises:
         ValueError: A module did not run, ``data_idx`` does not fit the
@@ -218,5 +230,5 @@ def probe_channels(model: nn.Module, sides: List[Dict[str, Any]], who: str,
                 f'{owner}: {where} gives {shape}, but {method} needs a '
                 '[B, C, H, W] feature map. ' +
                 (f'{fix}.' if fix else 'Pick a convolutional stage.'))
-        channels.append(int(data.shape[1]))
+        channels.append(tuple(int(v) for v in data.shape[1:]))
     return channels
