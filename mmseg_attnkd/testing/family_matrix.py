@@ -33,7 +33,7 @@ import torch
 __all__ = [
     'Row', 'decode_head_types', 'stock_config_for', 'axial_sd_row',
     'pair_row', 'PAIRS', 'shrink_model_cfg', 'render_table', 'input_size_of',
-    'stock_config_dir', 'load_stock_model'
+    'stock_config_dir', 'load_stock_model', 'missing_package'
 ]
 
 NUM_CLASSES = 4
@@ -83,16 +83,35 @@ def stock_config_dir() -> str:
 
 
 def decode_head_types() -> List[str]:
-    """Every decode head class MMSeg registers (not this package's own
-    ``AxialRefineHead``), sorted by name."""
+    """Every decode head MMSeg registers (``mmseg.models.decode_heads``:
+    ``BaseDecodeHead`` subclasses and the other ``*Head`` classes there,
+    e.g. MaskFormer's, which build on MMDetection), sorted by name; not
+    this package's own ``AxialRefineHead``."""
     import mmseg.models  # noqa: F401  (registers the heads)
     from mmseg.models.decode_heads.decode_head import BaseDecodeHead
     from mmseg.registry import MODELS
-    return sorted(name for name, cls in MODELS.module_dict.items()
-                  if isinstance(cls, type) and
-                  issubclass(cls, BaseDecodeHead) and
-                  cls is not BaseDecodeHead and
-                  cls.__module__.split('.')[0] == 'mmseg')
+    return sorted(
+        name for name, cls in MODELS.module_dict.items()
+        if isinstance(cls, type) and cls is not BaseDecodeHead and
+        cls.__module__.startswith('mmseg.models.decode_heads') and
+        (issubclass(cls, BaseDecodeHead) or name.endswith('Head')))
+
+
+def missing_package(head_type: str) -> Optional[str]:
+    """An optional package the head's module imports that is not
+    installed (``mmdet`` for MaskFormer), or None."""
+    import importlib.util
+    import inspect
+    import sys
+
+    from mmseg.registry import MODELS
+    cls = MODELS.get(head_type)
+    source = inspect.getsource(sys.modules[cls.__module__])
+    for package in _MISSING_PACKAGES:
+        if re.search(rf'^\s*(from|import) {package}\b', source, re.M) and \
+                importlib.util.find_spec(package) is None:
+            return package
+    return None
 
 
 def _preference(path: str) -> Tuple[int, int, str]:
@@ -286,6 +305,10 @@ def axial_sd_row(head_type: str) -> Row:
     """Axial self-distillation (``SegSelfDistill`` + ``AxialSelfDistiller``)
     on the stock config of ``head_type``, two training steps."""
     rel = stock_config_for(head_type)
+    package = missing_package(head_type)
+    if package is not None:
+        return Row('axial-sd', head_type, rel or '', 'n/a',
+                   f'needs {package}, which is not installed')
     if rel is None:
         return Row('axial-sd', head_type, '', 'n/a',
                    'no MMSeg config uses it as the (last) decode head')
