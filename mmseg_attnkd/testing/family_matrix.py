@@ -221,8 +221,9 @@ def shrink_model_cfg(model: Dict, input_size=INPUT_SIZE) -> Dict:
 
     _walk(model, fix)
     pre = model.get('data_preprocessor')
-    if isinstance(pre, dict) and not pre.get('size_divisor'):
-        pre['size'] = tuple(input_size)  # else it pads to its divisor
+    if isinstance(pre, dict):
+        pre['size'] = tuple(input_size)
+        pre['size_divisor'] = None  # SAN pads to 640 otherwise
     return model
 
 

@@ -24,7 +24,7 @@ DEFAULT_HEADS = {
     'SegformerHead': 'works',  # channels-last logits
     'OCRHead': 'works',  # cascade: the last stage
     'PointHead': 'works',  # cascade ending in points: the coarse stage
-    'SegmenterMaskTransformerHead': 'refused',  # no conv_seg
+    'SegmenterMaskTransformerHead': 'works',  # no conv_seg: logits_tap
 }
 
 

@@ -265,11 +265,6 @@ def _axial_knet(tmp):
     _axial_stock('knet/knet-s3_r50-d8_fcn_8xb2-adamw-80k_ade20k-512x512.py')
 
 
-def _axial_mask_head(tmp):
-    _axial_stock(
-        'segmenter/segmenter_vit-s_mask_8xb1-160k_ade20k-512x512.py')
-
-
 def _dataset_root_missing(tmp):
     from mmseg.registry import DATASETS
     DATASETS.build(dict(type='CheckedSegDataset',
@@ -375,10 +370,6 @@ CASES = [
     ('axial-knet', 'axial self-distillation on stock K-Net (a list of '
      'stage logits)', _axial_knet, ValueError,
      ['(IterativeDecodeHead) returns a list of stage logits']),
-    ('axial-mask-head', 'axial self-distillation on stock Segmenter (mask '
-     'transformer head, no conv_seg)', _axial_mask_head, ValueError,
-     ['(SegmenterMaskTransformerHead) has no conv_seg',
-      'no recorder can hook them']),
     ('dataset-root', 'dataset root does not exist (CheckedSegDataset)',
      _dataset_root_missing, FileNotFoundError,
      ['does not exist', 'dataset_converters']),

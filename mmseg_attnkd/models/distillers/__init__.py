@@ -7,6 +7,7 @@ from .axial_self_distiller import AxialSelfDistiller
 from .connector_cache import ConnectorCacheMixin
 from .contiguous_records import ContiguousRecordsMixin, contiguous
 from .fused_stage_losses import FusedStageLossMixin
+from .logits_tap import LOGITS_TAP, logit_module, tap_head_logits
 from .module_names import (closest_names_hint, missing_module_hint,
                            module_names)
 from .shape_probe import probe_channels, producing_module, record_sides
@@ -20,7 +21,7 @@ __all__ = [
     'FusedStageLossMixin', 'ContiguousRecordsMixin', 'contiguous',
     'find_logit_head', 'build_axial_connector', 'closest_names_hint',
     'missing_module_hint', 'module_names', 'probe_channels', 'record_sides',
-    'producing_module',
+    'producing_module', 'LOGITS_TAP', 'logit_module', 'tap_head_logits',
     'with_channels', 'loss_input_names', 'AUTO_PRESETS', 'make_side',
     'parse_stages'
 ]

@@ -16,6 +16,7 @@ from mmrazor.registry import MODELS, TASK_UTILS
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor, nn
 
+from .logits_tap import LOGITS_TAP, logit_module
 from .module_names import closest_names_hint, module_names
 
 __all__ = [
@@ -66,12 +67,16 @@ def resolve_head_name(model: nn.Module, head_name: str) -> str:
 
 
 def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
-    """The decode head at ``head_name`` with ``conv_seg`` and ``loss_decode``.
+    """The MMSeg decode head at ``head_name``.
+
+    Its logits are recorded at ``conv_seg`` or, for a head without one
+    (Segmenter's mask transformer), at the ``logits_tap`` its output is
+    routed through (:func:`~.logits_tap.logit_module`).
 
     Raises:
         ValueError: No such module, not an MMSeg decode head, or a head
-            whose logits cannot be recorded (no ``conv_seg``: Segmenter's
-            mask transformer; PointRend's points; K-Net's list of stages).
+            whose training output is no logit map (PointRend's points,
+            K-Net's list of stages).
     """
     try:
         head = model.get_submodule(head_name)
@@ -93,17 +98,13 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
             f'{what} returns a list of stage logits in training, which '
             'axial self-distillation cannot refine; use a single-output '
             'decode head.')
-    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
-        kind = ('its logits come from its own forward, which MMSeg calls '
-                'directly, so no recorder can hook them'
-                if isinstance(head, BaseDecodeHead) else
-                'it is not an MMSeg decode head')
+    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d) and \
+            not isinstance(head, BaseDecodeHead):
         raise ValueError(
-            f'{what} has no conv_seg Conv2d classifier and {kind}. Axial '
-            'self-distillation needs a decode head whose forward ends in '
-            'conv_seg (FCN, PSP, ASPP, DepthwiseSeparableASPP, FPN, UPer, '
-            'SegFormer, ...): set distiller.head to one, e.g. "decode_head" '
-            'or for a cascade "decode_head.<i>".')
+            f'{what} has no conv_seg Conv2d classifier and is not an MMSeg '
+            'decode head, so its logits cannot be recorded. Set '
+            'distiller.head to the decode head, e.g. "decode_head" or for a '
+            'cascade "decode_head.<i>".')
     if not hasattr(head, 'loss_decode'):
         raise ValueError(
             f'{what} has no loss_decode; use an MMSeg BaseDecodeHead.')
@@ -112,7 +113,8 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
 
 def build_axial_connector(axial_cfg: Dict, head: nn.Module,
                           head_name: str) -> nn.Module:
-    """An ``AxialConnector`` as wide as ``head.conv_seg``'s output.
+    """An ``AxialConnector`` as wide as the head's logits (``conv_seg``'s
+    output channels, else the head's ``out_channels``).
 
     Args:
         axial_cfg: ``AxialConnector`` arguments; ``in_channels`` may be
@@ -123,7 +125,9 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
     Raises:
         ValueError: ``in_channels`` differs from the head's class count.
     """
-    num_logits = head.conv_seg.out_channels
+    conv_seg = getattr(head, 'conv_seg', None)
+    num_logits = conv_seg.out_channels if isinstance(conv_seg, nn.Conv2d) \
+        else head.out_channels
     given = axial_cfg.get('in_channels', num_logits)
     if given != num_logits:
         raise ValueError(
@@ -189,7 +193,10 @@ class AxialBranchMixin:
         if isinstance(head.loss_decode, nn.ModuleList):
             # several losses: their first one sees the same (logits, label)
             labels_src += '.0'
-        logits_src = f'{self.head_name}.conv_seg'
+        tap = logit_module(head)
+        logits_src = f'{self.head_name}.conv_seg' if tap is \
+            getattr(head, 'conv_seg', None) else \
+            f'{self.head_name}.{LOGITS_TAP}'
         for name, kind, source in (
                 (_LOGITS, 'ModuleOutputsRecorder', logits_src),
                 (_LABELS, 'ModuleInputsRecorder', labels_src)):
