@@ -376,7 +376,8 @@ def render_table(rows: List[Row]) -> str:
                   for o in ('works', 'refused', 'n/a', 'fails')}
         lines += [f'### {method}', '',
                   ', '.join(f'{o}: {c}' for o, c in counts.items()), '',
-                  '| Model | Config | Outcome | Message |', '|---|---|---|---|']
+                  '| Model | Config | Outcome | Message |',
+                  '|---|---|---|---|']
         for r in part:
             msg = r.message.replace('|', '\\|')
             lines.append(f'| {r.name} | `{r.config}` | {r.outcome} | '

@@ -42,7 +42,8 @@ def test_axial_sd_trains_on_a_several_output_head(name):
     head, key = HEADS[name]
     torch.manual_seed(0)
     algo = MODELS.build(dict(
-        _scope_='mmrazor', type='SegSelfDistill', architecture=_with_head(head),
+        _scope_='mmrazor', type='SegSelfDistill',
+        architecture=_with_head(head),
         distiller=dict(type='AxialSelfDistiller',
                        axial=dict(channels=8, num_heads=2))))
     algo.train()

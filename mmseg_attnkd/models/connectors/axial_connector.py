@@ -44,7 +44,7 @@ class AxialConnector(BaseConnector):
             in the original self-distillation method.
         memory_budget_gb: Most GiB the block may need in one training step
             (forward + backward, estimated by
-            :func:`~mmseg_attnkd.models.attention.axial_memory.axial_train_bytes`
+            :func:`~..attention.axial_memory.axial_train_bytes`
             from the logits' shape at the first training forward, before
             any attention is computed). None (default): a quarter of the
             device's memory (GPU memory, or the RAM this process may use).
