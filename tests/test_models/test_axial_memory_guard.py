@@ -134,8 +134,12 @@ torch.manual_seed(0)
 block = AxialAttention2d(4, channels=16, num_heads=2, span=64)
 block(torch.randn(1, 4, 8, 8)).sum().backward()  # load the kernels
 x = torch.randn(2, 4, 128, 128, requires_grad=True)
-with open('/proc/self/clear_refs', 'w') as f:
-    f.write('5')  # reset the peak RSS (VmHWM) to the current RSS
+try:
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # reset the peak RSS (VmHWM) to the current RSS
+except OSError:
+    print('unsupported')
+    raise SystemExit(0)
 base = status('VmRSS')
 block(x).sum().backward()
 print(status('VmHWM') - base)
@@ -150,6 +154,9 @@ def test_estimate_matches_the_measured_peak(subprocess_env):
     out = subprocess.run([sys.executable, '-c', _MEASURE], check=True,
                          capture_output=True, text=True, env=subprocess_env,
                          timeout=120)
-    measured = int(out.stdout.strip().splitlines()[-1])
+    last = out.stdout.strip().splitlines()[-1]
+    if last == 'unsupported':
+        pytest.skip('this kernel cannot reset the peak RSS (clear_refs)')
+    measured = int(last)
     estimate = axial_train_bytes((2, 4, 128, 128), 16, 2)
     assert 0.7 * estimate <= measured <= 1.5 * estimate, (measured, estimate)
