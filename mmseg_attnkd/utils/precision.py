@@ -38,27 +38,24 @@ def precision_dtype(value: str) -> Optional[torch.dtype]:
     return PRECISIONS[value]
 
 
-def to_float32(obj: Any, contiguous: bool = False) -> Any:
+def to_float32(obj: Any) -> Any:
     """``obj`` with every floating tensor below fp32 cast to fp32.
 
     Walks tensors, lists, tuples (named tuples keep their type) and dicts;
     fp32/fp64 and integer tensors and anything else come back unchanged
-    (the same object), so the fp32 path costs nothing. With
-    ``contiguous``, tensors are also made contiguous (losses that ``view``
-    their inputs fail on channels-last or transposed maps).
+    (the same object), so the fp32 path costs nothing.
     """
     if isinstance(obj, torch.Tensor):
         if obj.is_floating_point() and obj.dtype in (torch.float16,
                                                      torch.bfloat16):
-            obj = obj.float()
-        return obj.contiguous() if contiguous else obj
+            return obj.float()
+        return obj
     if isinstance(obj, dict):
-        return type(obj)(
-            (k, to_float32(v, contiguous)) for k, v in obj.items())
+        return type(obj)((k, to_float32(v)) for k, v in obj.items())
     if isinstance(obj, tuple) and hasattr(obj, '_fields'):
-        return type(obj)(*(to_float32(v, contiguous) for v in obj))
+        return type(obj)(*(to_float32(v) for v in obj))
     if isinstance(obj, (list, tuple)):
-        return type(obj)(to_float32(v, contiguous) for v in obj)
+        return type(obj)(to_float32(v) for v in obj)
     return obj
 
 

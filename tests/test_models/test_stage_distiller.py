@@ -162,3 +162,31 @@ def test_axial_export_reads_the_config_structure():
         'decode_head', dict(channels=4))
     assert _axial_branch_args(dict(type='AttnFDDistiller')) is None
     assert _axial_branch_args(dict(type='ConfigurableDistiller')) is None
+
+
+def _logit_stage(loss):
+    from mmseg_attnkd.testing import tiny_fcn_cfg
+    return MODELS.build(dict(
+        _scope_='mmrazor', type='SegSingleTeacherDistill',
+        architecture=tiny_fcn_cfg(4, 4),  # logits at output stride 8
+        teacher=tiny_deeplabv3plus_cfg(8, 4),  # output stride 4
+        distiller=dict(type='StageDistiller',
+                       stages=['decode_head.conv_seg'], loss=loss)))
+
+
+def test_maps_of_different_sizes_are_refused_for_a_loss_that_needs_one():
+    with pytest.raises(ValueError) as info:
+        _logit_stage(dict(type='ChannelWiseDivergence', tau=1,
+                          loss_weight=5))
+    message = str(info.value)
+    assert '8x8 student map and a 16x16 teacher map' in message
+    assert 'ChannelWiseDivergence cannot compare' in message
+    assert 'student_connector' in message and '\n' not in message
+
+
+def test_a_loss_that_resizes_itself_keeps_different_sizes():
+    algo = _logit_stage(dict(type='PKDLoss', loss_weight=1.0))
+    algo.train()
+    inputs, samples = seg_batch(algo, 4, batch_size=2, size=64)
+    losses = algo(inputs, samples, mode='loss')
+    assert torch.isfinite(losses['distill.loss_pkd_0'])

@@ -222,6 +222,49 @@ def _axial_no_conv_seg(tmp):
                                head='backbone')))
 
 
+def _unknown_model_type(tmp):
+    arch = tiny_fcn_cfg(4, 4)
+    arch.pop('_scope_')
+    arch['type'] = 'EncoderDecodr'
+    _build(dict(_scope_='mmrazor', type='SegSelfDistill', architecture=arch,
+                distiller=dict(type='AxialSelfDistiller')))
+
+
+def _axial_over_budget(tmp):
+    from mmseg_attnkd.models import AxialConnector
+    conn = AxialConnector(4, stride=1, memory_budget_gb=0.05, channels=8,
+                          num_heads=2)
+    conn.train()
+    conn(torch.zeros(2, 4, 128, 128))
+
+
+def _stage_sizes_differ(tmp):
+    from mmseg_attnkd.testing import tiny_deeplabv3plus_cfg
+    _build(dict(_scope_='mmrazor', type='SegSingleTeacherDistill',
+                architecture=tiny_fcn_cfg(4, 4),
+                teacher=tiny_deeplabv3plus_cfg(8, 4),
+                distiller=dict(type='StageDistiller',
+                               stages=['decode_head.conv_seg'],
+                               loss=dict(type='ChannelWiseDivergence',
+                                         tau=1, loss_weight=5))))
+
+
+def _axial_stock(rel_path, **distiller):
+    from mmseg_attnkd.testing.family_matrix import load_stock_model
+    _build(dict(_scope_='mmrazor', type='SegSelfDistill',
+                architecture=load_stock_model(rel_path),
+                distiller=dict(type='AxialSelfDistiller', **distiller)))
+
+
+def _axial_points(tmp):
+    _axial_stock('point_rend/pointrend_r50_4xb4-160k_ade20k-512x512.py',
+                 head='decode_head.1')
+
+
+def _axial_knet(tmp):
+    _axial_stock('knet/knet-s3_r50-d8_fcn_8xb2-adamw-80k_ade20k-512x512.py')
+
+
 def _dataset_root_missing(tmp):
     from mmseg.registry import DATASETS
     DATASETS.build(dict(type='CheckedSegDataset',
@@ -307,6 +350,26 @@ CASES = [
     ('axial-head', 'axial self-distillation on a module without conv_seg '
      '(AxialSelfDistiller)', _axial_no_conv_seg, ValueError,
      ['has no conv_seg', 'decode_head']),
+    ('model-type', 'a model dict without _scope_ names a type that neither '
+     'MMRazor nor MMSeg registers (SegSelfDistill, SegSingleTeacherDistill)',
+     _unknown_model_type, KeyError,
+     ["architecture.type='EncoderDecodr'", "_scope_='mmseg'", 'cfg_path']),
+    ('axial-memory', 'the axial block would need more memory than '
+     'axial.memory_budget_gb at the configured stride (AxialConnector)',
+     _axial_over_budget, ValueError,
+     ['GiB at stride=1', 'distiller.axial.stride=2', 'memory_budget_gb']),
+    ('stage-sizes', 'CWD between logits at output strides 8 and 4, no '
+     'connector (StageDistiller)', _stage_sizes_differ, ValueError,
+     ['8x8 student map and a 16x16 teacher map',
+      'ChannelWiseDivergence cannot compare', 'student_connector']),
+    ('axial-points', "axial self-distillation on PointRend's point head "
+     "(head='decode_head.1'; by default the coarse stage is used)",
+     _axial_points, ValueError,
+     ['(PointHead) predicts logits of sampled points',
+      "distiller.head='decode_head.0'"]),
+    ('axial-knet', 'axial self-distillation on stock K-Net (a list of '
+     'stage logits)', _axial_knet, ValueError,
+     ['(IterativeDecodeHead) returns a list of stage logits']),
     ('dataset-root', 'dataset root does not exist (CheckedSegDataset)',
      _dataset_root_missing, FileNotFoundError,
      ['does not exist', 'dataset_converters']),

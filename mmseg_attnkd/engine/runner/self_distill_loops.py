@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader
 
 from ...models.connectors.axial_connector import AxialConnector
 from ...models.distillers.axial_self_distiller import find_logit_head
+from ...models.distillers.logits_tap import logit_module
 
 __all__ = [
     'SegSelfDistillValLoop', 'SegSelfDistillTestLoop',
@@ -66,8 +67,9 @@ def find_axial_teacher_output(
             wrapped (DDP); anything else gives None.
 
     Returns:
-        tuple | None: The student decode head's ``conv_seg`` and the
-        :class:`AxialConnector` that refines its output, or None when the
+        tuple | None: The module giving the student's logits (the decode
+        head's ``conv_seg``, or its ``logits_tap`` when it has none) and
+        the :class:`AxialConnector` that refines its output, or None when the
         model has no axial self-teacher (a plain segmentor, another
         distillation).
     """
@@ -82,7 +84,7 @@ def find_axial_teacher_output(
         return None
     head = find_logit_head(architecture,
                            getattr(distiller, 'head_name', 'decode_head'))
-    return head.conv_seg, axial[0]
+    return logit_module(head), axial[0]
 
 
 @contextlib.contextmanager

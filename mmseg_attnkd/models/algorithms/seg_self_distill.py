@@ -6,6 +6,7 @@ from mmengine.model import BaseModel
 from mmrazor.models.algorithms import SelfDistill
 from mmrazor.registry import MODELS
 
+from .architecture_cfg import build_distill_models
 from .distill_checks import check_recorder_sources
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin
 
@@ -40,8 +41,8 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
                  nonfinite_loss: Optional[str] = None,
                  **kwargs) -> None:
         self._init_nonfinite_guard(nonfinite_loss)
-        if isinstance(architecture, dict):
-            architecture = MODELS.build(architecture)
+        architecture, _ = build_distill_models(architecture, None, kwargs,
+                                               type(self).__name__)
         if isinstance(distiller, dict):
             for side in ('student', 'teacher'):
                 check_recorder_sources(

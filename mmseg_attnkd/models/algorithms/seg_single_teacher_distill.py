@@ -6,9 +6,10 @@ from mmengine.model import BaseModel
 from mmrazor.models.algorithms import SingleTeacherDistill
 from mmrazor.registry import MODELS
 
+from mmseg_attnkd.utils.precision import check_precision
+from .architecture_cfg import build_distill_models
 from .distill_checks import (check_logit_classes, check_recorder_sources,
                              load_teacher_weights)
-from mmseg_attnkd.utils.precision import check_precision
 from .frozen_teacher import frozen_teacher_pass, set_teacher_norm_batch_stats
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin
 
@@ -85,6 +86,8 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
             raise TypeError(
                 'SegSingleTeacherDistill: distiller must be a config dict, '
                 f'got {type(distiller).__name__}.')
+        architecture, teacher = build_distill_models(
+            architecture, teacher, kwargs, type(self).__name__)
         if isinstance(architecture, dict):
             architecture = MODELS.build(architecture)
         if isinstance(teacher, dict):

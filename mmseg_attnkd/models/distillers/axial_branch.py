@@ -11,14 +11,18 @@ from the student.
 import copy
 from typing import Dict, Optional
 
+from mmengine.logging import print_log
 from mmrazor.registry import MODELS, TASK_UTILS
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor, nn
 
+from .logits_tap import LOGITS_TAP, logit_module
 from .module_names import closest_names_hint, module_names
 
 __all__ = [
     'AxialBranchMixin', 'find_logit_head', 'build_axial_connector',
-    'DEFAULT_TEACHER_CE', 'DEFAULT_MSE', 'AXIAL_CONNECTOR'
+    'resolve_head_name', 'DEFAULT_TEACHER_CE', 'DEFAULT_MSE',
+    'AXIAL_CONNECTOR'
 ]
 
 #: Default task loss of the axial self-teacher output (the head's own loss).
@@ -36,11 +40,43 @@ _LOGITS = 'logits'
 _LABELS = 'labels'
 
 
+def resolve_head_name(model: nn.Module, head_name: str) -> str:
+    """``head_name``, or a stage of it when it names a cascade's list of
+    decode heads (``CascadeEncoderDecoder``): the last stage that outputs a
+    logit map with ``conv_seg`` (OCRNet: ``'decode_head.1'``; PointRend,
+    whose last stage predicts sampled points: ``'decode_head.0'``)."""
+    try:
+        module = model.get_submodule(head_name)
+    except AttributeError:
+        return head_name  # find_logit_head names the closest modules
+    if not isinstance(module, nn.ModuleList) or not len(module):
+        return head_name
+    for i in reversed(range(len(module))):
+        stage = module[i]
+        if isinstance(getattr(stage, 'conv_seg', None), nn.Conv2d) and \
+                not hasattr(stage, 'fc_seg'):
+            name = f'{head_name}.{i}'
+            if i != len(module) - 1:
+                print_log(
+                    f'axial self-distillation: {head_name}.{len(module) - 1}'
+                    f' ({type(module[-1]).__name__}) outputs no logit map '
+                    f'in training; refining the logits of {name} '
+                    f'({type(stage).__name__}).', logger='current')
+            return name
+    return f'{head_name}.{len(module) - 1}'  # find_logit_head says why
+
+
 def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
-    """The decode head at ``head_name`` with ``conv_seg`` and ``loss_decode``.
+    """The MMSeg decode head at ``head_name``.
+
+    Its logits are recorded at ``conv_seg`` or, for a head without one
+    (Segmenter's mask transformer), at the ``logits_tap`` its output is
+    routed through (:func:`~.logits_tap.logit_module`).
 
     Raises:
-        ValueError: No such module, or it is not an MMSeg decode head.
+        ValueError: No such module, not an MMSeg decode head, or a head
+            whose training output is no logit map (PointRend's points,
+            K-Net's list of stages).
     """
     try:
         head = model.get_submodule(head_name)
@@ -51,25 +87,34 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
             'Set distiller.head to the dotted path of the decode head, '
             'e.g. "decode_head" (EncoderDecoder) or "decode_head.1" '
             '(CascadeEncoderDecoder).') from None
-    conv_seg = getattr(head, 'conv_seg', None)
-    if not isinstance(conv_seg, nn.Conv2d):
+    what = f'"{head_name}" ({type(head).__name__})'
+    if hasattr(head, 'fc_seg'):
         raise ValueError(
-            f'"{head_name}" ({type(head).__name__}) has no conv_seg '
-            'Conv2d classifier, so its logits cannot be recorded. '
-            'Axial self-distillation needs an MMSeg BaseDecodeHead whose '
-            'forward ends in conv_seg (FCN, PSP, ASPP, DepthwiseSeparable'
-            'ASPP, FPN, UPer, ...): use such a head, or for a cascade set '
-            'distiller.head="decode_head.<i>".')
+            f'{what} predicts logits of sampled points in training, not a '
+            "logit map; set distiller.head='decode_head.0' (the cascade's "
+            'coarse head) for axial self-distillation.')
+    if hasattr(head, 'kernel_update_head'):
+        raise ValueError(
+            f'{what} returns a list of stage logits in training, which '
+            'axial self-distillation cannot refine; use a single-output '
+            'decode head.')
+    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d) and \
+            not isinstance(head, BaseDecodeHead):
+        raise ValueError(
+            f'{what} has no conv_seg Conv2d classifier and is not an MMSeg '
+            'decode head, so its logits cannot be recorded. Set '
+            'distiller.head to the decode head, e.g. "decode_head" or for a '
+            'cascade "decode_head.<i>".')
     if not hasattr(head, 'loss_decode'):
         raise ValueError(
-            f'"{head_name}" ({type(head).__name__}) has no '
-            'loss_decode; use an MMSeg BaseDecodeHead.')
+            f'{what} has no loss_decode; use an MMSeg BaseDecodeHead.')
     return head
 
 
 def build_axial_connector(axial_cfg: Dict, head: nn.Module,
                           head_name: str) -> nn.Module:
-    """An ``AxialConnector`` as wide as ``head.conv_seg``'s output.
+    """An ``AxialConnector`` as wide as the head's logits (``conv_seg``'s
+    output channels, else the head's ``out_channels``).
 
     Args:
         axial_cfg: ``AxialConnector`` arguments; ``in_channels`` may be
@@ -80,7 +125,9 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
     Raises:
         ValueError: ``in_channels`` differs from the head's class count.
     """
-    num_logits = head.conv_seg.out_channels
+    conv_seg = getattr(head, 'conv_seg', None)
+    num_logits = conv_seg.out_channels if isinstance(conv_seg, nn.Conv2d) \
+        else head.out_channels
     given = axial_cfg.get('in_channels', num_logits)
     if given != num_logits:
         raise ValueError(
@@ -138,6 +185,7 @@ class AxialBranchMixin:
             ValueError: The head is missing, has no ``conv_seg`` or the
                 configured ``in_channels`` does not match it.
         """
+        self.head_name = resolve_head_name(student, self.head_name)
         head = find_logit_head(student, self.head_name)
         connector = build_axial_connector(self.axial_cfg, head,
                                           self.head_name)
@@ -145,7 +193,10 @@ class AxialBranchMixin:
         if isinstance(head.loss_decode, nn.ModuleList):
             # several losses: their first one sees the same (logits, label)
             labels_src += '.0'
-        logits_src = f'{self.head_name}.conv_seg'
+        tap = logit_module(head)
+        logits_src = f'{self.head_name}.conv_seg' if tap is \
+            getattr(head, 'conv_seg', None) else \
+            f'{self.head_name}.{LOGITS_TAP}'
         for name, kind, source in (
                 (_LOGITS, 'ModuleOutputsRecorder', logits_src),
                 (_LABELS, 'ModuleInputsRecorder', labels_src)):

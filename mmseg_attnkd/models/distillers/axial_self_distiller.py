@@ -7,7 +7,8 @@ from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
 from .axial_branch import (DEFAULT_MSE, DEFAULT_TEACHER_CE, AxialBranchMixin,
-                           build_axial_connector, find_logit_head)
+                           build_axial_connector, find_logit_head,
+                           resolve_head_name)
 from .connector_cache import ConnectorCacheMixin
 
 __all__ = [
@@ -47,7 +48,9 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
 
     Args:
         head: Dotted path of the decode head in the model, e.g.
-            ``'decode_head'`` or ``'decode_head.1'`` for a cascade.
+            ``'decode_head'`` or ``'decode_head.1'`` for a cascade;
+            ``'decode_head'`` of a cascade means its last stage with a
+            logit map (see :func:`resolve_head_name`).
         axial: Extra :class:`AxialConnector` / ``AxialAttention2d``
             arguments (``channels``, ``num_heads``, ``span``, ``long_axis``,
             ``detach_input``, ...). ``in_channels`` may be omitted.
@@ -81,6 +84,7 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
             ValueError: The head is missing, has no ``conv_seg`` or the
                 configured ``in_channels`` does not match it.
         """
+        self.head_name = resolve_head_name(model, self.head_name)
         find_logit_head(model, self.head_name)
         super().prepare_from_student(model)
         if not self.axial_branch_built:

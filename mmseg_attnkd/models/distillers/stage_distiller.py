@@ -20,8 +20,9 @@ from mmrazor.models.task_modules import RecorderManager
 from mmrazor.registry import MODELS
 
 from mmseg_attnkd.utils.precision import autocast_disabled, to_float32
+from .contiguous_records import ContiguousRecordsMixin
 from .module_names import missing_module_hint
-from .shape_probe import probe_channels
+from .shape_probe import probe_shapes
 from .stage_components import (default_loss_name, loss_input_names,
                                with_channels)
 from .stage_specs import StageSpec, auto_stages, parse_stages
@@ -35,7 +36,7 @@ ComponentCfg = Optional[Union[Dict, Sequence[Dict]]]
 
 
 @MODELS.register_module()
-class StageDistiller(ConfigurableDistiller):
+class StageDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
     """Distil a student from a teacher at a list of stage pairs.
 
     For every stage ``i`` the student record goes through the student
@@ -51,6 +52,10 @@ class StageDistiller(ConfigurableDistiller):
     ``{key}_{i}_teacher``, losses ``{loss_name}_{i}`` (logged as
     ``distill.{loss_name}_{i}``), where ``key`` is ``loss_name`` without
     its ``loss_`` prefix.
+
+    Records reach the losses contiguous (:class:`ContiguousRecordsMixin`:
+    SegFormer's channels-last logits would break MMRazor's ``.view``-based
+    losses such as CWD).
 
     Everything is built when both models are known (``prepare_from_student``
     and ``prepare_from_teacher``, both called by ``SingleTeacherDistill``
@@ -198,7 +203,36 @@ class StageDistiller(ConfigurableDistiller):
         return copy.deepcopy(dict(cfg)) if cfg else None
 
     def check_stage(self, index: int, stage: Dict[str, Any]) -> None:
-        """Refuse a resolved stage (channels known); nothing by default."""
+        """Refuse a resolved stage (channels and sizes known).
+
+        Without a connector on either side the loss gets the records as
+        they are; when their ``H x W`` differ, the loss is tried once on
+        zero maps of the probed shapes, and a loss that cannot take them
+        (MMRazor's CWD asserts equal sizes, e.g. between output stride 4
+        and 8 logits) is refused here in one line.
+        """
+        if self.stage_component_cfg('student_connector', index) or \
+                self.stage_component_cfg('teacher_connector', index):
+            return
+        s_size, t_size = stage['student_size'], stage['teacher_size']
+        if s_size == t_size:
+            return
+        loss = MODELS.build(self.stage_component_cfg('loss', index))
+        try:
+            with torch.no_grad():
+                loss(torch.zeros(1, stage['student_channels'], *s_size),
+                     torch.zeros(1, stage['teacher_channels'], *t_size))
+        except Exception as err:  # noqa: BLE001 - any failure is refused
+            raise ValueError(
+                f'{type(self).__name__}: stage {index} '
+                f'({stage["student"]["name"]} -> '
+                f'{stage["teacher"]["name"]}) gives a {s_size[0]}x'
+                f'{s_size[1]} student map and a {t_size[0]}x{t_size[1]} '
+                f'teacher map for a {self.probe_input_size[0]}x'
+                f'{self.probe_input_size[1]} input, which '
+                f'{type(loss).__name__} cannot compare '
+                f'({type(err).__name__}); pick stages at the same output '
+                'stride or set student_connector to resize.') from None
 
     def log_suffix(self) -> str:
         """Extra text of the build log line."""
@@ -228,11 +262,11 @@ class StageDistiller(ConfigurableDistiller):
                         f'{stage[who]["name"]!r}. {hint} Fix the stage list '
                         '(names as in model.named_modules()).')
         for who, model in (('student', student), ('teacher', teacher)):
-            channels = probe_channels(model, [s[who] for s in stages], who,
-                                      self.probe_input_size, owner,
-                                      self.method)
-            for stage, c in zip(stages, channels):
+            shapes = probe_shapes(model, [s[who] for s in stages], who,
+                                  self.probe_input_size, owner, self.method)
+            for stage, (c, h, w) in zip(stages, shapes):
                 stage[f'{who}_channels'] = c
+                stage[f'{who}_size'] = (h, w)
         return stages
 
     def _build_connector(self, kind: str, index: int, stage: Dict,
@@ -351,8 +385,6 @@ class StageDistiller(ConfigurableDistiller):
 
     def float32_loss(self, name: str,
                      kwargs: Dict[str, Any]) -> torch.Tensor:
-        """Loss ``name`` on ``kwargs`` cast to fp32 and made contiguous
-        (MMRazor's losses ``view`` their inputs), with autocast off."""
+        """Loss ``name`` on ``kwargs`` cast to fp32, with autocast off."""
         with autocast_disabled():
-            return self.distill_losses[name](
-                **to_float32(kwargs, contiguous=True))
+            return self.distill_losses[name](**to_float32(kwargs))

@@ -12,6 +12,8 @@ import torch.nn as nn
 from mmseg.models.decode_heads import DepthwiseSeparableASPPHead, PSPHead
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
+from .shape_probe import producing_module
+
 __all__ = ['AUTO_PRESETS', 'StageSpec', 'make_side', 'parse_stages',
            'auto_stages']
 
@@ -108,18 +110,26 @@ def _last_backbone_stage(model: nn.Module) -> Dict[str, Any]:
         out_indices = getattr(backbone, 'out_indices', None)
         last = max(out_indices) if out_indices else len(layers) - 1
         return make_side(f'backbone.{layers[last]}')
+    # one tensor in eval mode (maybe a tuple in training, as PIDNet's):
+    # the submodule that computes it, which gives it in both modes
+    source = producing_module(model, 'backbone')
+    if source is not None:
+        return make_side(source)
     # any other backbone: its last output
     return make_side('backbone', data_idx=-1)
 
 
 def _auto_roles(model: nn.Module, who: str,
                 owner: str) -> Tuple[str, Dict[str, Dict]]:
-    head = getattr(model, 'decode_head', None)
+    head, prefix = getattr(model, 'decode_head', None), 'decode_head'
+    if isinstance(head, nn.ModuleList) and len(head):
+        # cascade (OCRNet, PointRend): its last stage gives the logits
+        head, prefix = head[-1], f'decode_head.{len(head) - 1}'
     if not isinstance(head, BaseDecodeHead) or not hasattr(model,
                                                            'backbone'):
         raise ValueError(
             f"{owner}: stages='auto' needs an MMSeg segmentor with a "
-            f'backbone and one decode_head, but the {who} is '
+            f'backbone and a decode_head, but the {who} is '
             f'{type(model).__name__} with decode_head '
             f'{type(head).__name__}. List the stages explicitly, e.g. '
             "stages=[('backbone.layer4', 'backbone.layer4')].")
@@ -127,15 +137,21 @@ def _auto_roles(model: nn.Module, who: str,
     if isinstance(head, DepthwiseSeparableASPPHead):
         return 'deeplabv3plus', dict(
             backbone=backbone,
-            context=make_side('decode_head.bottleneck'),
-            decoder=make_side('decode_head.sep_bottleneck'))
+            context=make_side(f'{prefix}.bottleneck'),
+            decoder=make_side(f'{prefix}.sep_bottleneck'))
     if isinstance(head, PSPHead):
         return 'pspnet', dict(
             backbone=backbone,
-            context=make_side('decode_head.bottleneck'),
-            decoder=make_side('decode_head.bottleneck'))
+            context=make_side(f'{prefix}.bottleneck'),
+            decoder=make_side(f'{prefix}.bottleneck'))
+    if not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
+        raise ValueError(
+            f"{owner}: stages='auto' pairs the input of the decode head's "
+            f'conv_seg, but the {who}\'s {prefix} ({type(head).__name__}) '
+            'has no conv_seg Conv2d; list the stages explicitly, e.g. '
+            "stages=[('backbone', 'backbone')] with data_idx.")
     return 'other', dict(
-        backbone=backbone, decoder=make_side('decode_head.conv_seg',
+        backbone=backbone, decoder=make_side(f'{prefix}.conv_seg',
                                              'inputs'))
 
 
@@ -149,7 +165,8 @@ def auto_stages(student: nn.Module, teacher: nn.Module,
     backbone last stage and ``decode_head.bottleneck``. Any other head:
     backbone last stage and the input of ``decode_head.conv_seg``. When the
     two models have different head families, the backbone and
-    pre-classifier ('decoder') features are paired.
+    pre-classifier ('decoder') features are paired. A cascade segmentor
+    (OCRNet, PointRend) is read at its last decode head.
 
     Args:
         student: The student segmentor.
@@ -157,12 +174,15 @@ def auto_stages(student: nn.Module, teacher: nn.Module,
         owner: Distiller name used in error messages.
 
     Returns:
-        list[dict]: ``dict(student=side, teacher=side, label=role)``.
+        list[dict]: ``dict(student=side, teacher=side, label=role)``; every
+        side has ``auto=True`` (error messages then name no stage option
+        the user did not write).
     """
     s_kind, s_roles = _auto_roles(student, 'student', owner)
     t_kind, t_roles = _auto_roles(teacher, 'teacher', owner)
     roles = AUTO_PRESETS[s_kind] if s_kind == t_kind else ('backbone',
                                                           'decoder')
     return [
-        dict(student=s_roles[r], teacher=t_roles[r], label=r) for r in roles
+        dict(student=dict(s_roles[r], auto=True),
+             teacher=dict(t_roles[r], auto=True), label=r) for r in roles
     ]

@@ -1,7 +1,11 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Apply a decode head's own loss settings to other logits."""
+import inspect
+
 from mmengine.structures import PixelData
 from mmrazor.registry import MODELS
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.utils import resize
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
@@ -19,6 +23,14 @@ class DecodeHeadLoss(nn.Module):
     loss weights, ``ignore_index``, ``align_corners``, pixel ``sampler``
     such as OHEM; logits resized to the label size) and sums its ``loss*``
     entries.
+
+    A head whose ``loss_by_feat`` reads several training outputs (DANet's
+    three maps, EncNet's ``(logits, se_output)``, PIDNet's P/I/D maps)
+    cannot take one logit map; the logits then get the loss of its
+    *main* output: MMSeg's ``BaseDecodeHead.loss_by_feat`` when the head has
+    one ``loss_decode`` (DANet, EncNet: its settings as above), else the
+    first of its ``loss_decode`` modules on the logits resized to the labels
+    with the head's ``ignore_index`` (PIDNet, DDRNet: a segmentation loss).
 
     The head is bound at prepare time by ``AxialSelfDistiller`` via
     :meth:`bind_head`; it is referenced, not owned (no duplicated weights in
@@ -87,6 +99,28 @@ class DecodeHeadLoss(nn.Module):
             SegDataSample(gt_sem_seg=PixelData(data=label))
             for label in seg_label
         ]
-        losses = head.loss_by_feat(seg_logits, samples)
+        if type(head).loss_by_feat is BaseDecodeHead.loss_by_feat or \
+                not isinstance(head, BaseDecodeHead):
+            losses = head.loss_by_feat(seg_logits, samples)
+        elif not isinstance(head.loss_decode, nn.ModuleList):
+            # one output's loss of a several-output head (DANet, EncNet)
+            losses = BaseDecodeHead.loss_by_feat(head, seg_logits, samples)
+        else:
+            losses = dict(loss=self._first_loss(head, seg_logits, seg_label))
         total = sum(v for k, v in losses.items() if 'loss' in k)
         return total * self.loss_weight
+
+    @staticmethod
+    def _first_loss(head: nn.Module, seg_logits: Tensor,
+                    seg_label: Tensor) -> Tensor:
+        """``head.loss_decode[0]`` on ``(N, C, h, w)`` logits resized to the
+        ``(N, 1, H, W)`` labels; a scalar."""
+        seg_logits = resize(seg_logits, size=seg_label.shape[2:],
+                            mode='bilinear',
+                            align_corners=head.align_corners)
+        loss = head.loss_decode[0]
+        # CrossEntropyLoss takes the head's ignore_index; OhemCrossEntropy
+        # (DDRNet, PIDNet) has its own ``ignore_label``
+        kwargs = dict(ignore_index=head.ignore_index) if 'ignore_index' in \
+            inspect.signature(loss.forward).parameters else {}
+        return loss(seg_logits, seg_label.squeeze(1), **kwargs)

@@ -37,7 +37,7 @@ __all__ = [
 
 #: ``AxialConnector`` options that are not ``AxialAttention2d`` arguments.
 AXIAL_CONNECTOR_ONLY_KEYS = ('type', 'in_channels', 'detach_input',
-                             'init_cfg')
+                             'memory_budget_gb', 'init_cfg')
 
 
 def _axial_branch_args(distiller: dict) -> Optional[Tuple[str, dict]]:
