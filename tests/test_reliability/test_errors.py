@@ -97,6 +97,34 @@ def _ckpt_missing(tmp):
     _build(_cwd_model(teacher_ckpt=str(tmp / 'nope.pth')))
 
 
+def _teacher_precision_unknown(tmp):
+    _build(_cwd_model(teacher_precision='int8'))
+
+
+def _teacher_precision_trainable(tmp):
+    _build(_cwd_model(teacher_precision='bf16', teacher_trainable=True))
+
+
+def _logit_source_typo(tmp):
+    _build(dict(
+        _scope_='mmrazor', type='SegSingleTeacherDistill',
+        architecture=tiny_fcn_cfg(4, 4), teacher=tiny_fcn_cfg(8, 4),
+        distiller=dict(type='StageDistiller', stages=['backbone.layer4'],
+                       loss=dict(type='ATLoss'), loss_name='loss_at',
+                       logit_loss=dict(type='KLDivergence'),
+                       logit_source='decode_head.conv_sag')))
+
+
+def _kl_tau_zero(tmp):
+    from mmseg_attnkd.models.losses import SelfDistillKLLoss
+    SelfDistillKLLoss(tau=0)
+
+
+def _label_smoothing_one(tmp):
+    from mmseg_attnkd.models.losses import LabelSmoothCrossEntropyLoss
+    LabelSmoothCrossEntropyLoss(label_smoothing=1.0)
+
+
 def _ckpt_empty(tmp):
     path = tmp / 'empty.pth'
     path.write_bytes(b'')
@@ -375,6 +403,20 @@ CASES = [
      ['does not exist', 'dataset_converters']),
     ('resume-path', '--resume with a missing file (tools/train.py)',
      _resume_missing, FileNotFoundError, ['no such checkpoint file']),
+    ('teacher-precision', 'teacher_precision is not a precision '
+     '(SegSingleTeacherDistill)', _teacher_precision_unknown, ValueError,
+     ["teacher_precision='int8' is not a precision", "'bf16'"]),
+    ('teacher-precision-trainable', "teacher_precision='bf16' with a "
+     'trainable teacher', _teacher_precision_trainable, ValueError,
+     ['needs a frozen teacher', 'teacher_trainable=False']),
+    ('logit-source', 'logit_loss recorded at a module the model lacks '
+     '(StageDistiller)', _logit_source_typo, ValueError,
+     ['no module "decode_head.conv_sag" for logit_loss', 'conv_seg',
+      'logit_source']),
+    ('kl-tau', 'SelfDistillKLLoss with tau <= 0', _kl_tau_zero, ValueError,
+     ['tau must be > 0']),
+    ('label-smoothing', 'LabelSmoothCrossEntropyLoss with eps outside '
+     '[0, 1)', _label_smoothing_one, ValueError, ['must lie in [0, 1)']),
 ]
 
 
