@@ -186,3 +186,20 @@ def test_float32_helpers():
         assert (x @ x).dtype == torch.bfloat16
         with autocast_disabled():
             assert (x @ x).dtype == torch.float32
+
+
+def test_a_hand_written_configurable_distiller_gets_fp32_contiguous_losses():
+    """type='ConfigurableDistiller' (the CWD recipe of MMRazor) is built as
+    SegConfigurableDistiller: same keys, fp32 losses under autocast, and
+    channels-last logits reach CWD's .view contiguous."""
+    from mmseg_attnkd.models.distillers import SegConfigurableDistiller
+    from mmseg_attnkd.testing import cwd_distiller
+    algo = _build(cwd_distiller())
+    assert type(algo.distiller) is SegConfigurableDistiller
+    algo.to(memory_format=torch.channels_last)
+    inputs, samples = seg_batch(algo, NUM_CLASSES, 2, CROP[0], 0)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = algo.loss(inputs.contiguous(
+            memory_format=torch.channels_last), samples)
+    assert losses['distill.loss_cwd'].dtype == torch.float32
+    assert torch.isfinite(losses['distill.loss_cwd'])

@@ -20,7 +20,7 @@ from mmrazor.registry import MODELS as RAZOR_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
 __all__ = ['with_default_scope', 'build_distill_models',
-           'own_data_preprocessor']
+           'own_data_preprocessor', 'seg_distiller_cfg']
 
 ModelArg = Union[BaseModel, Dict]
 
@@ -140,3 +140,19 @@ def build_distill_models(
     if isinstance(teacher, dict):
         teacher = RAZOR_MODELS.build(with_default_scope(teacher, 'teacher'))
     return architecture, teacher
+
+
+#: MMRazor's hand-written distiller and the subclass it is built as.
+_SEG_DISTILLERS = {'ConfigurableDistiller': 'SegConfigurableDistiller',
+                   'mmrazor.ConfigurableDistiller': 'SegConfigurableDistiller'}
+
+
+def seg_distiller_cfg(distiller: Any) -> Any:
+    """A ``type='ConfigurableDistiller'`` dict as ``SegConfigurableDistiller``
+    (same arguments, same checkpoint keys; losses see contiguous fp32
+    records), any other distiller as it is."""
+    if isinstance(distiller, dict) and \
+            distiller.get('type') in _SEG_DISTILLERS:
+        return dict(distiller, type=_SEG_DISTILLERS[distiller['type']])
+    return distiller
+

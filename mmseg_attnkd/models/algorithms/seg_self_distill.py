@@ -6,7 +6,7 @@ from mmengine.model import BaseModel
 from mmrazor.models.algorithms import SelfDistill
 from mmrazor.registry import MODELS
 
-from .architecture_cfg import build_distill_models
+from .architecture_cfg import build_distill_models, seg_distiller_cfg
 from .distill_checks import check_recorder_sources
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin
 
@@ -43,6 +43,7 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
         self._init_nonfinite_guard(nonfinite_loss)
         architecture, _ = build_distill_models(architecture, None, kwargs,
                                                type(self).__name__)
+        distiller = seg_distiller_cfg(distiller)
         if isinstance(distiller, dict):
             for side in ('student', 'teacher'):
                 check_recorder_sources(

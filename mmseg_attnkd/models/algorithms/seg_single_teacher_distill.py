@@ -7,7 +7,7 @@ from mmrazor.models.algorithms import SingleTeacherDistill
 from mmrazor.registry import MODELS
 
 from mmseg_attnkd.utils.precision import check_precision
-from .architecture_cfg import build_distill_models
+from .architecture_cfg import build_distill_models, seg_distiller_cfg
 from .distill_checks import (check_logit_classes, check_recorder_sources,
                              load_teacher_weights)
 from .frozen_teacher import frozen_teacher_pass, set_teacher_norm_batch_stats
@@ -86,6 +86,7 @@ class SegSingleTeacherDistill(NonFiniteLossGuardMixin, SingleTeacherDistill):
             raise TypeError(
                 'SegSingleTeacherDistill: distiller must be a config dict, '
                 f'got {type(distiller).__name__}.')
+        distiller = seg_distiller_cfg(distiller)
         architecture, teacher = build_distill_models(
             architecture, teacher, kwargs, type(self).__name__)
         if isinstance(architecture, dict):

@@ -10,13 +10,14 @@ from .fused_stage_losses import FusedStageLossMixin
 from .logits_tap import LOGITS_TAP, logit_module, tap_head_logits
 from .module_names import (closest_names_hint, missing_module_hint,
                            module_names)
+from .seg_configurable_distiller import SegConfigurableDistiller
 from .shape_probe import probe_channels, producing_module, record_sides
 from .stage_components import loss_input_names, with_channels
 from .stage_distiller import StageDistiller
 from .stage_specs import AUTO_PRESETS, auto_stages, make_side, parse_stages
 
 __all__ = [
-    'StageDistiller', 'AttnFDDistiller', 'auto_stages', 'AxialSelfDistiller',
+    'StageDistiller', 'SegConfigurableDistiller', 'AttnFDDistiller', 'auto_stages', 'AxialSelfDistiller',
     'AttnFDAxialDistiller', 'AxialBranchMixin', 'ConnectorCacheMixin',
     'FusedStageLossMixin', 'ContiguousRecordsMixin', 'contiguous',
     'find_logit_head', 'build_axial_connector', 'closest_names_hint',

@@ -15,13 +15,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.models.task_modules import RecorderManager
 from mmrazor.registry import MODELS
 
-from mmseg_attnkd.utils.precision import autocast_disabled, to_float32
-from .contiguous_records import ContiguousRecordsMixin
 from .module_names import missing_module_hint
+from .seg_configurable_distiller import SegConfigurableDistiller
 from .shape_probe import probe_shapes
 from .stage_components import (default_loss_name, loss_input_names,
                                with_channels)
@@ -36,7 +34,7 @@ ComponentCfg = Optional[Union[Dict, Sequence[Dict]]]
 
 
 @MODELS.register_module()
-class StageDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
+class StageDistiller(SegConfigurableDistiller):
     """Distil a student from a teacher at a list of stage pairs.
 
     For every stage ``i`` the student record goes through the student
@@ -53,7 +51,8 @@ class StageDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
     ``distill.{loss_name}_{i}``), where ``key`` is ``loss_name`` without
     its ``loss_`` prefix.
 
-    Records reach the losses contiguous (:class:`ContiguousRecordsMixin`:
+    Records reach the losses contiguous and in fp32
+    (:class:`SegConfigurableDistiller`, :class:`ContiguousRecordsMixin`:
     SegFormer's channels-last logits would break MMRazor's ``.view``-based
     losses such as CWD).
 
@@ -369,22 +368,12 @@ class StageDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
     def compute_distill_losses(self) -> Dict[str, torch.Tensor]:
         """``{'{loss_name}_{i}': scalar}`` for every stage.
 
-        Connectors run in the caller's precision; every loss gets fp32
-        records with autocast off (:meth:`float32_loss`), so a loss under
-        ``AmpOptimWrapper`` or a bf16 teacher is computed in fp32.
+        Losses get contiguous fp32 records with autocast off
+        (:class:`SegConfigurableDistiller`).
         """
         if not self.is_built:
             raise RuntimeError(
                 f'{type(self).__name__} is not built: call '
                 'prepare_from_student and prepare_from_teacher first '
                 '(SingleTeacherDistill does).')
-        return {name: self.float32_loss(name, {
-            arg: self.get_record(**record)
-            for arg, record in mapping.items()})
-            for name, mapping in self.loss_forward_mappings.items()}
-
-    def float32_loss(self, name: str,
-                     kwargs: Dict[str, Any]) -> torch.Tensor:
-        """Loss ``name`` on ``kwargs`` cast to fp32, with autocast off."""
-        with autocast_disabled():
-            return self.distill_losses[name](**to_float32(kwargs))
+        return super().compute_distill_losses()
