@@ -122,7 +122,7 @@ class Study:
     def teacher(self) -> dict:
         """The trained teacher (its plain weights and their SHA-256)."""
         if self._teacher is None:
-            rec = self.run('teacher', 0, plain=True)
+            rec = self.run('teacher', 0)
             self._teacher = rec
         return self._teacher
 
@@ -149,7 +149,7 @@ class Study:
             self._fitted = out
         return self._fitted
 
-    def run(self, arm: str, seed: int, plain: bool = False) -> dict:
+    def run(self, arm: str, seed: int) -> dict:
         """One finished run (trained now if it is not yet)."""
         key = f'{arm}_seed{seed}'
         if key in self.records:
@@ -178,7 +178,7 @@ class Study:
                     init_sha256=sha256_of_file(init) if init else None)
         print(f'[camvid] {key}: {iters} iterations', flush=True)
         record = runs.train_run(osp.join(self.root, key), cfg, info)
-        if plain:
+        if arm == 'teacher':  # its weights alone: what the students read
             from bench.accuracy import plain_teacher
             record.update(plain_teacher(record['checkpoint'],
                                         osp.join(self.root, key)))
