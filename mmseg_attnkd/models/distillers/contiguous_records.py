@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Hand losses contiguous tensors, whatever layout a model records."""
-from typing import Any, Optional
+from typing import Any
 
 from torch import Tensor
 
@@ -30,14 +30,6 @@ class ContiguousRecordsMixin:
     record that is already contiguous costs nothing.
     """
 
-    def get_record(self,
-                   recorder: str,
-                   from_student: bool,
-                   record_idx: int = 0,
-                   data_idx: Optional[int] = None,
-                   connector: Optional[str] = None,
-                   connector_idx: Optional[int] = None) -> Any:
+    def get_record(self, *args, **kwargs) -> Any:
         """``ConfigurableDistiller.get_record`` with contiguous tensors."""
-        return contiguous(super().get_record(recorder, from_student,
-                                             record_idx, data_idx, connector,
-                                             connector_idx))
+        return contiguous(super().get_record(*args, **kwargs))

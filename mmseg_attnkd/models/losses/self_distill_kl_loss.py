@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
+from .self_distill_pair import output_pair
+
 __all__ = ['SelfDistillKLLoss']
 
 
@@ -50,13 +52,8 @@ class SelfDistillKLLoss(nn.Module):
 
     def forward(self, preds_S: Tensor, preds_T: Tensor) -> Tensor:
         """Compute the loss; see the class docstring for shapes."""
-        if preds_S.shape != preds_T.shape:
-            raise ValueError(
-                f'student output {tuple(preds_S.shape)} and teacher output '
-                f'{tuple(preds_T.shape)} differ in shape; record both at the '
-                'same module (the decode head\'s conv_seg).')
-        if self.detach_teacher:
-            preds_T = preds_T.detach()
+        preds_S, preds_T = output_pair(preds_S, preds_T,
+                                       self.detach_teacher)
         s, t = preds_S / self.tau, preds_T / self.tau
         if s.shape[1] == 1:  # one sigmoid channel: p and 1 - p
             s, t = (torch.cat([x, -x], dim=1) for x in (s, t))

@@ -4,6 +4,8 @@ import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
+from .self_distill_pair import output_pair
+
 __all__ = ['SelfDistillMSELoss']
 
 _TARGETS = ('prob', 'logits')
@@ -63,12 +65,7 @@ class SelfDistillMSELoss(nn.Module):
         Returns:
             Tensor: scalar.
         """
-        if preds_S.shape != preds_T.shape:
-            raise ValueError(
-                f'student output {tuple(preds_S.shape)} and teacher output '
-                f'{tuple(preds_T.shape)} differ in shape; record both at the '
-                'same module (the decode head\'s conv_seg).')
-        if self.detach_teacher:
-            preds_T = preds_T.detach()
+        preds_S, preds_T = output_pair(preds_S, preds_T,
+                                       self.detach_teacher)
         return self.loss_weight * F.mse_loss(
             self._transform(preds_S), self._transform(preds_T))
