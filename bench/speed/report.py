@@ -73,7 +73,8 @@ def _arm_table(res: dict) -> str:
         if comp.get('failed'):
             note = f'compile failed: {comp["failed"]}'
         elif comp.get('compile_s') is not None:
-            note = f'compiled in {comp["compile_s"]:.0f} s (first call)'
+            note = (f'compiled in {comp["compile_s"]:.0f} s (first call); '
+                    'timed in its own process beside its eager twin')
             if comp.get('graph_breaks') is not None:
                 reasons = '; '.join(r.replace('|', '/') for r, _ in
                                     comp['break_reasons'][:2])
