@@ -44,6 +44,8 @@ V2_ARMS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     # axial SD: a tau-softened KL from the detached teacher output
     'sd_kl': ('sd', {'model.distiller.mse': dict(type='SelfDistillKLLoss',
                                                  tau=2.0)}),
+    # axial SD whose consistency target is an EMA of student + block
+    'sd_ema': ('sd', {'model.ema_teacher': dict(momentum=0.01)}),
     # axial SD whose two CE terms sum to the baseline's (0.5 + 0.5)
     'sd_half_ce': ('sd', {
         'model.architecture.decode_head.loss_decode.loss_weight': 0.5}),

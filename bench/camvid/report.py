@@ -33,7 +33,7 @@ from bench import common, stats  # noqa: E402
 FAMILIES = dict(
     attnfd=('attnfd', 'attnfd_cwd', 'attnfd_bn_train', 'attnfd_decoder',
             'attnfd_bf16'),
-    axial_sd=('sd', 'sd_kl', 'sd_half_ce'),
+    axial_sd=('sd', 'sd_kl', 'sd_ema', 'sd_half_ce'),
 )
 FIT_ITERS = 500
 

@@ -3,6 +3,7 @@ from .architecture_cfg import (build_distill_models, own_data_preprocessor,
                                with_default_scope)
 from .distill_checks import (check_logit_classes, check_recorder_sources,
                              load_teacher_weights)
+from .ema_self_teacher import EMASelfTeacher
 from .nonfinite_loss_guard import NonFiniteLossGuardMixin, trainable_zero
 from .seg_self_distill import SegSelfDistill
 from .seg_single_teacher_distill import SegSingleTeacherDistill
@@ -11,6 +12,6 @@ from .teacher_attention_fitter import TeacherAttentionFitter
 __all__ = [
     'SegSingleTeacherDistill', 'SegSelfDistill', 'NonFiniteLossGuardMixin',
     'check_recorder_sources', 'check_logit_classes', 'load_teacher_weights',
-    'trainable_zero', 'TeacherAttentionFitter', 'build_distill_models',
-    'own_data_preprocessor', 'with_default_scope'
+    'trainable_zero', 'TeacherAttentionFitter', 'EMASelfTeacher',
+    'build_distill_models', 'own_data_preprocessor', 'with_default_scope'
 ]
