@@ -73,12 +73,12 @@ def arm_config(scale: str, arm_name: str):
     return cfg
 
 
-def demo_batch(model, n: int, split: str = 'train') -> dict:
+def demo_batch(n: int, split: str = 'train') -> dict:
     """``n`` demo CamVid frames as a collated, unprocessed data batch."""
+    from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
-    from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO, SCALES['demo']['student']))
     init_default_scope('mmseg')
     loader = cfg.train_dataloader if split == 'train' else cfg.val_dataloader
@@ -106,7 +106,7 @@ class Runner:
         if arm.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.data = data if data is not None else demo_batch(
-            self.model, SCALES[scale]['batch'])
+            SCALES[scale]['batch'])
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optim = OptimWrapper(torch.optim.SGD(
             params, lr=0.01, momentum=0.9, weight_decay=5e-4))
@@ -206,7 +206,7 @@ def bf16_numerics(n: int = 24) -> dict:
     from mmseg_attnkd.models.algorithms.frozen_teacher import \
         frozen_teacher_pass
     algo = Runner('demo', 'attnfd', data={}).model.eval()
-    data = algo.data_preprocessor(demo_batch(algo, n, 'val'), False)
+    data = algo.data_preprocessor(demo_batch(n, 'val'), False)
     recorders = algo.distiller.teacher_recorders
     out = {}
     for precision in ('fp32', 'bf16'):
