@@ -28,6 +28,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench import common, stats  # noqa: E402
+from bench.camvid.run import FIT_ITERS  # noqa: E402
 
 #: Method families whose candidates are chosen between on val.
 FAMILIES = dict(
@@ -35,7 +36,6 @@ FAMILIES = dict(
             'attnfd_bf16'),
     axial_sd=('sd', 'sd_kl', 'sd_ema', 'sd_half_ce'),
 )
-FIT_ITERS = 500
 
 
 def _by_arm(runs: List[dict]) -> Dict[str, Dict[int, dict]]:
