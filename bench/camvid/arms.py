@@ -46,6 +46,8 @@ V2_ARMS: Dict[str, Tuple[str, Dict[str, Any]]] = {
                                                  tau=2.0)}),
     # axial SD whose consistency target is an EMA of student + block
     'sd_ema': ('sd', {'model.ema_teacher': dict(momentum=0.01)}),
+    # axial SD whose block also reads the decoder features (conv_seg input)
+    'sd_features': ('sd', {'model.distiller.axial_input': 'features'}),
     # axial SD whose two CE terms sum to the baseline's (0.5 + 0.5)
     'sd_half_ce': ('sd', {
         'model.architecture.decode_head.loss_decode.loss_weight': 0.5}),

@@ -112,7 +112,10 @@ def axial_teacher_output(model: nn.Module) -> Iterator[bool]:
 
     def refine(module: nn.Module, inputs: tuple,
                output: torch.Tensor) -> torch.Tensor:
-        # (N, C, h, w) student logits -> (N, C, h, w) teacher logits
+        # (N, C, h, w) student logits -> (N, C, h, w) teacher logits; a
+        # block with context_channels also reads conv_seg's input features
+        if connector.axial.context_channels:
+            return connector((inputs[0], output))
         return connector(output)
 
     handle = conv_seg.register_forward_hook(refine)

@@ -78,7 +78,13 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
                 'SegSelfDistill: ema_teacher needs the axial branch and its '
                 "consistency loss (distiller=dict(type='AxialSelfDistiller')"
                 ' with mse set); remove ema_teacher otherwise.')
-        return connectors[_AXIAL]
+        block = connectors[_AXIAL]
+        if getattr(getattr(block, 'axial', None), 'context_channels', 0):
+            raise ValueError(
+                "SegSelfDistill: ema_teacher supports axial_input='logits' "
+                'only (the EMA copy computes its teacher output from the '
+                "logits); drop ema_teacher or axial_input='features'.")
+        return block
 
     def loss(self, batch_inputs: Tensor, data_samples=None) -> dict:
         """``SelfDistill``'s losses; with ``ema_teacher`` the consistency

@@ -24,6 +24,7 @@ Reference:
 """
 from typing import Optional
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -63,9 +64,13 @@ class AxialAttention2d(nn.Module):
         stride: Attend on an average-pooled ``ceil(H/s) x ceil(W/s)`` grid
             and resize the result back (default 1: full resolution).
         zero_init: Zero-initialise ``proj`` (identity mapping at init).
+        context_channels: Channels ``Cx`` of an optional context map (e.g.
+            the decoder features the logits were classified from) that is
+            concatenated to the logits before ``embed``; the output stays a
+            residual correction of the logits. 0 (default): logits only.
 
     Shapes:
-        - input: ``(N, C, H, W)`` logits.
+        - input: ``(N, C, H, W)`` logits (and ``(N, Cx, H, W)`` context).
         - output: ``(N, C, H, W)`` refined logits.
     """
 
@@ -77,7 +82,8 @@ class AxialAttention2d(nn.Module):
                  qk_channels: Optional[int] = None,
                  long_axis: str = 'interpolate',
                  stride: int = 1,
-                 zero_init: bool = True) -> None:
+                 zero_init: bool = True,
+                 context_channels: int = 0) -> None:
         super().__init__()
         if not isinstance(stride, int) or stride < 1:
             raise ValueError(f'stride must be an int >= 1, got {stride!r}')
@@ -97,11 +103,16 @@ class AxialAttention2d(nn.Module):
             raise ValueError(
                 f'in_channels must be a positive int (the number of classes '
                 f'of the decode head), got {in_channels!r}')
+        if not isinstance(context_channels, int) or context_channels < 0:
+            raise ValueError(
+                f'context_channels must be an int >= 0 (the channels of '
+                f'the decoder features), got {context_channels!r}')
         self.in_channels = in_channels
+        self.context_channels = context_channels
         self.channels = channels
         self.stride = stride
         self.zero_init = zero_init
-        self.embed = nn.Conv2d(in_channels, channels, 1)
+        self.embed = nn.Conv2d(in_channels + context_channels, channels, 1)
         self.norm1 = nn.GroupNorm(num_heads, channels)
         self.attn_h = AxialAttention1d(channels, 'height', num_heads, span,
                                        qk_channels, long_axis)
@@ -127,11 +138,13 @@ class AxialAttention2d(nn.Module):
             nn.init.kaiming_normal_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, context: Optional[Tensor] = None) -> Tensor:
         """Refine logits with global axial context.
 
         Args:
-            x: ``(N, C, H, W)``.
+            x: ``(N, C, H, W)`` logits.
+            context: ``(N, Cx, H, W)`` context map; required exactly when
+                ``context_channels > 0``.
 
         Returns:
             Tensor: ``(N, C, H, W)``.
@@ -141,7 +154,22 @@ class AxialAttention2d(nn.Module):
                 f'AxialAttention2d expects (N, {self.in_channels}, H, W) '
                 f'logits, got shape {tuple(x.shape)}; set in_channels to the '
                 'number of output channels of the decode head.')
-        h = self.act(self.norm1(self.embed(x)))
+        h = x
+        if self.context_channels:
+            if context is None or context.dim() != 4 or \
+                    context.shape[1] != self.context_channels or \
+                    context.shape[2:] != x.shape[2:]:
+                got = None if context is None else tuple(context.shape)
+                raise ValueError(
+                    f'AxialAttention2d(context_channels='
+                    f'{self.context_channels}) needs a context of shape '
+                    f'(N, {self.context_channels}, {x.shape[2]}, '
+                    f'{x.shape[3]}) beside the logits, got {got}.')
+            h = torch.cat([x, context.to(x.dtype)], dim=1)
+        elif context is not None:
+            raise ValueError('AxialAttention2d got a context map but was '
+                             'built with context_channels=0.')
+        h = self.act(self.norm1(self.embed(h)))
         if self.stride > 1:
             h = F.avg_pool2d(h, self.stride, self.stride, ceil_mode=True)
         h = self.attn_w(self.attn_h(h))

@@ -7,7 +7,7 @@ MMSeg models can use it without MMRazor); it is registered in MMRazor's
 ``MODELS`` here so configs may also build it directly by type name.
 """
 import logging
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
@@ -54,10 +54,12 @@ class AxialConnector(BaseConnector):
         init_cfg: MMEngine init config (the block initialises itself).
         **axial_kwargs: Other :class:`AxialAttention2d` arguments
             (``channels``, ``num_heads``, ``span``, ``qk_channels``,
-            ``long_axis``, ``zero_init``).
+            ``long_axis``, ``zero_init``, ``context_channels``).
 
     Shapes:
-        - input: ``(N, C, H, W)`` student logits.
+        - input: ``(N, C, H, W)`` student logits, or ``((N, Cx, H, W),
+          (N, C, H, W))`` decoder features and logits with
+          ``context_channels=Cx``.
         - output: ``(N, C, H, W)`` teacher logits.
     """
 
@@ -81,20 +83,30 @@ class AxialConnector(BaseConnector):
         self._fitted_shape = None
         self.axial = AxialAttention2d(in_channels=in_channels, **axial_kwargs)
 
-    def forward_train(self, feature: Tensor) -> Tensor:
+    def forward_train(
+            self, feature: Union[Tensor, Tuple[Tensor, Tensor]]) -> Tensor:
         """Refine logits.
 
         Args:
-            feature: ``(N, C, H, W)`` student logits.
+            feature: ``(N, C, H, W)`` student logits, or for a block with
+                ``context_channels`` the pair ``(context, logits)``: the
+                ``(N, Cx, H, W)`` decoder features and the logits computed
+                from them (the input and output of the head's ``conv_seg``).
 
         Returns:
             Tensor: ``(N, C, H, W)`` teacher logits.
         """
+        context = None
+        if isinstance(feature, (tuple, list)):
+            context, feature = feature
         if self.training and torch.is_grad_enabled():
             self.fit_memory(feature)
         if self.detach_input:
             feature = feature.detach()
-        return self.axial(feature)
+            context = None if context is None else context.detach()
+        if context is None:  # keeps logit-only blocks' call unchanged
+            return self.axial(feature)
+        return self.axial(feature, context)
 
     def fit_memory(self, feature: Tensor) -> None:
         """Check the block's training memory for ``(N, C, H, W)`` logits.

@@ -41,6 +41,12 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AxialBranchMixin,
             ``DecodeHeadLoss`` with weight 1.
         mse: Config of the consistency loss; defaults to
             ``SelfDistillMSELoss(target='prob', detach_teacher=True)``.
+        axial_input: ``'logits'`` (default: the block refines the logits
+            alone) or ``'features'``: it also reads the decoder features
+            going into ``conv_seg`` (concatenated to the logits before its
+            embedding) and still outputs a residual correction of the
+            logits. Not exportable to ``AxialRefineHead``; score its teacher
+            output with the training config's test loop.
         **kwargs: :class:`AttnFDDistiller` arguments (``stages``,
             ``teacher_attention``, ``normalize``, ``loss_weight``, ...).
     """
@@ -50,6 +56,7 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AxialBranchMixin,
                  axial: Optional[Dict] = None,
                  teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
                  mse: Optional[Dict] = DEFAULT_MSE,
+                 axial_input: str = 'logits',
                  **kwargs) -> None:
         if not isinstance(head, str) or not head:
             raise TypeError(f'head must be a dotted module path such as '
@@ -59,7 +66,7 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AxialBranchMixin,
                 'AttnFDAxialDistiller needs teacher_ce: it is what trains the '
                 'axial block. For AttnFD alone use AttnFDDistiller.')
         super().__init__(**kwargs)
-        self.init_axial_branch(head, axial, teacher_ce, mse)
+        self.init_axial_branch(head, axial, teacher_ce, mse, axial_input)
 
     def after_build(self, student: nn.Module, teacher: nn.Module) -> None:
         """Load the teacher attention (AttnFD), then add the axial branch."""

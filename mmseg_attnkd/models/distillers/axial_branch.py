@@ -17,12 +17,13 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor, nn
 
 from .logits_tap import LOGITS_TAP, logit_module
+from .module_io_recorder import ModuleInputOutputRecorder  # noqa: F401
 from .module_names import closest_names_hint, module_names
 
 __all__ = [
     'AxialBranchMixin', 'find_logit_head', 'build_axial_connector',
     'resolve_head_name', 'DEFAULT_TEACHER_CE', 'DEFAULT_MSE',
-    'AXIAL_CONNECTOR'
+    'AXIAL_CONNECTOR', 'AXIAL_INPUTS'
 ]
 
 #: Default task loss of the axial self-teacher output (the head's own loss).
@@ -38,6 +39,12 @@ DEFAULT_MSE = dict(
 AXIAL_CONNECTOR = 'axial'
 _LOGITS = 'logits'
 _LABELS = 'labels'
+#: Recorder of ``(features, logits)`` at ``conv_seg`` (``axial_input=
+#: 'features'``).
+_FEATURES_LOGITS = 'features_logits'
+#: What the axial block reads: the logits alone, or the decoder features
+#: beside them.
+AXIAL_INPUTS = ('logits', 'features')
 
 
 def resolve_head_name(model: nn.Module, head_name: str) -> str:
@@ -112,7 +119,8 @@ def find_logit_head(model: nn.Module, head_name: str) -> nn.Module:
 
 
 def build_axial_connector(axial_cfg: Dict, head: nn.Module,
-                          head_name: str) -> nn.Module:
+                          head_name: str,
+                          axial_input: str = 'logits') -> nn.Module:
     """An ``AxialConnector`` as wide as the head's logits (``conv_seg``'s
     output channels, else the head's ``out_channels``).
 
@@ -121,9 +129,12 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
             omitted (it is read from the head) but must match if given.
         head: The decode head (see :func:`find_logit_head`).
         head_name: Its dotted path, for the error message.
+        axial_input: ``'logits'`` or ``'features'``: the block also reads
+            the ``conv_seg`` input (``context_channels`` = its channels).
 
     Raises:
-        ValueError: ``in_channels`` differs from the head's class count.
+        ValueError: ``in_channels`` differs from the head's class count, or
+            ``'features'`` for a head without a ``conv_seg`` Conv2d.
     """
     conv_seg = getattr(head, 'conv_seg', None)
     num_logits = conv_seg.out_channels if isinstance(conv_seg, nn.Conv2d) \
@@ -136,6 +147,13 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
             'config (it is read from the head).')
     cfg = dict(type='AxialConnector', in_channels=num_logits)
     cfg.update({k: v for k, v in axial_cfg.items() if k != 'in_channels'})
+    if axial_input == 'features':
+        if not isinstance(conv_seg, nn.Conv2d):
+            raise ValueError(
+                f"axial_input='features' reads the input of "
+                f'{head_name}.conv_seg, which {type(head).__name__} does not '
+                "have; use axial_input='logits' for this head.")
+        cfg['context_channels'] = conv_seg.in_channels
     return MODELS.build(cfg)
 
 
@@ -152,12 +170,19 @@ class AxialBranchMixin:
     """
 
     def init_axial_branch(self, head: str, axial: Optional[Dict],
-                          teacher_ce: Optional[Dict],
-                          mse: Optional[Dict]) -> None:
+                          teacher_ce: Optional[Dict], mse: Optional[Dict],
+                          axial_input: str = 'logits') -> None:
         """Check and keep the branch settings (see the axial distillers)."""
         if not isinstance(head, str) or not head:
             raise TypeError(f'head must be a dotted module path such as '
                             f'"decode_head", got {head!r}')
+        if axial_input not in AXIAL_INPUTS:
+            raise ValueError(f'axial_input must be one of {AXIAL_INPUTS}, '
+                             f'got {axial_input!r}.')
+        if 'context_channels' in (axial or {}):
+            raise ValueError(
+                'set axial_input=\'features\' instead of '
+                'axial.context_channels (it is read from conv_seg).')
         if teacher_ce is None and (mse is None
                                    or mse.get('detach_teacher', True)):
             raise ValueError(
@@ -165,6 +190,7 @@ class AxialBranchMixin:
                 'MSE stops gradients at the teacher); keep teacher_ce or set '
                 'mse.detach_teacher=False.')
         self.head_name = head
+        self.axial_input = axial_input
         self.axial_cfg = dict(axial or {})
         self.axial_cfg.pop('type', None)
         self._axial_loss_cfgs = {
@@ -188,7 +214,7 @@ class AxialBranchMixin:
         self.head_name = resolve_head_name(student, self.head_name)
         head = find_logit_head(student, self.head_name)
         connector = build_axial_connector(self.axial_cfg, head,
-                                          self.head_name)
+                                          self.head_name, self.axial_input)
         labels_src = f'{self.head_name}.loss_decode'
         if isinstance(head.loss_decode, nn.ModuleList):
             # several losses: their first one sees the same (logits, label)
@@ -197,9 +223,12 @@ class AxialBranchMixin:
         logits_src = f'{self.head_name}.conv_seg' if tap is \
             getattr(head, 'conv_seg', None) else \
             f'{self.head_name}.{LOGITS_TAP}'
-        for name, kind, source in (
-                (_LOGITS, 'ModuleOutputsRecorder', logits_src),
-                (_LABELS, 'ModuleInputsRecorder', labels_src)):
+        recorders = [(_LOGITS, 'ModuleOutputsRecorder', logits_src),
+                     (_LABELS, 'ModuleInputsRecorder', labels_src)]
+        if self.axial_input == 'features':  # (features, logits) together
+            recorders.append((_FEATURES_LOGITS, 'ModuleInputOutputRecorder',
+                              logits_src))
+        for name, kind, source in recorders:
             recorder = TASK_UTILS.build(dict(type=kind, source=source))
             recorder.initialize(student)
             self.student_recorders.recorders[name] = recorder
@@ -207,7 +236,7 @@ class AxialBranchMixin:
         if param is not None:
             connector = connector.to(param.device)
         self.connectors[AXIAL_CONNECTOR] = connector
-        refined = dict(recorder=_LOGITS, from_student=True,
+        refined = dict(recorder=self._axial_source, from_student=True,
                        connector=AXIAL_CONNECTOR)
         inputs = dict(
             loss_teacher_ce=dict(
@@ -229,9 +258,15 @@ class AxialBranchMixin:
             self.student_recorders, self.teacher_recorders)
         self.loss_forward_mappings.update(mappings)
 
+    @property
+    def _axial_source(self) -> str:
+        """The recorder the axial block reads."""
+        return _FEATURES_LOGITS if self.axial_input == 'features' \
+            else _LOGITS
+
     def teacher_output(self) -> Tensor:
         """Self-teacher logits ``(N, C, h, w)`` of the last student forward."""
-        return self.get_record(_LOGITS, from_student=True,
+        return self.get_record(self._axial_source, from_student=True,
                                connector=AXIAL_CONNECTOR)
 
     def student_output(self) -> Tensor:

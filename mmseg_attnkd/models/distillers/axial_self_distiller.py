@@ -59,6 +59,12 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
         mse: Config of the student/teacher consistency loss (default
             ``SelfDistillMSELoss(target='prob', detach_teacher=True)``, see
             its docstring for why); None disables it.
+        axial_input: ``'logits'`` (default: the block refines the logits
+            alone) or ``'features'``: it also reads the decoder features
+            going into ``conv_seg`` (concatenated to the logits before its
+            embedding) and still outputs a residual correction of the
+            logits. Not exportable to ``AxialRefineHead``; score its teacher
+            output with the training config's test loop.
         init_cfg: MMEngine init config.
 
     Example:
@@ -73,9 +79,10 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
                  axial: Optional[Dict] = None,
                  teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
                  mse: Optional[Dict] = DEFAULT_MSE,
+                 axial_input: str = 'logits',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.init_axial_branch(head, axial, teacher_ce, mse)
+        self.init_axial_branch(head, axial, teacher_ce, mse, axial_input)
 
     def prepare_from_student(self, model: nn.Module) -> None:
         """Hook the recorders on ``model``; build the connector and losses.

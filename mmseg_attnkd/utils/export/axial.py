@@ -74,6 +74,12 @@ def _distill_parts(cfg: Config, connector: str) -> Tuple[dict, str, dict]:
     distiller = model_cfg['distiller']
     dtype = str(distiller.get('type', '')).split('.')[-1]
     branch = _axial_branch_args(distiller)
+    if distiller.get('axial_input', 'logits') != 'logits':
+        raise ValueError(
+            f"the axial block was trained with axial_input="
+            f"{distiller['axial_input']!r} (it reads the decoder features), "
+            'which AxialRefineHead cannot feed; score its teacher output '
+            'with the training config and tools/test.py instead.')
     if branch is not None:
         head, axial = branch
     else:
