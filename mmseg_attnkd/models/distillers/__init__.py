@@ -8,6 +8,7 @@ from .connector_cache import ConnectorCacheMixin
 from .contiguous_records import ContiguousRecordsMixin, contiguous
 from .fused_stage_losses import FusedStageLossMixin
 from .logits_tap import LOGITS_TAP, logit_module, tap_head_logits
+from .module_io_recorder import ModuleInputOutputRecorder
 from .module_names import (closest_names_hint, missing_module_hint,
                            module_names)
 from .seg_configurable_distiller import SegConfigurableDistiller
@@ -17,8 +18,9 @@ from .stage_distiller import StageDistiller
 from .stage_specs import AUTO_PRESETS, auto_stages, make_side, parse_stages
 
 __all__ = [
-    'StageDistiller', 'SegConfigurableDistiller', 'AttnFDDistiller', 'auto_stages', 'AxialSelfDistiller',
-    'AttnFDAxialDistiller', 'AxialBranchMixin', 'ConnectorCacheMixin',
+    'StageDistiller', 'SegConfigurableDistiller', 'AttnFDDistiller',
+    'auto_stages', 'AxialSelfDistiller', 'AttnFDAxialDistiller',
+    'ModuleInputOutputRecorder', 'AxialBranchMixin', 'ConnectorCacheMixin',
     'FusedStageLossMixin', 'ContiguousRecordsMixin', 'contiguous',
     'find_logit_head', 'build_axial_connector', 'closest_names_hint',
     'missing_module_hint', 'module_names', 'probe_channels', 'record_sides',
