@@ -21,8 +21,8 @@ import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
 from mmseg_attnkd.utils import (build_segmentor, compare_keys, export_meta,
                                 extract_student_state_dict, get_state_dict,
                                 get_student_model_cfg, load_checkpoint_safely,
-                                load_config, make_plain_checkpoint,
-                                strip_training_state)
+                                half_floats, load_config,
+                                make_plain_checkpoint, strip_training_state)
 from mmseg_attnkd.release import model_zoo, publish
 
 
@@ -40,6 +40,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--student-only', action='store_true',
                    help='release only the student as a plain MMSeg model '
                    '(checked against the config\'s model.architecture)')
+    p.add_argument('--fp16', action='store_true',
+                   help='store floating-point weights as fp16 (half the '
+                   'size; score the released file with '
+                   'tools/misc/zoo_results.py to see the accuracy holds)')
+    p.add_argument('--release-config',
+                   help='config that loads the released file in plain MMSeg '
+                   '(the metafile Config; default: --config, or with '
+                   '--student-only the --student-config); the training '
+                   'config is kept as Metadata "Training Config"')
     p.add_argument('--metafile', help='metafile to update (default: '
                    'metafile.yml next to the config)')
     p.add_argument('--no-metafile', action='store_true',
@@ -88,6 +97,12 @@ def main(argv=None) -> dict:
     else:
         out = strip_training_state(checkpoint)
         get_state_dict(out)  # refuses a checkpoint without weights
+    if args.fp16:
+        if args.keep_training_state:
+            raise ValueError('--fp16 stores weights for inference; drop '
+                             '--keep-training-state.')
+        out = dict(out, state_dict=half_floats(get_state_dict(out)))
+        out['meta'] = dict(out.get('meta') or {}, weights_dtype='float16')
     saved = publish.save_published(out, args.out_dir, stem, args.timestamp)
     print(f'wrote {saved["path"]} (sha256 {saved["sha256"]})')
 
@@ -141,10 +156,20 @@ def main(argv=None) -> dict:
             model_cfg.get('architecture')))
     if args.student_baseline is not None:
         student['Metrics'] = {'mIoU': round(args.student_baseline, 2)}
+
+    def rel(path):
+        return osp.relpath(osp.abspath(path), osp.abspath(
+            args.repo_root)).replace(osp.sep, '/')
+
+    release_config = args.release_config or (
+        args.student_config if args.student_only else None)
+    if args.student_only and release_config is None:
+        raise ValueError('--student-only releases a plain MMSeg model: pass '
+                         '--release-config (or --student-config), the plain '
+                         'config that loads it.')
     entry = publish.build_metafile_entry(
         name=stem,
-        config=osp.relpath(osp.abspath(args.config),
-                           osp.abspath(args.repo_root)).replace(osp.sep, '/'),
+        config=rel(release_config or args.config),
         weights=url(saved['path']),
         metrics=metrics,
         collection=collection,
@@ -156,6 +181,8 @@ def main(argv=None) -> dict:
         training_resources=args.training_resources,
         teacher=teacher,
         student=student)
+    if release_config:
+        entry.setdefault('Metadata', {})['Training Config'] = rel(args.config)
     action = model_zoo.upsert_model(data, entry, dict(Name=collection))
     model_zoo.dump_metafile(data, metafile)
     print(f'{action} "{stem}" in {metafile}')

@@ -18,6 +18,10 @@ Metafiles follow the OpenMMLab/MMRazor schema::
           Crop Size: 512x1024
           Teacher: {Name: ..., Config: ..., Weights: ..., Metrics: {mIoU: ..}}
           Student: {Name: ..., Config: ..., Metrics: {mIoU: ..}}  # baseline
+          Training Config: configs/...  # when Config is the plain model's
+          Parameters: 786054            # of the released model
+          FLOPs: 1.2e9                  # one forward at the crop size
+          Training Time: 1234.5         # seconds
         Results:
           - Task: Semantic Segmentation
             Dataset: Cityscapes
@@ -27,7 +31,8 @@ Metafiles follow the OpenMMLab/MMRazor schema::
 
 README tables are generated from them between ``<!-- model-zoo:start -->``
 and ``<!-- model-zoo:end -->`` markers (:func:`update_readme`), so the
-numbers exist in exactly one place. Command-line only (see
+numbers exist in exactly one place: a table of the released models (with
+``Weights``), then one line linking the configs not trained here. Command-line only (see
 :mod:`mmseg_attnkd.release`).
 """
 import copy
@@ -44,7 +49,8 @@ from .markdown_blocks import replace_blocks
 
 __all__ = [
     'MARKER_START', 'MARKER_END', 'load_metafile', 'dump_metafile',
-    'upsert_model', 'find_metafiles', 'render_table', 'render_readme_block',
+    'upsert_model', 'find_metafiles', 'is_released', 'render_table',
+    'render_unreleased', 'render_readme_block',
     'update_readme', 'sync_readmes'
 ]
 
@@ -145,49 +151,94 @@ def _first_result(model: dict) -> dict:
     return results[0] if isinstance(results, list) else results
 
 
+def _number(meta: dict, key: str, scale: float = 1.0,
+            fmt: str = '{:.2f}') -> str:
+    value = meta.get(key)
+    if not isinstance(value, (int, float)):
+        return '-' if value in (None, '') else str(value)
+    return fmt.format(value / scale)
+
+
+def _gain(result: Optional[dict], baseline: Optional[dict],
+          metric: str) -> str:
+    a, b = (result or {}).get(metric), (baseline or {}).get(metric)
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return '-'
+    return f'{a - b:+.2f}'
+
+
+def is_released(model: dict) -> bool:
+    """Whether the entry has released weights (a ``Weights`` file/URL)."""
+    return bool(model.get('Weights'))
+
+
 def render_table(models: List[dict], metric: str = 'mIoU',
                  link_root: str = '') -> str:
-    """A Markdown results table, one row per model entry.
+    """A Markdown results table of released models, one row per entry.
 
-    Columns: teacher, student, dataset, crop size, iterations, teacher /
-    baseline-student / distilled-student ``metric``, config, download.
+    Columns: the model (its training config), teacher, dataset, crop size,
+    iterations, the baseline student's and the released model's test
+    ``metric`` and their difference, parameters (M), FLOPs (G, at the crop
+    size), training time (h), hardware, the config that loads the released
+    file, and the downloads.
 
     Args:
-        models: Metafile ``Models`` entries.
+        models: Released metafile ``Models`` entries (see
+            :func:`is_released`).
         metric: Metric name in ``Metrics``.
         link_root: Prefix for relative ``Config`` links (e.g. ``'../../'``
             for a README inside ``configs/<method>/``).
     """
-    head = ['Teacher', 'Student', 'Dataset', 'Crop size', 'Iters',
-            f'Teacher {metric}', f'Student {metric}',
-            f'Distilled {metric}', 'Config', 'Download']
+    head = ['Model', 'Teacher', 'Dataset', 'Crop size', 'Iters',
+            f'Baseline {metric}', f'{metric}', 'Gain', 'Params (M)',
+            'FLOPs (G)', 'Train time (h)', 'Hardware', 'Config',
+            'Download']
     lines = ['| ' + ' | '.join(head) + ' |',
              '|' + '|'.join([' --- '] * 2 + [' :---: '] * (len(head) - 2))
              + '|']
+
+    def link(text, path):
+        return _link(text, link_root + path if path and '://' not in path
+                     else path)
+
     for model in models:
         meta = model.get('Metadata') or {}
         teacher = meta.get('Teacher') or {}
         student = meta.get('Student') or {}
         result = _first_result(model)
         config = model.get('Config')
+        trained = meta.get('Training Config') or config
         downloads = [
             _link('model', model.get('Weights')),
             _link('log', model.get('Training Log'))
         ]
         row = [
+            link(model.get('Name') or _stem(trained) or '-', trained) or '-',
             teacher.get('Name') or _stem(teacher.get('Config')) or '-',
-            student.get('Name') or _stem(student.get('Config')) or '-',
             result.get('Dataset') or meta.get('Training Data') or '-',
             str(meta.get('Crop Size', '-')),
             str(meta.get('Iterations', '-')),
-            _metric(teacher.get('Metrics'), metric),
             _metric(student.get('Metrics'), metric),
             _metric(result.get('Metrics'), metric),
-            _link('config', link_root + config if config else None) or '-',
+            _gain(result.get('Metrics'), student.get('Metrics'), metric),
+            _number(meta, 'Parameters', 1e6),
+            _number(meta, 'FLOPs', 1e9),
+            _number(meta, 'Training Time', 3600.0, '{:.1f}'),
+            str(meta.get('Training Resources', '-')),
+            link('config', config) or '-',
             ' \\| '.join(d for d in downloads if d) or '-',
         ]
         lines.append('| ' + ' | '.join(_cell(c) for c in row) + ' |')
     return '\n'.join(lines)
+
+
+def render_unreleased(models: List[dict], link_root: str = '') -> str:
+    """One line linking the configs that have no released weights."""
+    links = [_link(m.get('Name') or _stem(m.get('Config')) or '?',
+                   link_root + m['Config']) for m in models
+             if m.get('Config')]
+    return (f'Configs, not trained here ({len(links)}): ' +
+            ', '.join(links) + '.') if links else ''
 
 
 def _cell(text: str) -> str:
@@ -221,8 +272,15 @@ def render_readme_block(metafiles: Dict[str, str],
             collections = data.get('Collections') or [{}]
             title = collections[0].get('Name') or method
             parts.append(f'### {title}\n')
-        parts.append(render_table(data['Models'], link_root=link_root))
-        parts.append('')
+        released = [m for m in data['Models'] if is_released(m)]
+        if released:
+            parts.append(render_table(released, link_root=link_root))
+            parts.append('')
+        others = render_unreleased(
+            [m for m in data['Models'] if not is_released(m)], link_root)
+        if others:
+            parts.append(others)
+            parts.append('')
     return '\n'.join(parts).strip('\n')
 
 

@@ -132,6 +132,8 @@ def _model(name, distilled, teacher=78.0, student=70.0):
         'Name': name, 'In Collection': 'CWD',
         'Config': f'configs/cwd/{name}.py',
         'Metadata': {'Crop Size': '512x1024', 'Iterations': 80000,
+                     'Parameters': 786054, 'FLOPs': 1.5e9,
+                     'Training Time': 1800.0, 'Training Resources': '1x CPU',
                      'Teacher': {'Name': 'R101', 'Metrics': {'mIoU': teacher}},
                      'Student': {'Name': 'R18', 'Metrics': {'mIoU': student}}},
         'Results': [{'Task': 'Semantic Segmentation', 'Dataset': 'Cityscapes',
@@ -143,8 +145,9 @@ def test_model_zoo_tables_follow_metafiles(tmp_path, zoo_tool):
     root = tmp_path / 'repo'
     (root / 'configs' / 'cwd').mkdir(parents=True)
     meta = root / 'configs' / 'cwd' / 'metafile.yml'
-    meta.write_text(yaml.safe_dump(_metafile([_model('a_b', 74.567)]),
-                                   sort_keys=False))
+    unreleased = dict(_model('u_v', None), Weights=None)
+    meta.write_text(yaml.safe_dump(
+        _metafile([_model('a_b', 74.567), unreleased]), sort_keys=False))
     readme = root / 'README.md'
     readme.write_text('# Zoo\n<!-- model-zoo:start -->\nstale\n'
                       '<!-- model-zoo:end -->\ntail\n')
@@ -160,10 +163,13 @@ def test_model_zoo_tables_follow_metafiles(tmp_path, zoo_tool):
     row = [ln for ln in text.splitlines() if '| R101 |' in ln]
     assert len(row) == 1
     cells = [c.strip() for c in row[0].strip('|').split('|')]
-    assert cells[:8] == ['R101', 'R18', 'Cityscapes', '512x1024', '80000',
-                         '78.00', '70.00', '74.57']
+    assert cells[:12] == ['[a_b](configs/cwd/a_b.py)', 'R101', 'Cityscapes',
+                          '512x1024', '80000', '70.00', '74.57', '+4.57',
+                          '0.79', '1.50', '0.5', '1x CPU']
     assert '[config](configs/cwd/a_b.py)' in row[0]
     assert '### CWD' in text
+    assert 'not trained here (1): [u_v](configs/cwd/u_v.py).' in text
+    assert '| [u_v]' not in text  # no row without weights
     # inside configs/<method>/ links go up to the repo root
     assert '[config](../../configs/cwd/a_b.py)' in method_readme.read_text()
 
@@ -191,3 +197,45 @@ def test_unknown_method_marker_names_close_match(tmp_path, zoo_tool):
 def test_repository_readmes_agree_with_metafiles(zoo_tool):
     """The committed README tables are what the metafiles generate."""
     assert zoo_tool.main(['--root', REPO, '--check']) == 0
+
+
+def test_publish_fp16_student_release_config(cwd_run, publisher, fake_repo,
+                                             tmp_path):
+    """An fp16 student-only release: half the bytes, loads into the fp32
+    student, and the metafile points at the plain config that loads it."""
+    import torch
+    from mmengine.config import Config
+    from mmseg_attnkd.testing import tiny_deeplabv3plus_cfg
+    from mmseg_attnkd.utils import build_segmentor
+    root, cfg = fake_repo
+    plain = root / 'configs' / 'cwd' / 'student.py'
+    Config(dict(model=tiny_deeplabv3plus_cfg(8, 4))).dump(str(plain))
+    common = [cwd_run['ckpt'], str(tmp_path / 'rel'), '--config', cfg,
+              '--student-only', '--repo-root', str(root), '--work-dir',
+              cwd_run['work_dir']]
+    with pytest.raises(ValueError, match='--release-config'):
+        publisher.main(common)
+    full = publisher.main(common + ['--no-metafile'])
+    res = publisher.main(common + ['--fp16', '--student-config', str(plain)])
+    pub = load_checkpoint_safely(res['path'])
+    state = pub['state_dict']
+    floats = [v for v in state.values() if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float16 for v in floats)
+    assert any(not v.is_floating_point() for v in state.values())  # BN count
+    assert pub['meta']['weights_dtype'] == 'float16'
+    assert osp.getsize(res['path']) < 0.6 * osp.getsize(full['path'])
+    student = build_segmentor(tiny_deeplabv3plus_cfg(8, 4)).eval()
+    student.load_state_dict(state)  # copied into the fp32 parameters
+    ref = build_segmentor(tiny_deeplabv3plus_cfg(8, 4)).eval()
+    ref.load_state_dict(load_checkpoint_safely(full['path'])['state_dict'])
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = student(x, None, 'tensor'), ref(x, None, 'tensor')
+    assert next(student.parameters()).dtype == torch.float32
+    assert (a.argmax(1) == b.argmax(1)).float().mean() > 0.99
+    torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)
+    entry = yaml.safe_load(open(root / 'configs' / 'cwd' /
+                                'metafile.yml'))['Models'][0]
+    assert entry['Config'] == 'configs/cwd/student.py'
+    assert entry['Metadata']['Training Config'] == \
+        f'configs/cwd/{osp.basename(cfg)}'

@@ -16,7 +16,7 @@ from .loading import (TRUSTED_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
 from .state_dict import (KEPT_META_KEYS, STUDENT_PREFIX, TRAINING_STATE_KEYS,
                          KeyReport, compare_keys, export_meta,
                          extract_student_state_dict, get_state_dict,
-                         make_plain_checkpoint, select_prefix,
+                         half_floats, make_plain_checkpoint, select_prefix,
                          strip_training_state, student_state_dict_for)
 
 __all__ = [
@@ -27,5 +27,5 @@ __all__ = [
     'load_segmentor_weights', 'KEPT_META_KEYS', 'STUDENT_PREFIX',
     'TRAINING_STATE_KEYS', 'KeyReport', 'compare_keys', 'export_meta',
     'extract_student_state_dict', 'get_state_dict', 'make_plain_checkpoint',
-    'select_prefix', 'strip_training_state', 'student_state_dict_for'
+    'half_floats', 'select_prefix', 'strip_training_state', 'student_state_dict_for'
 ]

@@ -17,6 +17,7 @@ __all__ = [
     'STUDENT_PREFIX', 'TRAINING_STATE_KEYS', 'KEPT_META_KEYS', 'KeyReport',
     'get_state_dict', 'select_prefix', 'extract_student_state_dict',
     'compare_keys', 'make_plain_checkpoint', 'strip_training_state',
+    'half_floats',
     'export_meta', 'student_state_dict_for'
 ]
 
@@ -119,6 +120,32 @@ def make_plain_checkpoint(state_dict: Dict[str, torch.Tensor],
     clean = OrderedDict(
         (k, v.detach().cpu().contiguous()) for k, v in state_dict.items())
     return dict(meta=dict(meta or {}), state_dict=clean)
+
+
+def half_floats(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict':
+    """``state_dict`` with its fp32/fp64 tensors stored as fp16.
+
+    For releases: half the bytes, and ``load_state_dict`` copies them back
+    into an fp32 model (integer buffers such as BN's
+    ``num_batches_tracked`` stay as they are). Whether the accuracy holds
+    is measured on the released file, not assumed.
+
+    Raises:
+        ValueError: A value exceeds the fp16 range (it would load as inf).
+    """
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if value.is_floating_point() and value.dtype != torch.float16:
+            half = value.detach().to(torch.float16)
+            if not torch.isfinite(half).all() and \
+                    torch.isfinite(value).all():
+                raise ValueError(
+                    f'{key} holds values beyond the fp16 range (max |x| '
+                    f'{value.abs().max().item():.3g}); publish without '
+                    '--fp16.')
+            value = half
+        out[key] = value
+    return out
 
 
 #: Top-level checkpoint entries that only matter to resume training.
