@@ -14,6 +14,7 @@ from bench import accuracy, camvid_arms
 from bench.camvid.arms import ARMS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REFINE = 'axial-refine_deeplabv3plus_r18-w16-d16_1xb8-2k_camvid-240x180.py'
 RUNTIME_KEYS = ('custom_imports', 'default_scope', 'train_dataloader',
                 'val_dataloader', 'test_dataloader', 'optim_wrapper',
                 'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
@@ -54,7 +55,8 @@ def test_every_protocol_model_has_a_config():
     assert set(camvid_arms.MAIN_ARMS) - {'sd_detach'} <= set(ARMS)
     on_disk = {osp.basename(p) for p in __import__('glob').glob(
         osp.join(REPO, 'configs', 'camvid240', '[!_]*.py'))}
-    assert on_disk == set(ARMS.values())
+    # plus the axial SD run's teacher output as a plain model (released)
+    assert on_disk == set(ARMS.values()) | {REFINE}
 
 
 @pytest.mark.parametrize('arm', sorted(ARMS))
@@ -79,3 +81,17 @@ def test_config_equals_what_the_protocol_trains(arm):
     if 'teacher_ckpt' in model:
         stem = osp.splitext(ARMS['teacher'])[0]
         assert model['teacher_ckpt'] == f'work_dirs/{stem}/iter_6000.pth'
+
+
+def test_teacher_output_config_is_what_the_axial_export_writes():
+    """The released teacher-output model's config equals the model
+    ``convert_axial_ckpt_to_refine_head.py`` derives from the axial SD
+    training config, so the converted weights load into it."""
+    from mmengine.config import Config
+    from mmseg_attnkd.utils import axial_refine_model_cfg
+    sd = Config.fromfile(osp.join(REPO, 'configs', 'camvid240', ARMS['sd']))
+    refine = Config.fromfile(osp.join(REPO, 'configs', 'camvid240', REFINE))
+    axial = dict(sd.model.distiller.axial.to_dict(), in_channels=11)
+    want = axial_refine_model_cfg(sd.model.architecture.to_dict(),
+                                  'decode_head', axial)
+    assert refine.model.to_dict() == want
