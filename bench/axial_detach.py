@@ -29,7 +29,7 @@ STUDENT_CONFIG = osp.join(REPO, 'configs', 'demo',
 
 
 def train(work_dir: str, detach: bool, seed: int, iters: int) -> str:
-    from tools.demo import schedule_options
+    from mmseg_attnkd.utils import schedule_options
     ckpt = osp.join(work_dir, f'iter_{iters}.pth')
     if osp.isfile(ckpt):
         return ckpt

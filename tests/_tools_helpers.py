@@ -1,9 +1,9 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""Helpers for the tool tests (imported by conftest and test modules)."""
+"""Helpers for the tests that import a tool script (tools is no package)."""
 import importlib.util
 import os.path as osp
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def load_tool(relpath: str):
