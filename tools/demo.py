@@ -52,7 +52,7 @@ CONFIGS = dict(
 STAGES = ('baseline', 'attnfd', 'axial_sd')
 TEACHER_CKPT = osp.join(
     'demo', 'checkpoints', 'camvid240_deeplabv3plus-r18-w32-d8_teacher.pth')
-TEACHER_COMMAND = ('python bench/accuracy.py --protocol cpu --data-root '
+TEACHER_COMMAND = ('python bench/accuracy/run.py --protocol cpu --data-root '
                    '<CamVid SegNet folder>')
 #: The teacher attention fitted on TEACHER_CKPT (AttnFD's default mode).
 TEACHER_ATTENTION = osp.join(
