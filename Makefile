@@ -64,7 +64,7 @@ demo: setup
 	$(PY) tools/demo.py
 
 bench-quick: setup
-	$(PY) bench/run_quick.py
+	$(PY) bench/quick/run.py
 
 clean-venv:
 	rm -rf $(VENV)

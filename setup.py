@@ -36,7 +36,8 @@ setup(
     long_description=long_description,
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'bench')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'bench', 'bench.*')),
     include_package_data=True,
     python_requires='>=3.8',
     # torch and mmcv (built with ops) are installed beforehand; see README.

@@ -6,9 +6,13 @@ import sys
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # make ``tools`` importable as a package
-    sys.path.insert(0, REPO_ROOT)
+TESTS_DIR = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(TESTS_DIR)
+# ``bench`` (a package of the repository, not installed) and
+# ``_tools_helpers`` (loads a script of ``tools/``, which is no package)
+for _path in (REPO_ROOT, TESTS_DIR):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 import mmseg_attnkd  # noqa: E402,F401  (compat fixes + registration)
 

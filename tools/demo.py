@@ -36,6 +36,9 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from mmseg_attnkd.utils.config.options import (data_root_options,
+                                               schedule_options)
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CFG = osp.join(REPO, 'configs', 'demo')
 CONFIGS = dict(
@@ -49,7 +52,7 @@ CONFIGS = dict(
 STAGES = ('baseline', 'attnfd', 'axial_sd')
 TEACHER_CKPT = osp.join(
     'demo', 'checkpoints', 'camvid240_deeplabv3plus-r18-w32-d8_teacher.pth')
-TEACHER_COMMAND = ('python bench/accuracy.py --protocol cpu --data-root '
+TEACHER_COMMAND = ('python bench/accuracy/run.py --protocol cpu --data-root '
                    '<CamVid SegNet folder>')
 #: The teacher attention fitted on TEACHER_CKPT (AttnFD's default mode).
 TEACHER_ATTENTION = osp.join(
@@ -88,27 +91,6 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------
 def stage_checkpoint(work_dir: str, iters: int) -> str:
     return osp.join(work_dir, f'iter_{iters}.pth')
-
-
-def data_root_options(data_root: str) -> List[str]:
-    """--cfg-options that point every dataloader at ``data_root``."""
-    return [
-        f'{loader}.dataset.data_root={data_root}'
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    ]
-
-
-def schedule_options(iters: int, data_root: str) -> List[str]:
-    """--cfg-options that set the schedule length and the data location."""
-    warmup = max(min(20, iters // 5), 1)
-    return [
-        f'train_cfg.max_iters={iters}',
-        f'train_cfg.val_interval={iters}',
-        f'param_scheduler.0.end={warmup}',
-        f'param_scheduler.1.begin={warmup}',
-        f'param_scheduler.1.end={iters}',
-        f'default_hooks.checkpoint.interval={max(iters // 3, 1)}',
-    ] + data_root_options(data_root)
 
 
 def initial_weights(seed: int, args) -> str:

@@ -27,7 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench import common, stats  # noqa: E402
+from bench.lib import common, stats  # noqa: E402
 from bench.camvid.run import FIT_ITERS  # noqa: E402
 
 #: Method families whose candidates are chosen between on val.

@@ -39,7 +39,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench import common, runs  # noqa: E402
+from bench.lib import common, runs  # noqa: E402
 from bench.camvid.arms import ARMS, V2_ARMS, arm_config  # noqa: E402
 
 NAME = 'camvid_v2_cpu'
@@ -179,7 +179,7 @@ class Study:
         print(f'[camvid] {key}: {iters} iterations', flush=True)
         record = runs.train_run(osp.join(self.root, key), cfg, info)
         if arm == 'teacher':  # its weights alone: what the students read
-            from bench.accuracy import plain_teacher
+            from bench.lib.teacher import plain_teacher
             record.update(plain_teacher(record['checkpoint'],
                                         osp.join(self.root, key)))
         self.records[key] = record

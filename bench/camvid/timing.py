@@ -29,7 +29,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench import common, timing  # noqa: E402
+from bench.lib import common, timing  # noqa: E402
 from bench.camvid.arms import ARMS, V2_ARMS, arm_config  # noqa: E402
 
 NAME = 'camvid_steptimes_cpu'

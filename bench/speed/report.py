@@ -3,8 +3,9 @@
 import os.path as osp
 from typing import Dict, List, Optional
 
-from bench import common
-from bench.timing import Interval, format_ci, median_ci, ratio_ci, verdict
+from bench.lib import common
+from bench.lib.timing import (Interval, format_ci, median_ci, ratio_ci,
+                              verdict)
 
 __all__ = ['write', 'render', 'pair_rows']
 

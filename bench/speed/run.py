@@ -42,7 +42,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench import common, timing  # noqa: E402
+from bench.lib import common, timing  # noqa: E402
 from bench.speed import report  # noqa: E402
 from bench.speed.arms import ARMS, PAIRS, SCALES  # noqa: E402
 

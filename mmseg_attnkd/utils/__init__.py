@@ -21,9 +21,10 @@ from .checkpoint import (TRUSTED_CHECKPOINT_GLOBALS, KeyReport,
                          save_checkpoint_atomic, select_prefix, strip_training_state,
                          student_state_dict_for)
 from .config import (adapt_cfg_to_environment, build_distill_model,
-                     build_segmentor, get_student_model_cfg,
+                     build_segmentor, data_root_options,
+                     get_student_model_cfg,
                      get_teacher_model_cfg, is_distill_cfg, load_config,
-                     replace_sync_bn, resolve_model_cfg,
+                     replace_sync_bn, resolve_model_cfg, schedule_options,
                      skip_fitted_attention)
 from .distributed import destroy_distributed, exit_after_distributed_run
 from .export import (axial_refine_model_cfg, convert_axial_state_dict,
@@ -42,6 +43,7 @@ __all__ = [
     'convert_kd_checkpoint_to_student', 'load_config', 'is_distill_cfg',
     'resolve_model_cfg', 'get_student_model_cfg', 'get_teacher_model_cfg',
     'build_segmentor', 'build_distill_model', 'skip_fitted_attention',
+    'data_root_options', 'schedule_options',
     'axial_refine_model_cfg',
     'convert_axial_state_dict', 'export_axial_refine', 'nonfinite_losses',
     'nonfinite_message'

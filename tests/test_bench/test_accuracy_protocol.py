@@ -6,10 +6,14 @@ import os.path as osp
 import pytest
 import torch
 
-from bench import accuracy, common, runs
-from bench import camvid_arms as arms
+from bench.accuracy import arms as acc_arms
+from bench.accuracy import protocol as acc_protocol
+from bench.accuracy import records as acc_records
+from bench.accuracy import render as acc_render
+from bench.accuracy import run as acc_run
+from bench.lib import common, runs
 
-TINY = dict(arms.PROTOCOLS['cpu'], crop=(32, 48),
+TINY = dict(acc_arms.PROTOCOLS['cpu'], crop=(32, 48),
             student=dict(width=8, output_stride=16),
             teacher=dict(width=16, output_stride=8))
 
@@ -17,7 +21,7 @@ TINY = dict(arms.PROTOCOLS['cpu'], crop=(32, 48),
 @pytest.fixture(scope='module')
 def teacher_ckpt(tmp_path_factory):
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-    model = common.build_model(arms.teacher_cfg(TINY), seed=3)
+    model = common.build_model(acc_arms.teacher_cfg(TINY), seed=3)
     torch.save(dict(state_dict=model.state_dict()), path)
     return str(path)
 
@@ -29,17 +33,18 @@ def _student_state(model):
 
 def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt):
     seed = 1  # another seed's init differs (checked at the end)
-    init = runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY), seed)
-    assert runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY),
+    init = runs.paired_init_path(str(tmp_path), acc_arms.student_cfg(TINY),
+                                 seed)
+    assert runs.paired_init_path(str(tmp_path), acc_arms.student_cfg(TINY),
                                  seed) == init  # saved once
     want = torch.load(init, weights_only=True)['state_dict']
     checked = 0
     for arm in ('baseline', 'ce2', 'kd', 'cwd', 'attnfd', 'sd', 'sd_detach',
                 'attnfd_sd'):
         # the tiny teacher has no fitted attention file: a random one
-        cfg, _ = arms.arm_model(
+        cfg, _ = acc_arms.arm_model(
             arm, TINY, init, teacher_ckpt, {},
-            attnfd=dict(arms.ATTNFD_DEFAULT, teacher_attention='random'))
+            attnfd=dict(acc_arms.ATTNFD_DEFAULT, teacher_attention='random'))
         # a different global seed per arm: the init must not depend on it
         model = common.build_model(cfg, seed=100 + checked)
         got = _student_state(model)
@@ -47,7 +52,7 @@ def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt):
         for key, value in want.items():
             torch.testing.assert_close(got[key], value, msg=f'{arm} {key}')
         checked += 1
-    other = runs.paired_init_path(str(tmp_path), arms.student_cfg(TINY),
+    other = runs.paired_init_path(str(tmp_path), acc_arms.student_cfg(TINY),
                                   seed + 10)
     other_state = torch.load(other, weights_only=True)['state_dict']
     assert not torch.equal(other_state['backbone.stem.0.weight'],
@@ -55,37 +60,38 @@ def test_every_arm_starts_from_the_same_student(tmp_path, teacher_ckpt):
 
 
 def test_arm_configs_differ_only_where_the_arm_says(teacher_ckpt):
-    base, _ = arms.arm_model('baseline', TINY, 'init.pth', None, {})
-    ce2, _ = arms.arm_model('ce2', TINY, 'init.pth', None, {})
+    base, _ = acc_arms.arm_model('baseline', TINY, 'init.pth', None, {})
+    ce2, _ = acc_arms.arm_model('ce2', TINY, 'init.pth', None, {})
     assert ce2['decode_head']['loss_decode']['loss_weight'] == 2.0
     ce2['decode_head']['loss_decode']['loss_weight'] = 1.0
     assert ce2 == base
-    twice, factor = arms.arm_model('baseline_2x', TINY, 'init.pth', None, {})
+    twice, factor = acc_arms.arm_model('baseline_2x', TINY, 'init.pth', None,
+                                       {})
     assert factor == 2 and twice == base
-    sd, _ = arms.arm_model('sd', TINY, 'init.pth', None, {},
+    sd, _ = acc_arms.arm_model('sd', TINY, 'init.pth', None, {},
                            sd=dict(target='logits', mse_weight=0.3,
                                    detach_input=False))
     assert sd['architecture'] == base
     assert sd['distiller']['mse']['target'] == 'logits'
-    det, _ = arms.arm_model('sd_detach', TINY, 'init.pth', None, {})
+    det, _ = acc_arms.arm_model('sd_detach', TINY, 'init.pth', None, {})
     assert det['distiller']['axial']['detach_input'] is True
-    fitted, _ = arms.arm_model(
+    fitted, _ = acc_arms.arm_model(
         'attnfd', TINY, 'init.pth', teacher_ckpt, {False: 'fit.pth'},
-        attnfd=dict(arms.ATTNFD_DEFAULT, teacher_attention='fitted'))
+        attnfd=dict(acc_arms.ATTNFD_DEFAULT, teacher_attention='fitted'))
     assert fitted['distiller']['teacher_attention_ckpt'] == 'fit.pth'
     assert fitted['architecture'] == base
 
 
 def test_ablation_names_are_unique_and_parse_back():
-    names = arms.ablation_names()
+    names = acc_arms.ablation_names()
     assert len(names) == len(set(names))
-    cfg, _ = arms.arm_model(names[0], TINY, None, 'x.pth',
+    cfg, _ = acc_arms.arm_model(names[0], TINY, None, 'x.pth',
                             {False: 'fit.pth'})
     assert cfg['distiller']['type'] == 'AttnFDDistiller'
 
 
 def test_dry_run_writes_loadable_configs(tmp_path, capsys):
-    results = accuracy.main([
+    results = acc_run.main([
         '--dry-run', '--seeds', '0', '--iters', '4', '--teacher-iters', '4',
         '--work-root', str(tmp_path), '--arms', 'baseline', 'kd', 'sd',
         '--data-cache', str(tmp_path / 'data')
@@ -95,20 +101,20 @@ def test_dry_run_writes_loadable_configs(tmp_path, capsys):
     with runs.driver_lock(str(tmp_path / 'cpu'), 'the first driver'):
         with pytest.raises(SystemExit, match=r'in use by the first driver '
                            r'\(pid \d+\); wait for it'):
-            accuracy.main(['--dry-run', '--seeds', '0', '--arms', 'baseline',
+            acc_run.main(['--dry-run', '--seeds', '0', '--arms', 'baseline',
                            '--work-root', str(tmp_path),
                            '--data-cache', str(tmp_path / 'data')])
     capsys.readouterr()
     with pytest.raises(SystemExit, match='2'):
-        accuracy.parse_args(['--arms', 'nope'])
+        acc_run.parse_args(['--arms', 'nope'])
     assert "error: unknown arms ['nope']" in capsys.readouterr().err
-    args = accuracy.parse_args(['--attnfd', 'loss_weight=8',
+    args = acc_run.parse_args(['--attnfd', 'loss_weight=8',
                                 'spatial_norm=1'])
-    assert args.attnfd == dict(arms.ATTNFD_DEFAULT, loss_weight=8.0,
+    assert args.attnfd == dict(acc_arms.ATTNFD_DEFAULT, loss_weight=8.0,
                                spatial_norm=True)
-    assert copy.deepcopy(args.sd) == arms.SD_DEFAULT
+    assert copy.deepcopy(args.sd) == acc_arms.SD_DEFAULT
     assert args.proto['grid'] == 'small'  # the CPU protocol's own
-    assert accuracy.parse_args(['--grid', 'full']).proto['grid'] == 'full'
+    assert acc_run.parse_args(['--grid', 'full']).proto['grid'] == 'full'
 
 
 def test_driver_lock_is_released_with_its_holder(tmp_path):
@@ -157,7 +163,7 @@ def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
     weights = teachers / 'teacher.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(2))), weights)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
-    args = accuracy.parse_args([
+    args = acc_run.parse_args([
         '--out-dir', str(tmp_path / 'results'), '--work-root',
         str(tmp_path / 'work'), '--data-cache', str(data), '--teacher-dir',
         str(teachers)
@@ -170,7 +176,7 @@ def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
         str(tmp_path / 'results' / 'accuracy_cpu.json'),
         dict(meta=dict(proto=args.proto, teacher_iters=args.teacher_iters),
              runs=[base, teacher]))
-    state = accuracy.Protocol(args)
+    state = acc_protocol.Protocol(args)
     out = tmp_path / 'r.json'
     got = state.restore(dict(arm='baseline', seed=1, iters=args.iters,
                              protocol='cpu'), str(out))
@@ -189,16 +195,16 @@ def test_finished_runs_are_restored_from_the_committed_results(tmp_path):
     assert state.restore(dict(arm='teacher', seed=0,
                               iters=args.teacher_iters), str(out)) is None
     # a changed protocol restores nothing
-    args2 = accuracy.parse_args([
+    args2 = acc_run.parse_args([
         '--out-dir', str(tmp_path / 'results'), '--batch', '4'
     ])
-    assert accuracy.committed_runs(args2) == {}
+    assert acc_protocol.committed_runs(args2) == {}
 
 
 def test_fit_cache_key_follows_the_teacher_weights_not_its_path():
     def key(path, sha, spatial_norm=False):
-        model = arms.fit_model(TINY, path, spatial_norm)
-        return accuracy.fit_key(model, 500, dict(checkpoint=path,
+        model = acc_arms.fit_model(TINY, path, spatial_norm)
+        return acc_protocol.fit_key(model, 500, dict(checkpoint=path,
                                                  plain_sha256=sha))
 
     same = key('cache/teacher/iter_6000.pth', 'ab' * 32)
@@ -206,8 +212,11 @@ def test_fit_cache_key_follows_the_teacher_weights_not_its_path():
     assert key('cache/teacher/iter_6000.pth', 'cd' * 32) != same
     assert key('cache/teacher/iter_6000.pth', 'ab' * 32, True) != same
     # without a recorded checksum the path is all that names the teacher
-    assert accuracy.fit_key(arms.fit_model(TINY, 'a.pth', False), 500, {}) \
-        != accuracy.fit_key(arms.fit_model(TINY, 'b.pth', False), 500, {})
+    key_a = acc_protocol.fit_key(acc_arms.fit_model(TINY, 'a.pth', False),
+                                 500, {})
+    key_b = acc_protocol.fit_key(acc_arms.fit_model(TINY, 'b.pth', False),
+                                 500, {})
+    assert key_a != key_b
 
 
 def test_a_run_folder_keeps_the_settings_it_started_with(tmp_path):
@@ -222,12 +231,11 @@ def test_a_run_folder_keeps_the_settings_it_started_with(tmp_path):
 
 
 def test_the_val_choice_waits_for_every_ablation_run():
-    from bench import accuracy
     results = [dict(arm='a', seed=0), dict(arm='b', seed=0),
                dict(arm='a', seed=1)]
-    assert accuracy.missing_runs(['a', 'b'], [0, 1], results) == [
+    assert acc_records.missing_runs(['a', 'b'], [0, 1], results) == [
         'b seed 1']
-    assert accuracy.missing_runs(['a'], [0, 1], results) == []
+    assert acc_records.missing_runs(['a'], [0, 1], results) == []
 
 
 def test_package_defaults_are_the_val_choice_of_the_committed_results():
@@ -236,17 +244,16 @@ def test_package_defaults_are_the_val_choice_of_the_committed_results():
     import inspect
     import json
 
-    from bench import accuracy_report
     from mmseg_attnkd.models.connectors.axial_connector import AxialConnector
     from mmseg_attnkd.models.distillers import AttnFDDistiller
     from mmseg_attnkd.models.distillers.axial_branch import DEFAULT_MSE
     with open(osp.join(common.RESULTS_DIR, 'accuracy_cpu.json')) as f:
         data = json.load(f)
     proto = data['meta']['proto']
-    names = arms.ablation_names(proto['grid'])
-    assert accuracy.missing_runs(names, proto['ablation_seeds'],
+    names = acc_arms.ablation_names(proto['grid'])
+    assert acc_records.missing_runs(names, proto['ablation_seeds'],
                                  data['runs']) == []
-    chosen = accuracy_report.choose_on_val(data['runs'])
+    chosen = acc_records.choose_on_val(data['runs'])
     params = inspect.signature(AttnFDDistiller).parameters
     assert chosen['attnfd'] == {
         key: params[key].default
@@ -260,22 +267,21 @@ def test_package_defaults_are_the_val_choice_of_the_committed_results():
 
 
 def test_the_settings_line_names_the_choice_not_the_placeholder():
-    from bench import accuracy_report
-    grid = arms.attnfd_ablation('small')
-    results = [dict(arm=arms.attnfd_name(s), seed=0, val_final=40.0 + i)
+    grid = acc_arms.attnfd_ablation('small')
+    results = [dict(arm=acc_arms.attnfd_name(s), seed=0, val_final=40.0 + i)
                for i, s in enumerate(grid)]
-    results += [dict(arm=arms.sd_name(s), seed=0, val_final=30.0 - i)
-                for i, s in enumerate(arms.sd_ablation('small'))]
+    results += [dict(arm=acc_arms.sd_name(s), seed=0, val_final=30.0 - i)
+                for i, s in enumerate(acc_arms.sd_ablation('small'))]
     meta = dict(argv=['--protocol', 'cpu', '--choose-on-val'],
                 proto=dict(grid='small', ablation_seeds=[0]),
-                attnfd=dict(arms.ATTNFD_DEFAULT, loss_weight=99.0),
-                sd=arms.SD_DEFAULT, chosen=None)
-    line = accuracy_report.settings_line(results, meta)
+                attnfd=dict(acc_arms.ATTNFD_DEFAULT, loss_weight=99.0),
+                sd=acc_arms.SD_DEFAULT, chosen=None)
+    line = acc_render.settings_line(results, meta)
     assert str(grid[-1]) in line and "the ablation's choice" in line
     assert '99.0' not in line
     # an unfinished ablation names no choice yet
     assert 'when the ablation has finished' in \
-        accuracy_report.settings_line(results[1:], meta)
+        acc_render.settings_line(results[1:], meta)
     # recorded by the protocol (or no val choice): the meta's settings
     meta['chosen'] = dict(attnfd=grid[-1])
-    assert '99.0' in accuracy_report.settings_line(results, meta)
+    assert '99.0' in acc_render.settings_line(results, meta)

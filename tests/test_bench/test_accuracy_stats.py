@@ -5,8 +5,14 @@ import statistics
 
 import pytest
 
-from bench import accuracy_report, stats
-from bench import camvid_arms as arms
+from bench.accuracy import arms as acc_arms
+from bench.accuracy import plot as acc_plot
+from bench.accuracy import records as acc_records
+from bench.accuracy import render as acc_render
+from bench.accuracy import report as acc_report
+from bench.accuracy import tables as acc_tables
+from bench.accuracy import targets as acc_targets
+from bench.lib import stats
 
 
 def test_mean_std_skips_missing_values():
@@ -65,13 +71,13 @@ def _run(arm, seed, val, test, **extra):
 
 
 def test_choose_on_val_picks_best_mean_val_never_test():
-    grid = arms.attnfd_ablation()
-    a, b = arms.attnfd_name(grid[0]), arms.attnfd_name(grid[1])
+    grid = acc_arms.attnfd_ablation()
+    a, b = acc_arms.attnfd_name(grid[0]), acc_arms.attnfd_name(grid[1])
     results = [
         _run(a, 0, val=40.0, test=99.0), _run(a, 1, val=41.0, test=99.0),
         _run(b, 0, val=45.0, test=1.0), _run(b, 1, val=44.0, test=1.0)
     ]
-    chosen = accuracy_report.choose_on_val(results)
+    chosen = acc_records.choose_on_val(results)
     assert chosen['attnfd'] == grid[1]
     assert chosen['attnfd_scores'] == {a: 40.5, b: 44.5}
     assert chosen['sd'] is None
@@ -88,9 +94,9 @@ def test_targets_and_teacher_output_pseudo_arm():
                             teacher_output_val_mIoU=b + 1.0))
         results.append(_run('ce2', seed, b, b + 0.2))
         results.append(_run('sd_detach', seed, b, b + 0.5 - seed))
-    table = accuracy_report.by_arm(results)
-    assert 'sd' + accuracy_report.TEACHER_OUTPUT in table
-    lines = accuracy_report.target_lines(table, 100)
+    table = acc_records.by_arm(results)
+    assert 'sd' + acc_records.TEACHER_OUTPUT in table
+    lines = acc_targets.target_lines(table, 100)
     text = '\n'.join(lines)
     assert 'teacher test mIoU >= baseline + 8' in text
     attnfd = [x for x in lines if x.startswith('AttnFD - baseline >=')][0]
@@ -102,8 +108,8 @@ def test_targets_and_teacher_output_pseudo_arm():
     # AttnFD >= KD met by a mean of +0.33 whose interval includes 0
     kd = [_run('kd', seed, 0.0, t) for seed, t in enumerate((42.0, 44.5,
                                                              41.0))]
-    table = accuracy_report.by_arm(results + kd)
-    kd_line = [x for x in accuracy_report.target_lines(table, 100)
+    table = acc_records.by_arm(results + kd)
+    kd_line = [x for x in acc_targets.target_lines(table, 100)
                if x.startswith('AttnFD >= KD')][0]
     assert kd_line.endswith(
         '-> met by the mean only (the 95% interval includes 0)')
@@ -118,7 +124,7 @@ def test_paired_diff_skips_non_finite_values():
 def test_every_comparison_is_paired_with_its_time_ratio():
     results, meta = [], dict(chosen={'attnfd': {}},
                              proto=dict(ablation_seeds=[0, 1]),
-                             attnfd=arms.attnfd_ablation('small')[-1])
+                             attnfd=acc_arms.attnfd_ablation('small')[-1])
     for seed in range(3):
         results += [_run('baseline', seed, 40.0, 40.0 + seed),
                     _run('baseline_2x', seed, 41.0, 41.0 + seed,
@@ -127,7 +133,7 @@ def test_every_comparison_is_paired_with_its_time_ratio():
                     _run('attnfd', seed, 42.0, 42.0 + seed + 0.1 * seed,
                          sec_per_iter=0.2),
                     _run('sd', seed, 41.0, 40.5 + seed, sec_per_iter=0.15)]
-    lines = accuracy_report.target_lines(accuracy_report.by_arm(results),
+    lines = acc_targets.target_lines(acc_records.by_arm(results),
                                          100, meta)
     kd = [x for x in lines if x.startswith('AttnFD >= KD')][0]
     # paired: +0.5, +0.6, +0.7 -> an interval, not a comparison of means
@@ -151,14 +157,14 @@ def test_saving_keeps_the_finished_runs_of_earlier_invocations(tmp_path):
     meta = dict(protocol='cpu', iters=100, teacher_iters=300)
     path.write_text(json.dumps(dict(meta=meta, runs=earlier)))
     now = [_run('kd', 0, 42.0, 41.0), _run('at', 0, 41.0, 40.5)]
-    runs = accuracy_report.merged_runs(str(path), now, meta)
+    runs = acc_report.merged_runs(str(path), now, meta)
     assert [(r['arm'], r['seed']) for r in runs] == [
         ('kd', 0), ('at', 0), ('baseline', 0)]
     assert runs[0]['test_mIoU'] == 41.0  # this invocation's run wins
-    assert accuracy_report.merged_runs(str(tmp_path / 'none.json'),
+    assert acc_report.merged_runs(str(tmp_path / 'none.json'),
                                        now) == now
     # another schedule's file is not mixed in
-    assert accuracy_report.merged_runs(str(path), now,
+    assert acc_report.merged_runs(str(path), now,
                                        dict(meta, iters=200)) == now
 
 
@@ -173,20 +179,20 @@ def test_extra_arms_keep_the_main_command_and_choice(tmp_path):
     extra = dict(main, argv=['--arms', 'at', '--seeds', '0'], chosen=None,
                  wall_h=1.5, machine=machine, failed=[])
     teacher = dict(_run('teacher', 0, 50.0, 49.0), restored_from='x.json')
-    meta = accuracy_report.merged_meta(
+    meta = acc_report.merged_meta(
         str(path), extra, [teacher, _run('at', 0, 41.0, 40.0)])
     assert meta['argv'] == main['argv'] and meta['chosen'] == main['chosen']
     assert meta['extra_invocations'] == [dict(
         argv=extra['argv'], machine=machine, wall_h=1.5, failed=[])]
     # rerunning it replaces its entry instead of adding one
     path.write_text(json.dumps(dict(meta=meta, runs=[])))
-    again = accuracy_report.merged_meta(str(path), dict(extra, wall_h=0.5),
+    again = acc_report.merged_meta(str(path), dict(extra, wall_h=0.5),
                                         [_run('at', 0, 41.0, 40.0)])
     assert [e['wall_h'] for e in again['extra_invocations']] == [0.5]
-    assert 'Extra arms: `python bench/accuracy.py --arms at --seeds 0` ' \
-        '(last invoked for 0.50 h).' in accuracy_report._extra_text(again)
+    assert 'Extra arms: `python bench/accuracy/run.py --arms at --seeds 0` ' \
+        '(last invoked for 0.50 h).' in acc_render._extra_text(again)
     # a main arm trained: this invocation's meta is the truth
-    assert accuracy_report.merged_meta(
+    assert acc_report.merged_meta(
         str(path), extra, [_run('kd', 0, 41.0, 40.0)]) == extra
 
 
@@ -199,22 +205,22 @@ def test_time_ratio_uses_the_seeds_timed_on_one_cpu(tmp_path):
             _run('attnfd', 1, 42.0, 42.0, sec_per_iter=0.4)]
     fast, slow = dict(cpu='Fast', cores=2), dict(cpu='Slow', cores=2)
     out = str(tmp_path)
-    ledger = accuracy_report.record_machines(out, 'cpu', runs[:3], fast)
+    ledger = acc_records.record_machines(out, 'cpu', runs[:3], fast)
     assert sorted(ledger) == ['attnfd seed 0', 'baseline_2x seed 0',
                               'baseline_2x seed 1']
     # a later machine records only the runs it added; earlier entries stay
-    ledger = accuracy_report.record_machines(out, 'cpu', runs, slow)
+    ledger = acc_records.record_machines(out, 'cpu', runs, slow)
     assert ledger['attnfd seed 1'] == 'Slow, 2 cores'
     assert ledger['attnfd seed 0'] == 'Fast, 2 cores'
-    assert accuracy_report.record_machines(out, 'cpu', runs) == ledger
-    table = accuracy_report.by_arm(
-        [dict(r, timed_on=ledger[accuracy_report.run_name(r)])
+    assert acc_records.record_machines(out, 'cpu', runs) == ledger
+    table = acc_records.by_arm(
+        [dict(r, timed_on=ledger[acc_records.run_name(r)])
          for r in runs])
-    note = accuracy_report._time_note(table, 'attnfd', 'baseline_2x')
+    note = acc_targets._time_note(table, 'attnfd', 'baseline_2x')
     assert note.startswith('; training time 1.00x the reference, seed(s) '
                            '[0] timed on one CPU')
     # without a ledger every seed counts, as before
-    plain = accuracy_report._time_note(accuracy_report.by_arm(runs),
+    plain = acc_targets._time_note(acc_records.by_arm(runs),
                                        'attnfd', 'baseline_2x')
     assert 'training time 1.50x the reference (NOT equal time)' in plain
 
@@ -226,22 +232,22 @@ def test_runs_of_different_cpus_compare_in_student_steps(tmp_path):
             _run('baseline', 0, 40.0, 40.0, sec_per_iter=0.2)]
     cpus = {'baseline_2x seed 0': 'Fast', 'attnfd seed 0': 'Slow',
             'baseline seed 0': 'Slow'}
-    table = accuracy_report.by_arm(
-        [dict(r, timed_on=cpus[accuracy_report.run_name(r)]) for r in runs])
-    assert accuracy_report.student_step_seconds(table) == {
+    table = acc_records.by_arm(
+        [dict(r, timed_on=cpus[acc_records.run_name(r)]) for r in runs])
+    assert acc_records.student_step_seconds(table) == {
         'Fast': 0.1, 'Slow': 0.2}
-    note = accuracy_report._time_note(table, 'attnfd', 'baseline_2x')
+    note = acc_targets._time_note(table, 'attnfd', 'baseline_2x')
     assert note == ('; training time 1.00x the reference, in student steps '
                     'of the CPU of each run (about equal time)')
     # the table's last column: 200 student steps each
-    md = accuracy_report.main_table(table, ['baseline_2x', 'attnfd'])
+    md = acc_tables.main_table(table, ['baseline_2x', 'attnfd'])
     assert [row.split('|')[-2].strip() for row in md.splitlines()[2:]] == [
         '200', '200']
     # a CPU without a student run: indicative only
     del table['baseline']
-    note = accuracy_report._time_note(table, 'attnfd', 'baseline_2x')
+    note = acc_targets._time_note(table, 'attnfd', 'baseline_2x')
     assert note.endswith('indicative only (NOT equal time)')
-    accuracy_report.plot(runs, str(tmp_path / 'curves.png'), cpus)
+    acc_plot.plot(runs, str(tmp_path / 'curves.png'), cpus)
     assert (tmp_path / 'curves.png').stat().st_size > 0
 
 
@@ -249,7 +255,7 @@ def test_targets_on_fewer_seeds_than_the_protocol_are_provisional():
     results = [_run('baseline', 0, 40.0, 40.0),
                _run('attnfd', 0, 44.0, 44.0), _run('kd', 0, 41.0, 41.0)]
     meta = dict(proto=dict(seeds=[0, 1, 2]))
-    lines = accuracy_report.target_lines(accuracy_report.by_arm(results),
+    lines = acc_targets.target_lines(acc_records.by_arm(results),
                                          100, meta)
     head = [x for x in lines if x.startswith('AttnFD - baseline')][0]
     # one pair has no interval: the CI target cannot be decided yet
@@ -274,18 +280,18 @@ def test_each_method_readme_gets_its_own_rows_and_targets(tmp_path):
                 proto=dict(crop=(180, 240), batch=8, lr=0.05, seeds=[0, 1],
                            student=dict(width=16, output_stride=16),
                            teacher=dict(width=32, output_stride=8)))
-    for method, (readme, *_) in accuracy_report.METHOD_SECTIONS.items():
+    for method, (readme, *_) in acc_render.METHOD_SECTIONS.items():
         path = tmp_path / readme
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f'# {method}\n\n<!-- BEGIN camvid_{method}_cpu -->\n'
                         f'stale\n<!-- END camvid_{method}_cpu -->\ntail\n')
-    done = accuracy_report.write_method_sections(results, meta,
+    done = acc_render.write_method_sections(results, meta,
                                                  root=str(tmp_path))
     assert sorted(done) == sorted(
-        r for r, *_ in accuracy_report.METHOD_SECTIONS.values())
+        r for r, *_ in acc_render.METHOD_SECTIONS.values())
 
     def rows(method):
-        text = (tmp_path / accuracy_report.METHOD_SECTIONS[method][0]
+        text = (tmp_path / acc_render.METHOD_SECTIONS[method][0]
                 ).read_text()
         assert 'stale' not in text and text.endswith('tail\n')
         return text, [line.split(' | ')[0].lstrip('| ')

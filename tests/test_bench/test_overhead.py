@@ -1,13 +1,16 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""bench/overhead.py: statistics, target verdicts and a tiny run."""
+"""bench/overhead/run.py: statistics, target verdicts and a tiny run."""
 import json
 
 import pytest
 import torch
 
-from bench import axial_block, overhead, overhead_arms, overhead_report
-from bench import timing
-from bench.timing import Interval
+from bench.lib import timing
+from bench.lib.timing import Interval
+from bench.overhead import arms as overhead_arms
+from bench.overhead import axial_block
+from bench.overhead import report as overhead_report
+from bench.overhead import run as overhead
 
 
 # ---------------------------------------------------------------------------

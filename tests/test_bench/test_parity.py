@@ -1,8 +1,9 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""bench/parity.py: the latency target and a tiny run."""
+"""bench/parity/run.py: the latency target and a tiny run."""
 import json
 
-from bench import parity
+from bench.parity import report as parity_report
+from bench.parity import run as parity
 
 
 def _res(median, low, high, size=(360, 480)):
@@ -13,16 +14,17 @@ def _res(median, low, high, size=(360, 480)):
 
 
 def test_latency_target_line_states_met_or_missed():
-    line = parity.latency_target_line(_res(1.2, 1.18, 1.22))
+    line = parity_report.latency_target_line(_res(1.2, 1.18, 1.22))
     assert line.startswith(
         'Target (teacher-output eager latency <= +25% over its student at '
         '360x480, stride 1): met (+20.0% [+18.0, +22.0]; 1-min load')
-    assert ': missed (+52.0% [+50.0, +54.0];' in parity.latency_target_line(
-        _res(1.52, 1.5, 1.54))
+    assert ': missed (+52.0% [+50.0, +54.0];' in \
+        parity_report.latency_target_line(_res(1.52, 1.5, 1.54))
     assert ': met (95% interval contains the target) (' in (
-        parity.latency_target_line(_res(1.24, 1.2, 1.3)))
+        parity_report.latency_target_line(_res(1.24, 1.2, 1.3)))
     # judged at --target-size only
-    assert parity.latency_target_line(_res(1.2, 1.1, 1.3, (64, 96))) == ''
+    assert parity_report.latency_target_line(
+        _res(1.2, 1.1, 1.3, (64, 96))) == ''
 
 
 def test_tiny_run_keeps_parity_checks_and_judges_latency(

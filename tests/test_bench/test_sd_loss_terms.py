@@ -1,11 +1,13 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""bench/sd_loss_terms.py: loss-term sizes read from MMEngine's scalars."""
+"""bench/sd_loss_terms/run.py: loss-term sizes read from MMEngine's scalars."""
 import json
 import os
 
 import pytest
 
-from bench import sd_loss_terms
+from bench.sd_loss_terms import report as sd_report
+from bench.sd_loss_terms import run as sd_loss_terms
+from bench.sd_loss_terms import terms as sd_terms
 
 
 def _log(work_dir, stamp, rows, result=None):
@@ -50,7 +52,7 @@ def root(tmp_path):
 
 
 def test_terms_keep_the_resumed_invocation_and_finished_runs(root):
-    found = sd_loss_terms.collect(str(root))
+    found = sd_terms.collect(str(root))
     assert list(found) == ['unet_sd_seed0', 'unet_sd_seed1']
     seed0 = found['unet_sd_seed0']
     assert seed0['iters'] == 20 and seed0['commits'] == ['abc']
@@ -62,7 +64,7 @@ def test_terms_keep_the_resumed_invocation_and_finished_runs(root):
 
 
 def test_report_averages_the_seeds_of_an_arm(root):
-    text = sd_loss_terms.report(sd_loss_terms.collect(str(root)), 'cmd')
+    text = sd_report.report(sd_terms.collect(str(root)), 'cmd')
     row = [line for line in text.splitlines()
            if line.startswith('| unet_sd |')][0]
     cells = [c.strip() for c in row.strip('|').split('|')]

@@ -1,5 +1,5 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""bench/sstem_study.py: models, paired initial weights, an end-to-end smoke.
+"""bench/sstem/run.py: models, paired initial weights, an end-to-end smoke.
 
 The smoke run trains two width-4 architectures x three arms for two
 iterations on the two sample sections at 128x128 (one section train, the
@@ -17,15 +17,23 @@ import pytest
 import torch
 
 import mmseg_attnkd  # noqa: F401
-from bench import sstem_arms, sstem_report
-from bench import sstem_study as study
+from bench.sstem import arms as sstem_arms
+from bench.sstem import config as sstem_config
+from bench.sstem import data as sstem_data
+from bench.sstem import paired as sstem_paired
+from bench.sstem import render as sstem_render
+from bench.sstem import run as sstem_run
+from bench.sstem import schedule as sstem_schedule
+from bench.sstem import summary as sstem_summary
+from bench.sstem import worker as sstem_worker
+from bench.lib import common
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE = osp.join(REPO, '..', 'shared', 'data', 'drosophila_sstem_sample')
 
 
 def _args(*extra):
-    return study.parse_args(['--width', '4', '--unet-width', '4', '--crop',
+    return sstem_run.parse_args(['--width', '4', '--unet-width', '4', '--crop',
                              '64', *extra])
 
 
@@ -70,7 +78,7 @@ def test_targets_count_signs_and_say_which_exceed_seed_noise():
     summary = {a: arch([1.0, 1.1], [0.2, -0.4], [0.0, 0.0])
                for a in sstem_arms.ARCHS}
     summary['pspnet'] = arch([-2.0, -2.1], [1.0, 1.1], [0.5, -0.2])
-    lines = sstem_report.target_lines(summary)
+    lines = sstem_summary.target_lines(summary)
     n = len(sstem_arms.ARCHS)
     assert lines[0] == (
         f'SD student output >= baseline: {n - 1} of {n} (target >= 4 of {n}:'
@@ -122,24 +130,24 @@ def test_runs_are_reused_only_under_their_own_settings(tmp_path):
         os.makedirs(osp.join(root, 'img_dir', 'train'))
         Image.new('L', (96, 80)).save(
             osp.join(root, 'img_dir', 'train', 'x.png'))
-    work_dir = study.prepare_run('fpn', 'sd', 0, args, data)
+    work_dir = sstem_schedule.prepare_run('fpn', 'sd', 0, args, data)
     spec = json.load(open(osp.join(work_dir, 'spec.json')))
     sha = spec['config_sha']
-    assert sha == study.run_config_sha('fpn', 'sd', 0, args, data)
-    assert study.prepare_run('fpn', 'sd', 0, args, data) == work_dir
+    assert sha == sstem_config.run_config_sha('fpn', 'sd', 0, args, data)
+    assert sstem_schedule.prepare_run('fpn', 'sd', 0, args, data) == work_dir
     # the same settings under another data folder: the same run
-    assert study.run_config_sha('fpn', 'sd', 0, args, elsewhere) == sha
-    study.common.write_json(osp.join(work_dir, 'result.json'), spec)
-    assert study._load_result(work_dir, sha)['arm'] == 'sd'
+    assert sstem_config.run_config_sha('fpn', 'sd', 0, args, elsewhere) == sha
+    common.write_json(osp.join(work_dir, 'result.json'), spec)
+    assert sstem_schedule.load_result(work_dir, sha)['arm'] == 'sd'
     changed = _args('--work-root', str(tmp_path), '--sd-mse-weight', '2')
-    new_sha = study.run_config_sha('fpn', 'sd', 0, changed, data)
+    new_sha = sstem_config.run_config_sha('fpn', 'sd', 0, changed, data)
     assert new_sha != sha
     with pytest.raises(SystemExit, match='started with other settings'):
-        study._load_result(work_dir, new_sha)
+        sstem_schedule.load_result(work_dir, new_sha)
     with pytest.raises(SystemExit, match='started with other settings'):
-        study.prepare_run('fpn', 'sd', 0, changed, data)
+        sstem_schedule.prepare_run('fpn', 'sd', 0, changed, data)
     wider = _args('--work-root', str(tmp_path), '--width', '8')
-    assert study.make_initial_weights('fpn', 0, wider) != spec['init']
+    assert sstem_paired.make_initial_weights('fpn', 0, wider) != spec['init']
 
 
 def test_initial_student_weights_are_equal_across_arms(tmp_path):
@@ -148,23 +156,24 @@ def test_initial_student_weights_are_equal_across_arms(tmp_path):
     identical random streams."""
     from mmengine.runner import set_random_seed
     args = _args('--work-root', str(tmp_path))
-    init = study.make_initial_weights('deeplabv3plus', 3, args)
+    init = sstem_paired.make_initial_weights('deeplabv3plus', 3, args)
     saved = torch.load(init, weights_only=True)['state_dict']
     digests, draws, raw = {}, {}, {}
     for arm in sstem_arms.ARMS:
         set_random_seed(3)  # what the Runner does before building
         model = sstem_arms.build(
             sstem_arms.arm_model('deeplabv3plus', arm, args))
-        raw[arm] = study.state_digest(study._student(model).state_dict())
+        raw[arm] = sstem_paired.state_digest(
+            sstem_paired.student_of(model).state_dict())
         runner = types.SimpleNamespace(
             iter=0, model=model,
             logger=types.SimpleNamespace(info=lambda *a: None))
         path = str(tmp_path / f'{arm}.sha256')
-        study.paired_init_hook(init, 3, path).before_train(runner)
+        sstem_paired.paired_init_hook(init, 3, path).before_train(runner)
         digests[arm] = open(path).read().strip()
         draws[arm] = torch.rand(4)
     assert len(set(digests.values())) == 1
-    assert digests['sd'] == study.state_digest(saved)
+    assert digests['sd'] == sstem_paired.state_digest(saved)
     assert all(torch.equal(draws['baseline'], d) for d in draws.values())
     # without the hook the SD student would start elsewhere (the axial
     # block is built between the student's construction and its init)
@@ -172,10 +181,11 @@ def test_initial_student_weights_are_equal_across_arms(tmp_path):
     # a resumed run keeps its weights
     model = sstem_arms.build(
         sstem_arms.arm_model('deeplabv3plus', 'baseline', args))
-    before = study.state_digest(model.state_dict())
+    before = sstem_paired.state_digest(model.state_dict())
     runner = types.SimpleNamespace(iter=5, model=model, logger=None)
-    study.paired_init_hook(init, 3, str(tmp_path / 'r')).before_train(runner)
-    assert study.state_digest(model.state_dict()) == before
+    hook = sstem_paired.paired_init_hook(init, 3, str(tmp_path / 'r'))
+    hook.before_train(runner)
+    assert sstem_paired.state_digest(model.state_dict()) == before
 
 
 def _sample_data(tmp_path) -> str:
@@ -202,7 +212,7 @@ def test_study_smoke_end_to_end(tmp_path):
             '--crop', '64',
             '--batch', '2', '--workers', '0', '--jobs', '0', '--threads',
             '1', '--latency-repeats', '1', '--latency-threads', '1']
-    results = study.main(argv)
+    results = sstem_run.main(argv)
     assert len(results) == 6
     for name in ('sstem_study_cpu.md', 'sstem_study_cpu.json',
                  'sstem_study_cpu.png'):
@@ -231,18 +241,18 @@ def test_study_smoke_end_to_end(tmp_path):
     # a second call skips the finished runs and rebuilds the report
     mtime = os.path.getmtime(
         osp.join(work, 'cpu', 'unet_sd_seed0', 'result.json'))
-    again = study.main(argv)
+    again = sstem_run.main(argv)
     assert len(again) == 6
     assert os.path.getmtime(
         osp.join(work, 'cpu', 'unet_sd_seed0', 'result.json')) == mtime
     # --report-only reads every finished run back under its own settings
     os.remove(osp.join(out, 'sstem_study_cpu.md'))
-    assert len(study.main(argv + ['--report-only', '--no-cost'])) == 6
+    assert len(sstem_run.main(argv + ['--report-only', '--no-cost'])) == 6
     assert osp.isfile(osp.join(out, 'sstem_study_cpu.md'))
     # a new machine (no run cache): the committed results restore every
     # finished run instead of training it again
     shutil.rmtree(work)
-    restored = study.main(argv + ['--no-cost'])
+    restored = sstem_run.main(argv + ['--no-cost'])
     assert [(r['arch'], r['arm'], r['test']) for r in restored] == \
         [(r['arch'], r['arm'], r['test']) for r in results]
     assert all(r['restored_from'].endswith('sstem_study_cpu.json')
@@ -262,24 +272,24 @@ def test_test_scores_follow_the_inference_mode_val_prefers(tmp_path):
     # val prefers whole on average (-1.0), so test is read in whole mode
     results = [run('fpn', 'baseline', 0, 50.0, 52.0, 40.0, 45.0),
                run('fpn', 'ce2', 0, 51.0, 51.0, 41.0, 46.0)]
-    mode, diff = sstem_report.inference_mode(results)
+    mode, diff = sstem_summary.inference_mode(results)
     assert (mode, diff) == ('whole', -1.0)
-    summary = sstem_report.summarize(results, mode)['fpn']
+    summary = sstem_summary.summarize(results, mode)['fpn']
     assert summary['baseline'] == {0: 45.0}
     assert summary['d_ce2'] == [1.0]
     # a non-finite val score (a diverged run) does not decide; ties slide
     results.append(run('fpn', 'sd', 0, float('nan'), 1.0, 0.0, 0.0))
     results[0]['val_final']['whole']['mIoU'] = 50.0
     results[1]['val_final']['whole']['mIoU'] = 51.0
-    assert sstem_report.inference_mode(results) == ('slide', 0.0)
-    assert sstem_report.inference_mode([]) == ('slide', None)
+    assert sstem_summary.inference_mode(results) == ('slide', 0.0)
+    assert sstem_summary.inference_mode([]) == ('slide', None)
     # every architecture is read in the mode asked for, not only the first
     two = [run('unet', 'baseline', 0, 50.0, 40.0, 11.0, 99.0),
            run('pspnet', 'baseline', 0, 50.0, 40.0, 12.0, 98.0)]
-    summary = sstem_report.summarize(two, 'slide')
+    summary = sstem_summary.summarize(two, 'slide')
     assert summary['unet']['baseline'] == {0: 11.0}
     assert summary['pspnet']['baseline'] == {0: 12.0}
-    whole = sstem_report.summarize(two, 'whole')
+    whole = sstem_summary.summarize(two, 'whole')
     assert whole['pspnet']['baseline'] == {0: 98.0}
 
 
@@ -293,13 +303,13 @@ def test_worker_processes_finish_every_run_and_record_the_commit(tmp_path):
             '--iters', '1', '--val-interval', '1', '--width', '4',
             '--crop', '64', '--batch', '2', '--workers', '0', '--jobs', '1',
             '--threads', '1', '--no-cost']
-    results = study.main(argv)
+    results = sstem_run.main(argv)
     assert [r['arm'] for r in results] == ['ce2']
     for r in results:
         assert len(r['commits']) == 1 and r['commits'][0] != 'unknown'
         # one invocation, its machine paths masked (see common.write_json)
         assert len(r['commands']) == 1
-        assert r['commands'][0].startswith('python bench/sstem_study.py ')
+        assert r['commands'][0].startswith('python bench/sstem/run.py ')
         assert ' '.join(argv[6:]) in r['commands'][0]
         assert set(r['test_by_mode']) == {'slide', 'whole'}
         assert r['test'] == r['test_by_mode']['slide']
@@ -315,9 +325,9 @@ def test_deadline_stops_starting_runs(tmp_path):
     argv = ['--data-dir', data, '--work-root', str(tmp_path / 'w'),
             '--out-dir', str(tmp_path / 'o'), '--archs', 'fpn', '--seeds',
             '0', '1', '--width', '4', '--crop', '64', '--jobs', '2']
-    args = study.parse_args(argv)
+    args = sstem_run.parse_args(argv)
     args.deadline_min = 1e-9  # already past when the scheduler starts
-    results, failed, stopped = study.run_all(args, data)
+    results, failed, stopped = sstem_schedule.run_all(args, data)
     assert results == [] and failed == []
     assert sorted(stopped) == sorted(
         f'fpn_{arm}_seed{s}' for arm in sstem_arms.ARMS for s in (0, 1))
@@ -337,18 +347,18 @@ def test_an_interrupted_conversion_of_the_default_cache_is_redone(tmp_path):
     data = tmp_path / 'data'
     for split in ('train', 'val', 'test'):
         (data / 'img_dir' / split).mkdir(parents=True)
-    args = study.parse_args(['--data-dir', str(data), '--data-root',
+    args = sstem_run.parse_args(['--data-dir', str(data), '--data-root',
                              str(tmp_path / 'no_raw')])
-    assert study.prepare_data(args) == str(data)
+    assert sstem_data.prepare_data(args) == str(data)
     args.data_dir_given = False  # as for the default cache folder
     with pytest.raises(FileNotFoundError, match='--data-root'):
-        study.prepare_data(args)
+        sstem_data.prepare_data(args)
 
 
 def test_a_diverged_run_is_flagged_from_its_logged_loss(tmp_path):
     import json
 
-    from bench import runs
+    from bench.lib import runs
 
     def write(name, loss_values):
         folder = tmp_path / name / '20261201_000000' / 'vis_data'
@@ -358,7 +368,7 @@ def test_a_diverged_run_is_flagged_from_its_logged_loss(tmp_path):
         rows.append(dict(step=30, mIoU=40.0))
         folder.joinpath('scalars.json').write_text(
             '\n'.join(json.dumps(r) for r in rows))
-        return study.read_curves(str(tmp_path / name))
+        return sstem_worker.read_curves(str(tmp_path / name))
 
     fine = write('fine', [2.5, 0.6, 0.5])
     assert fine['diverged'] is False and fine['loss_last'] == 0.5
@@ -371,19 +381,19 @@ def test_a_diverged_run_is_flagged_from_its_logged_loss(tmp_path):
 def test_runs_sharing_the_machine_are_counted_once_in_machine_time():
     runs = [dict(jobs=2, threads=1, train_wall_s=3600.0, eval_wall_s=0.0)
             for _ in range(4)]
-    text = sstem_report._concurrency(runs)
+    text = sstem_render._concurrency(runs)
     assert text == (', 2 runs at a time with 1 thread(s) each, about '
                     '2.00 h of the machine')
     # results from before the field existed ran one at a time
-    assert sstem_report._concurrency([dict(threads=2)]) == \
+    assert sstem_render._concurrency([dict(threads=2)]) == \
         ', one run at a time with 2 thread(s)'
 
 
 def test_optimizer_and_lr_follow_the_protocol_unless_given():
     args = _args()
     assert (args.optimizer, args.lr) == ('sgd', 0.05)
-    assert study.optimizer_cfg(args.optimizer, args.lr) == dict(
+    assert sstem_config.optimizer_cfg(args.optimizer, args.lr) == dict(
         type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4)
     args = _args('--optimizer', 'adamw', '--lr', '0.001')
-    cfg = study.optimizer_cfg(args.optimizer, args.lr)
+    cfg = sstem_config.optimizer_cfg(args.optimizer, args.lr)
     assert (cfg['type'], cfg['lr']) == ('AdamW', 0.001)

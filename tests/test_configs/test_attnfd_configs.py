@@ -10,7 +10,10 @@ from mmengine.config import Config
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import AttnFDDistiller, auto_stages
 from mmseg_attnkd.utils import adapt_cfg_to_environment
-from tools import fit_teacher_attention as fit_tool
+
+from _tools_helpers import load_tool
+
+fit_tool = load_tool('fit_teacher_attention.py')
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ATTNFD = sorted(glob.glob(osp.join(REPO, 'configs', 'attnfd', '*.py')))

@@ -1,7 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """configs/camvid240/: every model of the CamVid CPU protocol is a config
-file, equal to what the protocol trains (bench/camvid_arms.py and the
-runtime of bench/accuracy.py), package defaults aside."""
+file, equal to what the protocol trains (bench/accuracy/arms.py and the
+runtime of bench/accuracy/config.py), package defaults aside."""
 import argparse
 import inspect
 import os.path as osp
@@ -10,7 +10,8 @@ import pytest
 from mmengine.config import Config
 
 import mmseg_attnkd  # noqa: F401
-from bench import accuracy, camvid_arms
+from bench.accuracy import arms as camvid_arms
+from bench.accuracy import config as accuracy_config
 from bench.camvid.arms import ARMS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -71,10 +72,9 @@ def test_config_equals_what_the_protocol_trains(arm):
     iters = proto['teacher_iters'] if arm == 'teacher' else \
         proto['iters'] * factor
     args = argparse.Namespace(proto=proto, val_images=None, protocol='cpu')
-    runtime = accuracy.train_cfg(want, args, cfg.data_root, seed=0,
-                                 iters=iters,
-                                 both_outputs=camvid_arms.has_axial_output(
-                                     arm))
+    runtime = accuracy_config.train_cfg(
+        want, args, cfg.data_root, seed=0, iters=iters,
+        both_outputs=camvid_arms.has_axial_output(arm))
     for key in RUNTIME_KEYS:
         assert cfg.to_dict()[key] == runtime[key], key
     # the distillations read the file the teacher config's run writes

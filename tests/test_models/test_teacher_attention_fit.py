@@ -12,6 +12,8 @@ from mmseg_attnkd.testing import (synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_runtime_cfg,
                                   write_config)
 
+from _tools_helpers import load_tool
+
 NUM_CLASSES = 4
 
 
@@ -43,7 +45,7 @@ def _build(model_cfg):
 @pytest.fixture(scope='module')
 def fitted(tmp_path_factory, synthetic_data):
     """A teacher checkpoint, its AttnFD config and a 4-iteration fit."""
-    from tools import fit_teacher_attention
+    fit_teacher_attention = load_tool('fit_teacher_attention.py')
     root = tmp_path_factory.mktemp('fit')
     ckpt = _teacher_ckpt(str(root / 'teacher.pth'))
     cfg = dict(model=_distill_cfg(ckpt, teacher_attention='random'),
@@ -143,7 +145,7 @@ def test_fit_resumes_in_its_default_work_dir(tmp_path, monkeypatch):
     # an interrupted fit without --work-dir resumes where it wrote
     from mmengine.config import Config
 
-    from tools import fit_teacher_attention
+    fit_teacher_attention = load_tool('fit_teacher_attention.py')
     monkeypatch.chdir(tmp_path)
     cfg = Config(dict(model=dict(teacher=dict(), distiller=dict()),
                       train_dataloader=dict()))
@@ -159,7 +161,7 @@ def test_fit_resumes_in_its_default_work_dir(tmp_path, monkeypatch):
 def test_a_fit_resumes_only_for_its_own_teacher_and_settings(tmp_path):
     from mmengine.config import Config
 
-    from tools import fit_teacher_attention as tool
+    tool = load_tool('fit_teacher_attention.py')
     teacher = tmp_path / 'teacher.pth'
     teacher.write_bytes(b'weights A')
     cfg = Config(dict(model=dict(teacher=dict(), distiller=dict(),

@@ -28,6 +28,8 @@ from mmseg_attnkd.testing import (generate_seg_dataset,  # noqa: E402
                                   synthetic_dataset_cfg, tiny_fcn_cfg)
 from mmseg_attnkd.utils import UnsafeCheckpointError  # noqa: E402
 
+from _tools_helpers import load_tool  # noqa: E402
+
 
 # --------------------------------------------------------------------------
 # builders
@@ -304,10 +306,11 @@ def _dataset_root_missing(tmp):
 
 
 def _resume_missing(tmp):
-    from tools.train import build_cfg, parse_args
+    train = load_tool('train.py')
     cfg = tmp / 'c.py'
     cfg.write_text('model = dict()\n')
-    build_cfg(parse_args([str(cfg), '--resume', str(tmp / 'missing.pth')]))
+    train.build_cfg(
+        train.parse_args([str(cfg), '--resume', str(tmp / 'missing.pth')]))
 
 
 CASES = [

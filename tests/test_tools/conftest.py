@@ -6,7 +6,6 @@ dataset (teacher width 16, student width 8), validates once (student and
 teacher mIoU in the JSON log) and saves ``iter_2.pth``.
 """
 import os.path as osp
-import sys
 
 import pytest
 from mmengine.config import Config
@@ -14,9 +13,7 @@ from mmengine.config import Config
 from mmseg_attnkd.testing import (synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_fcn_cfg,
                                   tiny_runtime_cfg)
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _tools_helpers import load_tool  # noqa: E402
+from _tools_helpers import load_tool
 
 NUM_CLASSES = 4
 CUSTOM_IMPORTS = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)

@@ -109,7 +109,7 @@ def test_missing_teacher_is_one_line(demo, tmp_path):
                    f'{demo.REPO}/demo/camvid_mini'])
     msg = str(err.value)
     assert 'demo teacher not found' in msg and '\n' not in msg
-    assert 'bench/accuracy.py' in msg
+    assert 'bench/accuracy/run.py' in msg
 
 
 def test_the_committed_attention_is_refused_for_another_teacher(demo,

@@ -3,17 +3,15 @@
 import http.server
 import os
 import os.path as osp
-import sys
 import threading
 
 import pytest
 import torch
 import yaml
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _tools_helpers import load_tool  # noqa: E402
+from _tools_helpers import load_tool
 
-from mmseg_attnkd.release import publish  # noqa: E402
+from mmseg_attnkd.release import publish
 
 NAME = 'deeplabv3plus_r18-w16-d16_camvid-240x180'
 

@@ -9,6 +9,8 @@ import pytest
 
 from mmseg_attnkd.testing import cwd_distill_cfg, free_port, write_config
 
+from _tools_helpers import load_tool
+
 pytestmark = pytest.mark.slow
 
 
@@ -81,7 +83,8 @@ def test_bf16_teacher_in_channels_last(cwd_config, subprocess_env,
 
 
 def test_speed_options_in_the_config(cwd_config, repo_root):
-    from tools.train import build_cfg, parse_args
+    train = load_tool('train.py')
+    build_cfg, parse_args = train.build_cfg, train.parse_args
     config, _ = cwd_config
     cfg = build_cfg(parse_args([config, '--channels-last', '--compile']))
     assert cfg.compile is True
@@ -94,10 +97,10 @@ def test_speed_options_in_the_config(cwd_config, repo_root):
 
 
 def test_local_rank_spellings(repo_root):
-    from tools.train import parse_args
+    parse_args = load_tool('train.py').parse_args
     assert parse_args(['c.py', '--local-rank', '1']).local_rank == 1
     assert parse_args(['c.py', '--local_rank', '3']).local_rank == 3
-    from tools.test import parse_args as parse_test_args
+    parse_test_args = load_tool('test.py').parse_args
     assert parse_test_args(['c.py', 'x.pth',
                             '--local-rank=2']).local_rank == 2
 

@@ -9,7 +9,7 @@ kd_distiller = dict(
     stages=['decode_head.conv_seg'],  # logits
     # tau 1 and weight 1 (MMRazor's defaults) on the per-pixel KL
     # divergence: reduction='mean' also averages over the 11 classes,
-    # so the weight is 1 x 11 (the kd arm of bench/camvid_arms.py)
+    # so the weight is 1 x 11 (the kd arm of bench/accuracy/arms.py)
     loss=dict(type='KLDivergence', tau=1, loss_weight=11,
               reduction='mean'),
     loss_name='loss_kd')

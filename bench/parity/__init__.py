@@ -1,0 +1,1 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.

@@ -1,0 +1,72 @@
+# Copyright (c) mmseg-attnkd contributors. All rights reserved.
+"""The axial-SD loss terms of finished runs, read from MMEngine's logged
+scalars: the first and the last tenth of each run.
+"""
+import glob
+import json
+import os.path as osp
+import re
+import statistics
+from typing import Dict, Optional
+
+from bench.lib import runs
+
+
+#: Logged keys: student decode-head CE, teacher-output CE, SD MSE.
+TERMS = dict(student_ce='student.decode.loss_ce',
+             teacher_ce='distill.loss_teacher_ce',
+             mse='distill.loss_sd_mse')
+
+
+FRACTION = 0.1
+
+
+def run_terms(work_dir: str) -> Optional[Dict[str, object]]:
+    """Mean of each SD loss term over the first and the last tenth.
+
+    A resumed run logs the iterations after its last checkpoint again; the
+    later invocation's values are kept (the final weights come from them).
+
+    Returns:
+        dict | None: ``iters`` (the last logged iteration) and, per term,
+        ``{'first': mean, 'last': mean}`` over the first and the last tenth
+        of the logged steps (at least one); None when the run logged no SD
+        MSE.
+    """
+    by_iter = {
+        int(rec['iter']): rec
+        for rec in runs.scalar_records(work_dir)
+        if TERMS['mse'] in rec and 'iter' in rec
+    }
+    if not by_iter:
+        return None
+    logged = sorted(by_iter)
+    n = max(1, round(FRACTION * len(logged)))  # at least one logged step
+    out: Dict[str, object] = dict(iters=logged[-1])
+    for name, key in TERMS.items():
+        out[name] = {
+            w: statistics.fmean(float(by_iter[i][key]) for i in its)
+            for w, its in (('first', logged[:n]), ('last', logged[-n:]))
+        }
+    return out
+
+
+def arm_of(run_name: str) -> str:
+    """``unet_sd_seed1`` -> ``unet_sd``."""
+    return re.sub(r'_seed\d+$', '', run_name)
+
+
+def collect(work_root: str) -> Dict[str, Dict[str, object]]:
+    """``{run name: run_terms + commits}`` of every finished run (one with
+    a ``result.json``) under ``work_root`` with SD terms, in name order."""
+    found = {}
+    for path in sorted(glob.glob(osp.join(work_root, '*', 'result.json'))):
+        terms = run_terms(osp.dirname(path))
+        if terms is None:
+            continue
+        with open(path) as f:
+            result = json.load(f)
+        # the protocols record one commit or one per invocation
+        terms['commits'] = result.get('commits') or [result.get('commit')]
+        found[osp.basename(osp.dirname(path))] = terms
+    return found
