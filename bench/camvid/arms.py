@@ -10,7 +10,7 @@ CONFIG_DIR = 'configs/camvid240'
 _PAIR = ('deeplabv3plus-r18-w32-d8_deeplabv3plus-r18-w16-d16_1xb8-2k_'
          'camvid-240x180.py')
 
-#: arm -> config file; the names of bench/camvid_arms.py.
+#: arm -> config file; the names of bench/accuracy/arms.py.
 ARMS: Dict[str, str] = {
     'teacher': 'deeplabv3plus_r18-w32-d8_1xb8-6k_camvid-240x180.py',
     'baseline': 'deeplabv3plus_r18-w16-d16_1xb8-2k_camvid-240x180.py',

@@ -38,7 +38,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench import common  # noqa: E402
+from bench.lib import common  # noqa: E402
 from bench.camvid.arms import ARMS, CONFIG_DIR  # noqa: E402
 
 #: Released rows: name -> (study arm, config of the released file, how).

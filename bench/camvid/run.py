@@ -12,7 +12,7 @@ v2 overrides of ``bench/camvid/arms.py``):
 4. every ``arm x seed`` run: the arm's config with the data root, the
    seed, the paired initial student weights of the seed (every arm of seed
    k starts from the same file), the teacher and the fitted file, trained
-   and tested by ``bench/runs.py`` (a finished run is never redone; an
+   and tested by ``bench/lib/runs.py`` (a finished run is never redone; an
    interrupted one resumes from its checkpoint).
 
 After every run the records go to ``<out-dir>/camvid_v2_cpu.json``: the
