@@ -32,8 +32,8 @@ Metafiles follow the OpenMMLab/MMRazor schema::
 README tables are generated from them between ``<!-- model-zoo:start -->``
 and ``<!-- model-zoo:end -->`` markers (:func:`update_readme`), so the
 numbers exist in exactly one place: a table of the released models (with
-``Weights``), then one line linking the configs not trained here. Command-line only (see
-:mod:`mmseg_attnkd.release`).
+``Weights``), then one line linking the configs not trained here.
+Command-line only (see :mod:`mmseg_attnkd.release`).
 """
 import copy
 import difflib
