@@ -148,12 +148,12 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
             stats.format_paired(given.get(arm)),
             stats.format_paired(amortised.get(arm))])
     commits = sorted({r.get('commit', '?')[:12] for r in data['runs']})
-    costs = 'the one-machine timing pass' if steptimes else \
+    cost_source = 'the one-machine timing pass' if steptimes else \
         'logged step times, NOT one machine'
     lines = [
         f'Generated from `camvid_v2_cpu.json` by `python '
         f'bench/camvid/report.py` (runs at commit(s) {", ".join(commits)}; '
-        f'costs: {costs}'
+        f'costs: {cost_source}'
         f'; teacher amortised over N = {n_amortise} students'
         + (f', teacher + fit = {t_cost:.1f} baseline runs' if t_cost
            else '') + ').', '',
