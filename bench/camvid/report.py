@@ -34,14 +34,25 @@ from bench.camvid.run import FIT_ITERS  # noqa: E402
 FAMILIES = dict(
     attnfd=('attnfd', 'attnfd_cwd', 'attnfd_bn_train', 'attnfd_decoder',
             'attnfd_bf16'),
-    axial_sd=('sd', 'sd_kl', 'sd_ema', 'sd_half_ce'),
+    axial_sd=('sd', 'sd_kl', 'sd_ema', 'sd_half_ce', 'sd_features'),
 )
 
 
+#: Suffix of the rows that score an axial SD run's teacher output.
+TEACHER_OUTPUT = ':teacher_output'
+
+
 def _by_arm(runs: List[dict]) -> Dict[str, Dict[int, dict]]:
+    """``{arm: {seed: record}}``; an axial SD run also gives a row
+    ``<arm>:teacher_output`` scoring its axial teacher output (test and
+    val), at the run's training cost."""
     out: Dict[str, Dict[int, dict]] = {}
     for r in runs:
         out.setdefault(r['arm'], {})[int(r['seed'])] = r
+        if r.get('teacher_output_test_mIoU') is not None:
+            out.setdefault(r['arm'] + TEACHER_OUTPUT, {})[int(r['seed'])] = \
+                dict(r, test_mIoU=r['teacher_output_test_mIoU'],
+                     val=r.get('teacher_output_val') or {})
     return out
 
 
@@ -59,7 +70,8 @@ def costs(arms: Dict[str, Dict[int, dict]], steptimes: Optional[dict]
     out = {}
     for arm, seeds in arms.items():
         r = next(iter(seeds.values()))
-        timed = (steptimes or {}).get('arms', {}).get(arm)
+        run_arm = arm.split(':')[0]  # a teacher-output row: its run's
+        timed = (steptimes or {}).get('arms', {}).get(run_arm)
         if timed and 'ratio' in timed:
             ratio, source = timed['ratio']['median'], 'timing pass'
         elif base and base.get('sec_per_iter') and r.get('sec_per_iter'):

@@ -69,3 +69,31 @@ def test_positions_on_the_compute_matched_line():
     assert '| attnfd | 3 |' in text and 'one-machine timing pass' in text
     # without the timing pass the report says its costs are not comparable
     assert 'NOT one machine' in report.render(_runs(), None, 10)
+
+
+def test_axial_sd_runs_also_score_their_teacher_output():
+    runs = _runs()['runs']
+    for seed, (student, teacher) in enumerate([(41.0, 42.0), (42.0, 43.5),
+                                               (43.0, 43.5)]):
+        runs.append(dict(arm='sd', seed=seed, iters=2000, test_mIoU=student,
+                         teacher_output_test_mIoU=teacher, sec_per_iter=1.3,
+                         uses_teacher=False, val={'2000': student + 5},
+                         teacher_output_val={'2000': teacher + 5},
+                         commit='c' * 40))
+    steptimes = dict(arms=dict(baseline=dict(ratio=dict(median=1.0)),
+                               baseline_2x=dict(ratio=dict(median=1.0)),
+                               sd=dict(ratio=dict(median=1.3))))
+    arms = report._by_arm(runs)
+    out = arms['sd' + report.TEACHER_OUTPUT]
+    assert [out[s]['test_mIoU'] for s in range(3)] == [42.0, 43.5, 43.5]
+    assert report._final_val(out[1]) == 48.5  # the teacher output's val
+    cost = report.costs(arms, steptimes)
+    # the teacher output costs what its run cost, from the timing pass
+    assert cost['sd:teacher_output'] == cost['sd']
+    assert cost['sd']['source'] == 'timing pass'
+    given = report.line_positions(arms, cost)
+    # line at cost 1.3: baseline + 4 * 0.3 = baseline + 1.2 (slope 4)
+    assert given['sd:teacher_output'].mean == pytest.approx(
+        (2.0 + 2.5 + 1.5) / 3 - 1.2)
+    assert '| sd:teacher_output | 3 |' in report.render(
+        dict(runs=runs), steptimes, 10)
