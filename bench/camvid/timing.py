@@ -106,8 +106,9 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-root', required=True,
                    help='CamVid converted at scale 0.5 (img_dir/, ann_dir/)')
-    p.add_argument('--arms', nargs='+', default=list(ARMS),
-                   help=f'of {sorted(ARMS) + sorted(V2_ARMS)}')
+    p.add_argument('--arms', nargs='+', default=list(ARMS) + list(V2_ARMS),
+                   help=f'of {sorted(ARMS) + sorted(V2_ARMS)} (default: '
+                   'all)')
     p.add_argument('--rounds', type=int, default=5)
     p.add_argument('--steps', type=int, default=20)
     p.add_argument('--threads', type=int, default=2)
