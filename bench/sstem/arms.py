@@ -1,17 +1,20 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """The ssTEM study's architectures, arms and protocols (bench/sstem/run.py).
 
-Width-reduced MMSeg models built from MMSeg's own ``_base_/models``
-configs, the three arms (``baseline``, ``sd``, ``ce2``) on one shared
-student config, the exported teacher-output model, and the source's
-published deltas that the report sets beside ours.
+Every model the study trains is a config file of ``configs/sstem256/``
+(:data:`CONFIGS`: six width-reduced MMSeg architectures, each with the
+three arms ``baseline``, ``sd`` and ``ce2`` on one shared student); this
+module reads them, applies the command line's options (width, crop,
+``--sd-*``), derives the exported teacher-output model and holds the
+source's published deltas that the report sets beside ours.
 """
 import copy
+import functools
 import math
 import os.path as osp
 from typing import Tuple
 
-from bench.lib import common, models
+from bench.lib import common
 
 
 NUM_CLASSES = 5
@@ -21,10 +24,10 @@ ARCH_NAMES = dict(unet='UNet-S5-D16 + FCN', pspnet='PSPNet',
                   deeplabv3='DeepLabV3', deeplabv3plus='DeepLabV3+',
                   fpn='Semantic FPN', upernet='UPerNet')
 ARMS = ('baseline', 'sd', 'ce2')
-#: Output stride of the logits and the default axial pooling stride.
+#: Output stride of the logits (the axial block's pooling stride is in
+#: the SD configs: 4 for UNet, 1 for the others).
 LOGIT_STRIDE = dict(unet=1, pspnet=8, deeplabv3=8, deeplabv3plus=4, fpn=4,
                     upernet=4)
-AXIAL_STRIDE = dict(unet=4)
 #: The source's Drosophila deltas (mIoU points vs the plain model):
 #: (student output, teacher output). UPerNet is not in the source.
 SOURCE_DELTAS = dict(unet=(0.71, 0.78), pspnet=(-1.32, -1.27),
@@ -37,9 +40,11 @@ TEACHER_KEY = 'teacher_output.mIoU'
 #: Test-time inference modes scored on val and test (see inference_mode).
 INFERENCE_MODES = ('slide', 'whole')
 
-#: Protocols. ``scale``: section resize at conversion (1024 -> 512);
-#: ``crop``: training crop = sliding window; ``width``: base channels of
-#: the width-reduced models (see :func:`arch_model`).
+#: Protocols: the schedule of the config files (``configs/sstem256/``,
+#: the cpu protocol's) and what the study changes in it. ``scale``: section
+#: resize at conversion (1024 -> 512); ``crop``: training crop = sliding
+#: window; ``width``/``unet_width``: base channels of the width-reduced
+#: models (the configs'; see :func:`with_width`).
 #: Sized from measured step times (bench/results/sstem_steptimes_*.md)
 #: and a pilot (bench/README.md, ssTEM study): SGD at lr 0.01 left the
 #: baselines predicting two or three of the five classes after 900
@@ -68,95 +73,104 @@ PROTOCOLS = dict(
 
 
 # ---------------------------------------------------------------------------
-# models
+# models: the config files of configs/sstem256/
 # ---------------------------------------------------------------------------
-def _mmseg_model(rel: str) -> dict:
+CONFIG_DIR = 'configs/sstem256'
+#: Architecture -> the model part of its config names.
+CONFIG_STEMS = dict(unet='unet-s5-d16-w8_fcn', pspnet='pspnet_r18-w16-d8',
+                    deeplabv3='deeplabv3_r18-w16-d8',
+                    deeplabv3plus='deeplabv3plus_r18-w16-d8',
+                    fpn='fpn_r18-w16', upernet='upernet_r18-w16')
+_ARM_PREFIX = dict(baseline='', sd='axial-sd_', ce2='ce2_')
+_SCHEDULE = '1xb4-1.4k_drosophila-sstem-256x256'
+#: (architecture, arm) -> its config file (in CONFIG_DIR).
+CONFIGS = {(arch, arm): f'{_ARM_PREFIX[arm]}{CONFIG_STEMS[arch]}_'
+           f'{_SCHEDULE}.py' for arch in ARCHS for arm in ARMS}
+#: The file with the data, schedule and runtime every config shares.
+BASE_CONFIG = '_base_sstem256.py'
+
+
+def config_path(arch: str, arm: str) -> str:
+    """Absolute path of the config of ``arch`` and ``arm``."""
+    if (arch, arm) not in CONFIGS:
+        raise ValueError(f'unknown architecture/arm {arch!r}/{arm!r}; '
+                         f'choose from {ARCHS} and {ARMS}')
+    return osp.join(common.REPO_ROOT, CONFIG_DIR, CONFIGS[(arch, arm)])
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path: str) -> dict:
     from mmengine.config import Config
-    from mmengine.utils import get_installed_path
-    path = osp.join(get_installed_path('mmseg'), '.mim', 'configs', '_base_',
-                    'models', rel)
-    return copy.deepcopy(Config.fromfile(path).model.to_dict())
+    return Config.fromfile(path).to_dict()
 
 
-def _resnet18(model: dict, width: int) -> None:
-    model['backbone'].update(depth=18, stem_channels=width,
-                             base_channels=width)
+def arm_config(arch: str, arm: str) -> dict:
+    """The config of ``arch`` and ``arm`` as a dict (a fresh copy)."""
+    return copy.deepcopy(_load(config_path(arch, arm)))
 
 
-def arch_model(arch: str, width: int, crop: Tuple[int, int],
-               stride: Tuple[int, int],
-               num_classes: int = NUM_CLASSES) -> dict:
-    """An MMSeg base model, width-reduced for the study.
+def base_config() -> dict:
+    """The shared data, schedule and runtime (a fresh copy)."""
+    return copy.deepcopy(_load(osp.join(common.REPO_ROOT, CONFIG_DIR,
+                                        BASE_CONFIG)))
 
-    MMSeg's own ``_base_/models`` config of each architecture with:
-    ResNetV1c-18 (BasicBlock) at ``width`` base channels, i.e. stage widths
-    ``width * (1, 2, 4, 8)`` (``width=64`` is the standard ResNet-18) for
-    the ResNet models, and heads scaled with their input (PSP/ASPP/
-    DepthwiseSeparableASPP ``2*width`` channels, DeepLabV3+ low-level
-    branch ``width/2``, FPN neck ``4*width`` and head ``2*width``, UPerNet
-    ``4*width``, FCN auxiliary heads ``width``); UNet-S5-D16 at ``width``
-    base channels (MMSeg: 64) with its FCN head at ``width`` and auxiliary
-    head at ``width``. BN instead of SyncBN, no pretrained weights,
-    sliding-window test at the crop.
 
-    Args:
-        arch: One of :data:`ARCHS`.
-        width: Base channels.
-        crop: ``(H, W)`` training crop = sliding window.
-        stride: ``(H, W)`` sliding-window stride.
-        num_classes: Classes.
+#: Channel counts that scale with the base width (see :func:`with_width`).
+_WIDTH_KEYS = dict(backbone=('stem_channels', 'base_channels'),
+                   neck=('in_channels', 'out_channels'),
+                   decode_head=('in_channels', 'channels', 'c1_in_channels',
+                                'c1_channels'),
+                   auxiliary_head=('in_channels', 'channels'))
+
+
+def with_width(model: dict, width: int) -> dict:
+    """The plain model at another base width, in place (``--width``,
+    ``--unet-width``; the protocols train the configs' widths).
+
+    Every channel count of the backbone's stem and stages and of the neck
+    and heads is scaled by ``width / base_channels`` of the config (at
+    least 1 channel); the image channels and the classes stay.
     """
-    w = width
-    if arch == 'unet':
-        model = _mmseg_model('fcn_unet_s5-d16.py')
-        model['backbone']['base_channels'] = w
-        model['decode_head'].update(in_channels=w, channels=w)
-        model['auxiliary_head'].update(in_channels=2 * w, channels=w)
-    elif arch in ('pspnet', 'deeplabv3', 'deeplabv3plus'):
-        model = _mmseg_model(f'{arch}_r50-d8.py')
-        _resnet18(model, w)
-        model['decode_head'].update(in_channels=8 * w, channels=2 * w)
-        if arch == 'deeplabv3plus':
-            model['decode_head'].update(c1_in_channels=w,
-                                        c1_channels=max(w // 2, 4))
-        model['auxiliary_head'].update(in_channels=4 * w, channels=w)
-    elif arch == 'fpn':
-        model = _mmseg_model('fpn_r50.py')
-        _resnet18(model, w)
-        model['neck'].update(in_channels=[w, 2 * w, 4 * w, 8 * w],
-                             out_channels=4 * w)
-        model['decode_head'].update(in_channels=[4 * w] * 4, channels=2 * w)
-    elif arch == 'upernet':
-        model = _mmseg_model('upernet_r50.py')
-        _resnet18(model, w)
-        model['decode_head'].update(in_channels=[w, 2 * w, 4 * w, 8 * w],
-                                    channels=4 * w)
-        model['auxiliary_head'].update(in_channels=4 * w, channels=w)
-    else:
-        raise ValueError(f'unknown architecture {arch!r}; choose from '
-                         f'{ARCHS}')
-    model['_scope_'] = 'mmseg'
-    model['pretrained'] = None
+    base = model['backbone']['base_channels']
+    if width == base:
+        return model
+
+    def scale(value):
+        if isinstance(value, (list, tuple)):
+            return [scale(v) for v in value]
+        return max(1, value * width // base)
+
+    for part, keys in _WIDTH_KEYS.items():
+        for key in keys:
+            if key in model.get(part, {}):
+                model[part][key] = scale(model[part][key])
+    return model
+
+
+def with_crop(model: dict, crop: Tuple[int, int],
+              stride: Tuple[int, int]) -> dict:
+    """The plain model padding to ``crop`` and sliding a ``crop`` window at
+    ``stride`` at test (the training crop), in place."""
     model['data_preprocessor']['size'] = tuple(crop)
-    model['decode_head']['num_classes'] = num_classes
-    if 'auxiliary_head' in model:
-        model['auxiliary_head']['num_classes'] = num_classes
     model['test_cfg'] = dict(mode='slide', crop_size=tuple(crop),
                              stride=tuple(stride))
-    return models.with_bn(model)
+    return model
 
 
 def sd_distiller(arch: str, args) -> dict:
-    """``AxialSelfDistiller`` config: package defaults plus ``--sd-*``."""
+    """The ``AxialSelfDistiller`` of the architecture's SD config, every
+    loss spelled out (the package defaults the config leaves out), with the
+    ``--sd-*`` options; the span covers the training logits of the crop."""
     from mmseg_attnkd.models.distillers.axial_self_distiller import (
         DEFAULT_MSE, DEFAULT_TEACHER_CE)
-    axial = dict(stride=AXIAL_STRIDE.get(arch, 1))
+    distiller = arm_config(arch, 'sd')['model']['distiller']
+    axial = dict(distiller.get('axial') or {})
     if args.sd_unet_stride is not None and arch == 'unet':
         axial['stride'] = args.sd_unet_stride
     # span covers the training logits (the axis the block attends on)
     side = max(args.crop) // LOGIT_STRIDE[arch]
-    needed = math.ceil(side / axial['stride'])
-    axial['span'] = args.sd_span or max(64, needed)
+    needed = math.ceil(side / axial.get('stride', 1))
+    axial['span'] = args.sd_span or max(axial['span'], needed)
     for key, value in (('channels', args.sd_channels),
                        ('num_heads', args.sd_heads),
                        ('long_axis', args.sd_long_axis)):
@@ -164,18 +178,17 @@ def sd_distiller(arch: str, args) -> dict:
             axial[key] = value
     if args.sd_detach_input:
         axial['detach_input'] = True
-    teacher_ce = dict(DEFAULT_TEACHER_CE)
+    teacher_ce = dict(DEFAULT_TEACHER_CE, **distiller.get('teacher_ce', {}))
     if args.sd_ce_weight is not None:
         teacher_ce['loss_weight'] = args.sd_ce_weight
-    mse = dict(DEFAULT_MSE)
+    mse = dict(DEFAULT_MSE, **distiller.get('mse', {}))
     if args.sd_mse_weight is not None:
         mse['loss_weight'] = args.sd_mse_weight
     if args.sd_mse_target is not None:
         mse['target'] = args.sd_mse_target
     if args.sd_no_detach_teacher:
         mse['detach_teacher'] = False
-    return dict(type='AxialSelfDistiller', axial=axial,
-                teacher_ce=teacher_ce, mse=mse)
+    return dict(distiller, axial=axial, teacher_ce=teacher_ce, mse=mse)
 
 
 #: Whether the CamVid protocol (bench/accuracy/run.py) has decided the axial-SD
@@ -214,19 +227,17 @@ def sd_settings_text(args) -> str:
 
 
 def arm_model(arch: str, arm: str, args) -> dict:
-    """Model config of one arm (all arms share the student config)."""
-    width = args.unet_width if arch == 'unet' else args.width
-    student = arch_model(arch, width, args.crop, args.stride)
-    if arm == 'baseline':
-        return student
-    if arm == 'ce2':
-        student['decode_head']['loss_decode']['loss_weight'] *= 2
-        return student
+    """Model config of one arm: its config file's model, at ``--width`` /
+    ``--unet-width`` and ``--crop`` (the configs' under the protocols),
+    the SD distiller with the ``--sd-*`` options (all arms share the
+    student)."""
+    model = arm_config(arch, arm)['model']
+    student = model['architecture'] if arm == 'sd' else model
+    with_width(student, args.unet_width if arch == 'unet' else args.width)
+    with_crop(student, args.crop, args.stride)
     if arm == 'sd':
-        return dict(_scope_='mmrazor', type='SegSelfDistill',
-                    architecture=student,
-                    distiller=sd_distiller(arch, args))
-    raise ValueError(f'unknown arm {arm!r}; choose from {ARMS}')
+        model['distiller'] = sd_distiller(arch, args)
+    return model
 
 
 def build(cfg: dict):

@@ -1,12 +1,14 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
-"""One run of the ssTEM study as a complete MMEngine config, and the digest
-of its settings (paths masked) that decides whether a run folder or a
-committed result belongs to it.
+"""One run of the ssTEM study as a complete MMEngine config (its config file
+of ``configs/sstem256/`` with the run's data, seed and schedule), and the
+digest of its settings (paths masked) that decides whether a run folder or
+a committed result belongs to it.
 """
 import os.path as osp
+from typing import Optional
 
 from bench.lib import runs
-from bench.sstem.arms import TEACHER_KEY, arm_model
+from bench.sstem.arms import arm_config, arm_model, base_config
 from bench.sstem.data import dataset_cfg
 
 
@@ -17,66 +19,69 @@ def run_dir(args, arch: str, arm: str, seed: int) -> str:
     return osp.join(args.work_root, args.protocol, f'{arch}_{arm}_seed{seed}')
 
 
-def optimizer_cfg(name: str, lr: float) -> dict:
-    """SGD with momentum as MMSeg's configs, or AdamW."""
+#: ``--optimizer adamw``: the alternative to the configs' SGD.
+ADAMW = dict(type='AdamW', betas=(0.9, 0.999), weight_decay=0.01)
+#: What a run's config takes from its config file (the file's other keys
+#: are its variables: data_root, pipelines, ...); the run adds its work dir.
+FILE_KEYS = ('custom_imports', 'default_scope', 'model', 'randomness',
+             'env_cfg', 'optim_wrapper', 'param_scheduler', 'train_cfg',
+             'val_cfg', 'test_cfg', 'default_hooks', 'custom_hooks',
+             'vis_backends', 'visualizer', 'log_processor', 'log_level',
+             'load_from', 'resume', 'train_dataloader', 'val_dataloader',
+             'test_dataloader', 'val_evaluator', 'test_evaluator')
+
+
+def optimizer_cfg(name: str, lr: float,
+                  optimizer: Optional[dict] = None) -> dict:
+    """The configs' optimizer (SGD with momentum as MMSeg's configs;
+    ``optimizer``, default the shared base's) at ``lr``, or AdamW."""
     if name == 'adamw':
-        return dict(type='AdamW', lr=lr, betas=(0.9, 0.999),
-                    weight_decay=0.01)
-    return dict(type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4)
+        return dict(ADAMW, lr=lr)
+    if optimizer is None:
+        optimizer = base_config()['optim_wrapper']['optimizer']
+    if optimizer['type'] != 'SGD':
+        raise ValueError(f'--optimizer sgd, but the config has '
+                         f'{optimizer["type"]}')
+    return dict(optimizer, lr=lr)
 
 
 def train_cfg(arch: str, arm: str, seed: int, args, data_dir: str,
               work_dir: str) -> dict:
+    """The run's config: the arm's config file with the run's data, work
+    dir, seed, model options (:func:`arm_model`) and schedule.
+
+    Under the protocols the file is changed only where a run must be (data
+    and work dir, seed, the visualizer's name, resuming) and where the
+    study scores outside the Runner (``test_cfg``); the schedule and the
+    model are the file's (the cpu protocol's; the gpu protocol changes
+    batch, iterations and validation interval).
+    """
+    file_cfg = arm_config(arch, arm)
     iters = args.iters
     val_interval = min(args.val_interval, iters)
-    model = arm_model(arch, arm, args)
-    save_best = ['mIoU', TEACHER_KEY] if arm == 'sd' else ['mIoU']
-    cfg = dataset_cfg(data_dir, args)
-    cfg.update(
-        custom_imports=dict(imports=['mmseg_attnkd'],
-                            allow_failed_imports=False),
-        default_scope='mmseg',
-        model=model,
-        work_dir=work_dir,
-        randomness=dict(seed=seed),
-        env_cfg=dict(cudnn_benchmark=False,
-                     mp_cfg=dict(mp_start_method='fork',
-                                 opencv_num_threads=0),
-                     dist_cfg=dict(backend='nccl')),
-        optim_wrapper=dict(
-            type='OptimWrapper',
-            optimizer=optimizer_cfg(args.optimizer, args.lr)),
-        param_scheduler=[
-            dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=iters,
-                 by_epoch=False)
-        ],
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters,
-                       val_interval=val_interval),
-        val_cfg=dict(type='mmrazor.SegSelfDistillValLoop')
-        if arm == 'sd' else dict(type='ValLoop'),
-        test_cfg=dict(type='TestLoop'),
-        default_hooks=dict(
-            timer=dict(type='IterTimerHook'),
-            logger=dict(type='LoggerHook', interval=min(20, iters),
-                        log_metric_by_epoch=False),
-            param_scheduler=dict(type='ParamSchedulerHook'),
-            # frequent (small) checkpoints: an interruption loses little
-            checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
-                            interval=min(val_interval, 100),
-                            max_keep_ckpts=1,
-                            save_best=save_best, rule='greater'),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
-        # a resumed run draws the same dropout and flips as an uninterrupted
-        # one, and validation does not move the random stream
-        custom_hooks=[dict(type='RandomStateHook')],
-        vis_backends=[dict(type='LocalVisBackend')],
-        visualizer=dict(type='SegLocalVisualizer',
-                        vis_backends=[dict(type='LocalVisBackend')],
-                        name=f'visualizer:{arch}_{arm}_{seed}'),
-        log_processor=dict(by_epoch=False),
-        log_level='INFO',
-        load_from=None,
-        resume=True)
+    cfg = {key: file_cfg[key] for key in FILE_KEYS}
+    cfg.update(dataset_cfg(file_cfg, data_dir, args))
+    cfg['model'] = arm_model(arch, arm, args)
+    cfg['work_dir'] = work_dir
+    cfg['randomness'] = dict(file_cfg['randomness'], seed=seed)
+    cfg['optim_wrapper']['optimizer'] = optimizer_cfg(
+        args.optimizer, args.lr, file_cfg['optim_wrapper']['optimizer'])
+    file_iters = file_cfg['train_cfg']['max_iters']
+    for scheduler in cfg['param_scheduler']:
+        if scheduler.get('end') == file_iters:
+            scheduler['end'] = iters
+    cfg['train_cfg'].update(max_iters=iters, val_interval=val_interval)
+    # the worker scores both outputs in both inference modes itself; the
+    # Runner's test loop never runs (the recorded runs have TestLoop)
+    cfg['test_cfg'] = dict(type='TestLoop')
+    hooks = cfg['default_hooks']
+    hooks['logger']['interval'] = min(hooks['logger']['interval'], iters)
+    # frequent (small) checkpoints: an interruption loses little
+    hooks['checkpoint']['interval'] = min(val_interval,
+                                          hooks['checkpoint']['interval'])
+    cfg['visualizer']['name'] = f'visualizer:{arch}_{arm}_{seed}'
+    # a run of the study resumes from its last checkpoint
+    cfg['resume'] = True
     return cfg
 
 

@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """The ssTEM study's data: the 20 sections converted once (train 0-11, val
-12-15, test 16-19) and the dataloaders of the protocol's crop.
+12-15, test 16-19) and the configs' dataloaders on them at the run's crop.
 """
 import copy
 import json
@@ -67,20 +67,17 @@ def image_size(data_dir: str, split: str = 'test') -> Tuple[int, int]:
         return img.size[1], img.size[0]  # (H, W)
 
 
-def dataset_cfg(data_dir: str, args) -> dict:
-    """Dataloaders/evaluators of ``configs/_base_/datasets/drosophila_sstem``
-    for the converted scale and the protocol's crop."""
-    from mmengine.config import Config
-    base = Config.fromfile(
-        osp.join(common.REPO_ROOT, 'configs', '_base_', 'datasets',
-                 'drosophila_sstem.py')).to_dict()
+def dataset_cfg(cfg: dict, data_dir: str, args) -> dict:
+    """The dataloaders and evaluators of a ``configs/sstem256/`` config
+    (``cfg``, a dict) on the converted sections in ``data_dir``, at their
+    size, with the run's crop, batch and dataloader workers."""
     # keep the converted size (a --data-dir converted elsewhere may have
     # another scale than --scale)
     h, w = image_size(data_dir, 'train')
     img_scale = (w, h)
     out = {}
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = copy.deepcopy(base[key])
+        loader = copy.deepcopy(cfg[key])
         loader['dataset']['data_root'] = data_dir
         loader['num_workers'] = args.workers
         loader['persistent_workers'] = args.workers > 0
@@ -91,6 +88,6 @@ def dataset_cfg(data_dir: str, args) -> dict:
                 step['crop_size'] = tuple(args.crop)
         out[key] = loader
     out['train_dataloader']['batch_size'] = args.batch
-    out['val_evaluator'] = base['val_evaluator']
-    out['test_evaluator'] = base['test_evaluator']
+    out['val_evaluator'] = copy.deepcopy(cfg['val_evaluator'])
+    out['test_evaluator'] = copy.deepcopy(cfg['test_evaluator'])
     return out

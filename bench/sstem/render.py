@@ -9,7 +9,7 @@ import statistics
 from typing import Dict, List, Sequence
 
 from bench.lib import common
-from bench.sstem.arms import (ARCH_NAMES, ARMS, AXIAL_STRIDE, SOURCE_DELTAS,
+from bench.sstem.arms import (ARCH_NAMES, ARMS, CONFIG_DIR, SOURCE_DELTAS,
                               SOURCE_OTHER, sd_distiller, sd_settings_text)
 from bench.sstem.summary import (EXPORT_TOL, inference_mode, run_seconds,
                                  summarize, target_lines)
@@ -86,8 +86,7 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         val_rows.append([ARCH_NAMES[arch]] + [
             _ms(v[k]) for k in ('student_slide', 'student_whole',
                                 'teacher_slide', 'teacher_whole')])
-    unet_grid = AXIAL_STRIDE.get('unet', 1) if args.sd_unet_stride is None \
-        else args.sd_unet_stride
+    unet_grid = sd_distiller('unet', args)['axial']['stride']
     run_commits = sorted({c for r in results for c in r.get('commits', [])})
     mode_text = {'slide': 'sliding-window inference at the crop',
                  'whole': 'whole-section inference'}[mode]
@@ -110,7 +109,7 @@ def aggregate(results: List[dict], costs: Dict[str, dict], args,
         f'crops, batch {args.batch}, {args.iters} iterations, '
         f'{_OPTIMIZERS[args.optimizer]} lr {args.lr:g} poly; width-reduced '
         f'models (base width {args.width}, '
-        f'UNet {args.unet_width}; see `arch_model` in bench/sstem/arms.py), '
+        f'UNet {args.unet_width}; configs in {CONFIG_DIR}/), '
         'from scratch, paired initial '
         f'weights per seed; {mode_text} (the mode val prefers, below); '
         f'test scored at the {args.select} checkpoint (chosen on val: '

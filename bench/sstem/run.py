@@ -7,8 +7,9 @@ labelled ssTEM sections with MMSeg models:
 
 * split by section: 0-11 train, 12-15 val (curves, choices), 16-19 test
   (scored once per finished run); sections converted at ``--scale``;
-* architectures (width-reduced, from scratch, BN; see
-  ``bench/sstem/arms.py``):
+* architectures (width-reduced, from scratch, BN), each arm a config file
+  of ``configs/sstem256/`` (data, schedule and runtime in its
+  ``_base_sstem256.py``; ``bench/sstem/arms.py`` reads them):
   UNet-S5-D16 + FCN, PSPNet, DeepLabV3, DeepLabV3+ (ResNetV1c-18 layout,
   output stride 8), Semantic FPN, UPerNet (ResNetV1c-18, output stride 32);
 * arms, same data order, augmentation, schedule and initial student
