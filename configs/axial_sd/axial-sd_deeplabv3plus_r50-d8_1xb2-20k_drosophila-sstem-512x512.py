@@ -2,10 +2,8 @@
 # Axial self-distillation of DeepLabV3+ (DepthwiseSeparableASPP) R-50-D8 on Drosophila ssTEM:
 # CE(student) + CE(axial teacher) + MSE(student, teacher); the options
 # not set here are ../_base_/distillers/axial_sd.py's.
-_base_ = [
-    '../baselines/deeplabv3plus_r50-d8_1xb2-20k_drosophila-sstem-512x512.py',
-    '../_base_/distillers/axial_sd.py'
-]
+_base_ = ['../baselines/deeplabv3plus_r50-d8_1xb2-20k_drosophila-sstem-512x512.py',  # noqa: E501
+          '../_base_/distillers/axial_sd.py']
 # logits at 1/8 of the crop: the default span (64) covers them
 model = dict(_base_.axial_sd_model, architecture=_base_.model)
 

@@ -2,10 +2,8 @@
 # Axial self-distillation of Semantic FPN R-50 on CamVid:
 # CE(student) + CE(axial teacher) + MSE(student, teacher); the options
 # not set here are ../_base_/distillers/axial_sd.py's.
-_base_ = [
-    '../baselines/fpn_r50_1xb2-20k_camvid-360x480.py',
-    '../_base_/distillers/axial_sd.py'
-]
+_base_ = ['../baselines/fpn_r50_1xb2-20k_camvid-360x480.py',
+          '../_base_/distillers/axial_sd.py']
 model = dict(
     _base_.axial_sd_model,
     architecture=_base_.model,

@@ -2,7 +2,7 @@
 # Student-alone baseline matching AttnFD's DeepLabV3+ R101 -> R18
 # (COCO-Stuff164k).
 _base_ = [
-    'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
+    '../_base_/models/deeplabv3plus_r18-d8.py',
     'mmseg::_base_/datasets/coco-stuff164k.py',
     '../_base_/schedules/schedule_80k.py'
 ]
@@ -16,11 +16,5 @@ model = dict(
     _scope_='mmseg',
     pretrained=student_pretrained,
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(depth=18),
-    decode_head=dict(
-        c1_in_channels=64,
-        c1_channels=12,
-        in_channels=512,
-        channels=128,
-        num_classes=171),
-    auxiliary_head=dict(in_channels=256, channels=64, num_classes=171))
+    decode_head=dict(num_classes=171),
+    auxiliary_head=dict(num_classes=171))

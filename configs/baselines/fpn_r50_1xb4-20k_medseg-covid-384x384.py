@@ -4,15 +4,7 @@
 # ../axial_sd/axial-sd_fpn_r50_1xb4-20k_medseg-covid-384x384.py
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
-    '../_base_/datasets/medseg_covid.py',
-    '../_base_/schedules/schedule_20k.py'
+    '../_base_/studies/medseg_covid_20k.py'
 ]
-# Path of local ImageNet ResNet-50-V1c weights (MMSeg's
-# open-mmlab://resnet50_v1c); None trains from scratch.
-pretrained = None
-num_classes = 4
-model = dict(
-    data_preprocessor=dict(size=_base_.crop_size),
-    pretrained=pretrained,
-    decode_head=dict(num_classes=num_classes),
-    test_cfg=_base_.slide_test_cfg)
+model = _base_.pop('student')
+model.pop('auxiliary_head')  # Semantic FPN has no auxiliary head
