@@ -38,7 +38,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench.lib import common  # noqa: E402
+from bench.lib import common, runs  # noqa: E402
 from bench.camvid.arms import ARMS, CONFIG_DIR  # noqa: E402
 
 #: Released rows: name -> (study arm, config of the released file, how).
@@ -95,11 +95,12 @@ def publish(key: str, rec: dict, fp16: bool, baseline: Optional[float],
             teacher: Optional[dict], tmp: str) -> str:
     """Publish one row; returns its metafile name."""
     arm, config, how = RELEASES[key]
-    src, work = rec['checkpoint'], osp.dirname(rec['checkpoint'])
+    work = rec['work_dir']
+    src = rec['checkpoint_path']
     if how == 'refine':  # the axial teacher output as a plain model
         src = osp.join(tmp, 'teacher_output.pth')
         _tool('tools/model_converters/convert_axial_ckpt_to_refine_head.py',
-              rec['config'], rec['checkpoint'], src)
+              osp.join(work, 'config.py'), rec['checkpoint_path'], src)
     args = ['tools/publish_model.py', src, ZOO_DIR, '--config',
             _config(config), '--work-dir', work, '--repo-root', REPO,
             '--collection', COLLECTION, '--weights-url-prefix', ZOO_DIR,
@@ -163,7 +164,8 @@ def release(key: str, rec: dict, data_root: str) -> dict:
             add_metadata(name, rec, teacher)
             got = score(name, data_root, tmp)
         row = dict(name=name, arm=RELEASES[key][0], seed=rec['seed'],
-                   source=rec['checkpoint'], weights=entry['Weights'],
+                   source_sha256=rec['checkpoint_sha256'],
+                   weights=entry['Weights'],
                    bytes=osp.getsize(osp.join(REPO, entry['Weights'])),
                    dtype='float16' if fp16 else 'float32',
                    released_test_mIoU=got, run_test_mIoU=round(want, 4),
@@ -183,6 +185,7 @@ def main(argv=None) -> List[dict]:
                    help='folder of camvid_v2_cpu.json')
     p.add_argument('--only', nargs='+', choices=sorted(RELEASES))
     a = p.parse_args(argv)
+    from mmseg_attnkd.release.publish import sha256_of_file
     with open(osp.join(a.results, 'camvid_v2_cpu.json')) as f:
         records = {r['key']: r for r in json.load(f)['runs']}
     out = osp.join(a.results, 'camvid_v2_release.json')
@@ -191,12 +194,17 @@ def main(argv=None) -> List[dict]:
     done = []
     for key in a.only or list(RELEASES):
         rec = records.get(f'{RELEASES[key][0]}_seed0')
-        if rec is None:
-            print(f'[release] {key}: no finished seed-0 run yet')
+        work = osp.join(a.work_root, f'{RELEASES[key][0]}_seed0')
+        ckpt = runs.last_checkpoint(work)
+        if rec is None or ckpt is None:
+            print(f'[release] {key}: no finished seed-0 run in {work}')
             continue
+        # records name paths outside the repository by base name only
+        rec = dict(rec, work_dir=work, checkpoint_path=ckpt,
+                   checkpoint_sha256=sha256_of_file(ckpt))
         old = log['rows'].get(key)
-        if old and old['source'] == rec['checkpoint'] and osp.isfile(
-                osp.join(REPO, old['weights'])):
+        if old and old['source_sha256'] == rec['checkpoint_sha256'] and \
+                osp.isfile(osp.join(REPO, old['weights'])):
             continue  # released from this checkpoint already
         for stale in glob.glob(osp.join(REPO, ZOO_DIR, _stem(
                 _config(RELEASES[key][1])) + '_*')):

@@ -120,9 +120,27 @@ class Study:
         common.write_json(self.out, data)
 
     def teacher(self) -> dict:
-        """The trained teacher (its plain weights and their SHA-256)."""
+        """The trained teacher; ``plain_checkpoint`` is the file in this
+        work root with the recorded SHA-256 (records name paths outside
+        the repository only by their file name).
+
+        Raises:
+            SystemExit: The record's teacher weights are not in the work
+                root (another machine): train the teacher there again.
+        """
         if self._teacher is None:
-            rec = self.run('teacher', 0)
+            from bench.lib.teacher import find_teacher
+            rec = dict(self.run('teacher', 0))
+            path = find_teacher(osp.join(self.root, rec['key']),
+                                rec.get('plain_sha256'))
+            if path is None:
+                raise SystemExit(
+                    f'{self.out} records a teacher with plain weights '
+                    f'{rec.get("plain_sha256")} but no such file is under '
+                    f'{osp.join(self.root, rec["key"])}; pass the work root '
+                    'that trained it, or remove the teacher record to '
+                    'train it again here.')
+            rec['plain_checkpoint'] = path
             self._teacher = rec
         return self._teacher
 

@@ -97,3 +97,29 @@ def test_axial_sd_runs_also_score_their_teacher_output():
         (2.0 + 2.5 + 1.5) / 3 - 1.2)
     assert '| sd:teacher_output | 3 |' in report.render(
         dict(runs=runs), steptimes, 10)
+
+
+def test_the_teacher_is_found_in_the_work_root_by_its_hash(tmp_path):
+    """Records name files outside the repository by their base name only;
+    the study finds the teacher's plain weights by the recorded SHA-256."""
+    import argparse
+    import hashlib
+    import json
+    from bench.camvid.run import Study
+    root, out = tmp_path / 'work', tmp_path / 'results'
+    (root / 'camvid240').mkdir(parents=True)
+    (root / 'camvid240' / '.complete').write_text('ok')
+    (root / 'teacher_seed0').mkdir()
+    weights = root / 'teacher_seed0' / 'teacher_plain.pth'
+    weights.write_bytes(b'weights')
+    out.mkdir()
+    rec = dict(key='teacher_seed0', arm='teacher', seed=0,
+               plain_checkpoint='<outside the repository>/teacher_plain.pth',
+               plain_sha256=hashlib.sha256(b'weights').hexdigest())
+    (out / 'camvid_v2_cpu.json').write_text(json.dumps(dict(runs=[rec])))
+    args = argparse.Namespace(work_root=str(root), out_dir=str(out),
+                              data_root='unused', iters_scale=1.0)
+    assert Study(args).teacher()['plain_checkpoint'] == str(weights)
+    weights.write_bytes(b'other weights')
+    with pytest.raises(SystemExit, match='no such file'):
+        Study(args).teacher()
