@@ -122,8 +122,10 @@ def main(argv=None) -> dict:
         print(f'warning: no vis_data/*.json log under {work_dir}; the '
               'metafile gets no metrics (pass --work-dir)', file=sys.stderr)
     else:
-        log_copy = publish.copy_json_log(log, args.out_dir, stem,
-                                         saved['timestamp'])
+        # a resumed training: its earlier invocations' logs come first
+        log_copy = publish.copy_json_log(
+            publish.resumed_json_logs(work_dir, log), args.out_dir, stem,
+            saved['timestamp'])
         metrics = publish.split_metrics(publish.read_val_metrics(log))
         print(f'copied {log} -> {log_copy}; metrics {metrics}')
     saved.update(log=log_copy, metrics=metrics)

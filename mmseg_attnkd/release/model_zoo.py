@@ -208,9 +208,9 @@ def render_table(models: List[dict], metric: str = 'mIoU',
         result = _first_result(model)
         config = model.get('Config')
         trained = meta.get('Training Config') or config
-        downloads = [
-            _link('model', model.get('Weights')),
-            _link('log', model.get('Training Log'))
+        downloads = [  # a relative file lives in the repository
+            link('model', model.get('Weights')),
+            link('log', model.get('Training Log'))
         ]
         row = [
             link(model.get('Name') or _stem(trained) or '-', trained) or '-',

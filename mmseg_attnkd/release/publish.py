@@ -14,9 +14,8 @@ import json
 import os
 import os.path as osp
 import re
-import shutil
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 
@@ -26,6 +25,7 @@ __all__ = [
     'TIMESTAMP_RE', 'sha256_of_file', 'published_name', 'parse_published_name',
     'save_published', 'find_run_dir', 'find_json_log', 'read_json_log',
     'read_val_metrics', 'split_metrics', 'copy_json_log',
+    'resumed_json_logs',
     'dataset_name_from_cfg', 'crop_size_from_cfg', 'build_metafile_entry'
 ]
 
@@ -189,11 +189,52 @@ def split_metrics(record: dict,
     return dict(student=student, teacher=teacher)
 
 
-def copy_json_log(src: str, out_dir: str, config_stem: str,
-                  timestamp: str) -> str:
-    """Copy a JSON log to ``out_dir/{config_stem}_{timestamp}.log.json``."""
+def _first_train_iter(log: str) -> Optional[int]:
+    if not osp.isfile(log):
+        return None
+    for record in read_json_log(log):
+        if 'loss' in record and 'iter' in record:
+            return int(record['iter'])
+    return None
+
+
+def resumed_json_logs(work_dir: str, log: str) -> List[str]:
+    """``log`` and, before it, the logs of the invocations it resumed.
+
+    ``tools/train.py --resume`` writes a new ``YYYYMMDD_HHMMSS`` folder per
+    invocation. While the previous run folder's log starts at an earlier
+    iteration than the oldest log taken (so the latter resumed it), that
+    log is taken too, oldest first, so a released training log covers the
+    whole training; a separate earlier run starts where the next one does.
+    """
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if TIMESTAMP_RE.fullmatch(d)
+                  and osp.isdir(osp.join(work_dir, d, 'vis_data')))
+    logs = [log]
+    here = osp.basename(osp.dirname(osp.dirname(log)))
+    earlier = [d for d in runs if d < here]
+    while earlier:
+        previous = find_json_log(work_dir, earlier.pop())
+        first, before = (_first_train_iter(logs[0]),
+                         _first_train_iter(previous or ''))
+        if first is None or before is None or before >= first:
+            break
+        logs.insert(0, previous)
+    return logs
+
+
+def copy_json_log(src: Union[str, List[str]], out_dir: str,
+                  config_stem: str, timestamp: str) -> str:
+    """Write a JSON log (or several, one after the other: a resumed
+    training) to ``out_dir/{config_stem}_{timestamp}.log.json``."""
     dst = osp.join(out_dir, f'{config_stem}_{timestamp}.log.json')
-    shutil.copyfile(src, dst)
+    sources = [src] if isinstance(src, str) else list(src)
+    with open(dst, 'wb') as out:
+        for path in sources:
+            with open(path, 'rb') as f:
+                data = f.read()
+            out.write(data if data.endswith(b'\n') or not data
+                      else data + b'\n')
     return dst
 
 

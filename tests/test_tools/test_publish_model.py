@@ -239,3 +239,28 @@ def test_publish_fp16_student_release_config(cwd_run, publisher, fake_repo,
     assert entry['Config'] == 'configs/cwd/student.py'
     assert entry['Metadata']['Training Config'] == \
         f'configs/cwd/{osp.basename(cfg)}'
+
+
+def test_a_resumed_training_releases_the_log_of_every_invocation(tmp_path):
+    import json
+    from mmseg_attnkd.release.publish import copy_json_log, resumed_json_logs
+
+    def run(ts, iters):
+        vis = tmp_path / 'work' / ts / 'vis_data'
+        vis.mkdir(parents=True)
+        lines = [json.dumps(dict(iter=i, loss=1.0 / i)) for i in iters]
+        (vis / 'scalars.json').write_text('\n'.join(lines) + '\n')
+        return str(vis / 'scalars.json')
+
+    old = run('20261201_000000', [10, 20])  # an earlier, separate run
+    first = run('20261202_000000', [10, 20, 30])
+    second = run('20261203_000000', [30, 40])  # resumed at iteration 30
+    third = run('20261204_000000', [40, 50])  # resumed again
+    work = str(tmp_path / 'work')
+    assert resumed_json_logs(work, third) == [first, second, third]
+    assert resumed_json_logs(work, first) == [first]  # a fresh start
+    out = copy_json_log(resumed_json_logs(work, third), str(tmp_path),
+                        'stem', 'ts')
+    iters = [json.loads(ln)['iter'] for ln in open(out)]
+    assert iters == [10, 20, 30, 30, 40, 40, 50]
+    assert old not in resumed_json_logs(work, third)

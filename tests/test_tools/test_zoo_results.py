@@ -69,3 +69,45 @@ def test_results_are_measured_on_the_released_file(released, tmp_path,
     assert abs(got - metrics['mIoU']) <= 0.01
     assert tool.main(['nothing_here', '--configs-dir', configs]) == 1
     assert 'no released model named' in capsys.readouterr().err
+
+
+CAMVID = osp.join(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))), '..', 'shared', 'data', 'camvid_segnet')
+
+
+@pytest.mark.skipif(not osp.isdir(CAMVID),
+                    reason='CamVid SegNet is not in ../shared/data')
+def test_a_released_model_reproduces_its_metafile_number(tmp_path):
+    """The smallest released CamVid 240x180 model, fetched through the
+    hash check, scored by plain MMSeg (init_model + the config's test
+    loader and IoUMetric) on the converted test split: its metafile mIoU
+    within 0.01."""
+    import subprocess
+    import sys
+
+    from mmengine.config import Config
+    from mmseg_attnkd.release import download, model_zoo
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    configs = osp.join(repo, 'configs')
+    models = [m for m in model_zoo.load_metafile(
+        osp.join(configs, 'camvid240', 'metafile.yml'))['Models']
+        if model_zoo.is_released(m)]
+    assert models, 'configs/camvid240/metafile.yml releases no model'
+    model = min(models, key=lambda m: osp.getsize(osp.join(
+        repo, m['Weights'])))
+    data = tmp_path / 'camvid240'
+    subprocess.run([sys.executable, osp.join(
+        repo, 'tools', 'dataset_converters', 'camvid.py'), '--data-root',
+        CAMVID, '--out-dir', str(data), '--splits', 'test', '--scale',
+        '0.5'], check=True, capture_output=True)
+    ckpt = download.download_checkpoint(
+        download.model_url(model['Name'], configs), str(tmp_path / 'dl'))
+    cfg = Config.fromfile(osp.join(repo, model['Config']))
+    cfg.test_dataloader.dataset.data_root = str(data)
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.persistent_workers = False
+    path = str(tmp_path / 'config.py')
+    cfg.dump(path)
+    got = _independent_miou(path, ckpt)
+    want = model['Results'][0]['Metrics']['mIoU']
+    assert abs(got - want) <= 0.01 + 1e-6, (model['Name'], got, want)
