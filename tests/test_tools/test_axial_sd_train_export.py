@@ -88,8 +88,8 @@ def test_train_tool_logs_the_three_loss_terms(trained):
 
 
 def test_loss_term_report_reads_a_real_training_log(trained):
-    from bench import sd_loss_terms
-    terms = sd_loss_terms.run_terms(trained['work_dir'])
+    from bench.sd_loss_terms.terms import run_terms
+    terms = run_terms(trained['work_dir'])
     assert terms['iters'] == ITERS
     for name in ('student_ce', 'teacher_ce', 'mse'):
         assert set(terms[name]) == {'first', 'last'}
