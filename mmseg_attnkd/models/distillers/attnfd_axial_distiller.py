@@ -41,12 +41,9 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AxialBranchMixin,
             ``DecodeHeadLoss`` with weight 1.
         mse: Config of the consistency loss; defaults to
             ``SelfDistillMSELoss(target='prob', detach_teacher=True)``.
-        axial_input: ``'logits'`` (default: the block refines the logits
-            alone) or ``'features'``: it also reads the decoder features
-            going into ``conv_seg`` (concatenated to the logits before its
-            embedding) and still outputs a residual correction of the
-            logits. Not exportable to ``AxialRefineHead``; score its teacher
-            output with the training config's test loop.
+        axial_input: What the axial block reads, ``'logits'`` (default) or
+            ``'features'`` (also the decoder features): see
+            :class:`AxialSelfDistiller`.
         **kwargs: :class:`AttnFDDistiller` arguments (``stages``,
             ``teacher_attention``, ``normalize``, ``loss_weight``, ...).
     """
