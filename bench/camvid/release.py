@@ -42,10 +42,12 @@ from bench.lib.zoo import (StudyZoo, config_stem, run_tool,  # noqa: E402
 from bench.camvid.arms import ARMS, CONFIG_DIR  # noqa: E402
 
 #: Released rows: name -> (study arm, config of the released file, how).
+#: The teacher (6.4 MB even in fp16) is not released into the repository,
+#: whose tracked files stay small; distilled rows name its config and its
+#: test mIoU from the study's record.
 #: ``plain``: the run's model as it is; ``student``: a distillation run's
 #: student; ``refine``: the axial SD run's teacher output.
 RELEASES: Dict[str, tuple] = {
-    'teacher': ('teacher', ARMS['teacher'], 'plain'),
     'baseline': ('baseline', ARMS['baseline'], 'plain'),
     'baseline_2x': ('baseline_2x', ARMS['baseline_2x'], 'plain'),
     'kd': ('kd', ARMS['kd'], 'student'),
@@ -73,8 +75,11 @@ def release(key: str, rec: dict, data_root: str) -> dict:
     """Publish, describe and score one row (fp32 if fp16 misses)."""
     arm, config, how = RELEASES[key]
     baseline = ZOO.released_miou(config_stem(ARMS['baseline']))
-    teacher = ZOO.entry(config_stem(ARMS['teacher'])) \
-        if rec.get('uses_teacher') else None
+    teacher = None
+    if rec.get('uses_teacher'):  # its config and the study's test mIoU
+        teacher = dict(Config=osp.join(CONFIG_DIR, ARMS['teacher']),
+                       Results=[dict(Metrics=dict(mIoU=round(
+                           rec['teacher_test_mIoU'], 2)))])
     extra = []
     if key != 'teacher':
         extra += ['--student-name', NAMES['student'], '--student-config',
@@ -85,7 +90,7 @@ def release(key: str, rec: dict, data_root: str) -> dict:
         extra.append('--student-only')
     if teacher is not None:
         extra += ['--teacher-name', NAMES['teacher'], '--teacher-config',
-                  teacher['Config'], '--teacher-weights', teacher['Weights']]
+                  teacher['Config']]
 
     def publish_row(fp16: bool, tmp: str) -> str:
         src = rec['checkpoint_path']
@@ -132,7 +137,9 @@ def main(argv=None) -> List[dict]:
             print(f'[release] {key}: no finished seed-0 run in {work}')
             continue
         # records name paths outside the repository by base name only
+        teacher_rec = records.get('teacher_seed0') or {}
         rec = dict(rec, work_dir=work, checkpoint_path=ckpt,
+                   teacher_test_mIoU=teacher_rec.get('test_mIoU'),
                    checkpoint_sha256=sha256_of_file(ckpt))
         old = log['rows'].get(key)
         if old and old['source_sha256'] == rec['checkpoint_sha256'] and \
