@@ -97,6 +97,9 @@ def main(argv=None) -> dict:
     else:
         out = strip_training_state(checkpoint)
         get_state_dict(out)  # refuses a checkpoint without weights
+        # the training config text names the trainer's paths; the metafile
+        # names the config instead
+        out['meta'] = export_meta(checkpoint)
     if args.fp16:
         if args.keep_training_state:
             raise ValueError('--fp16 stores weights for inference; drop '
@@ -147,21 +150,27 @@ def main(argv=None) -> dict:
         return f'{prefix}/{osp.basename(path)}' if prefix \
             else osp.basename(path)
 
-    model_cfg = cfg.get('model', {})
-    teacher = dict(
-        Name=args.teacher_name,
-        Config=args.teacher_config or _cfg_ref(model_cfg.get('teacher')),
-        Weights=args.teacher_weights)
-    student = dict(
-        Name=args.student_name,
-        Config=args.student_config or _cfg_ref(
-            model_cfg.get('architecture')))
-    if args.student_baseline is not None:
-        student['Metrics'] = {'mIoU': round(args.student_baseline, 2)}
-
     def rel(path):
         return osp.relpath(osp.abspath(path), osp.abspath(
             args.repo_root)).replace(osp.sep, '/')
+
+    def file_ref(path):
+        # a config file given by path is named relative to the repository,
+        # like ``Config`` (a metafile names no machine path)
+        return rel(path) if path and osp.isfile(path) else path
+
+    model_cfg = cfg.get('model', {})
+    teacher = dict(
+        Name=args.teacher_name,
+        Config=file_ref(args.teacher_config)
+        or _cfg_ref(model_cfg.get('teacher')),
+        Weights=args.teacher_weights)
+    student = dict(
+        Name=args.student_name,
+        Config=file_ref(args.student_config) or _cfg_ref(
+            model_cfg.get('architecture')))
+    if args.student_baseline is not None:
+        student['Metrics'] = {'mIoU': round(args.student_baseline, 2)}
 
     release_config = args.release_config or (
         args.student_config if args.student_only else None)

@@ -65,6 +65,9 @@ def test_publish_name_hash_log_and_metafile(cwd_run, publisher, fake_repo,
     assert 'optimizer' in src and 'message_hub' in src
     assert not {'optimizer', 'message_hub', 'param_schedulers'} & set(pub)
     assert get_state_dict(pub).keys() == get_state_dict(src).keys()
+    # the training config text (the trainer's paths) stays behind
+    assert 'cfg' in src['meta'] and 'cfg' not in pub['meta']
+    assert pub['meta']['iter'] == src['meta']['iter']
 
     # the run's JSON log is copied beside it
     log = find_json_log(cwd_run['work_dir'])
@@ -239,6 +242,8 @@ def test_publish_fp16_student_release_config(cwd_run, publisher, fake_repo,
     assert entry['Config'] == 'configs/cwd/student.py'
     assert entry['Metadata']['Training Config'] == \
         f'configs/cwd/{osp.basename(cfg)}'
+    # given by absolute path, the student's config is named from the root
+    assert entry['Metadata']['Student']['Config'] == 'configs/cwd/student.py'
 
 
 def test_a_resumed_training_releases_the_log_of_every_invocation(tmp_path):
