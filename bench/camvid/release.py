@@ -108,8 +108,7 @@ def release(key: str, rec: dict, data_root: str) -> dict:
     row = ZOO.release(publish_row, want, train_seconds(rec),
                       {'test_dataloader.dataset.data_root': data_root},
                       teacher)
-    return dict(row, arm=arm, seed=rec['seed'],
-                source_sha256=rec['checkpoint_sha256'])
+    return dict(row, arm=arm, seed=rec['seed'])
 
 
 def main(argv=None) -> List[dict]:
@@ -126,8 +125,8 @@ def main(argv=None) -> List[dict]:
     with open(osp.join(a.results, 'camvid_v2_cpu.json')) as f:
         records = {r['key']: r for r in json.load(f)['runs']}
     out = osp.join(a.out_dir, 'camvid_v2_release.json')
-    log = json.load(open(out)) if osp.isfile(out) else dict(rows={})
     data_root = osp.join(a.work_root, 'camvid240')
+    teacher_rec = records.get('teacher_seed0') or {}
     done = []
     for key in a.only or list(RELEASES):
         rec = records.get(f'{RELEASES[key][0]}_seed0')
@@ -137,19 +136,13 @@ def main(argv=None) -> List[dict]:
             print(f'[release] {key}: no finished seed-0 run in {work}')
             continue
         # records name paths outside the repository by base name only
-        teacher_rec = records.get('teacher_seed0') or {}
         rec = dict(rec, work_dir=work, checkpoint_path=ckpt,
-                   teacher_test_mIoU=teacher_rec.get('test_mIoU'),
-                   checkpoint_sha256=sha256_of_file(ckpt))
-        old = log['rows'].get(key)
-        if old and old['source_sha256'] == rec['checkpoint_sha256'] and \
-                osp.isfile(osp.join(REPO, old['weights'])):
-            continue  # released from this checkpoint already
-        ZOO.remove_stale(RELEASES[key][1])  # an earlier release of it
-        log['rows'][key] = release(key, rec, data_root)
-        common.write_json(out, log)
-        done.append(log['rows'][key])
-        print(f'[release] {key}: {log["rows"][key]}')
+                   teacher_test_mIoU=teacher_rec.get('test_mIoU'))
+        row = ZOO.release_once(
+            out, key, RELEASES[key][1], sha256_of_file(ckpt),
+            lambda: release(key, rec, data_root))
+        if row is not None:
+            done.append(row)
     return done
 
 

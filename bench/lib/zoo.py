@@ -10,6 +10,7 @@ file against the run's own test mIoU. A study's ``release.py`` names its
 rows and the tool arguments of each (teacher, student, baseline).
 """
 import glob
+import json
 import os
 import os.path as osp
 import subprocess
@@ -126,6 +127,34 @@ class StudyZoo:
                  osp.dirname(osp.dirname(self.metafile)), '--checkpoint-dir',
                  osp.join(tmp, 'download'), '--cfg-options', *options)
         return float(self.released_miou(name))
+
+    def release_once(self, log_path: str, key: str, config: str,
+                     source_sha256: str, release_row) -> Optional[dict]:
+        """Release row ``key`` unless the log holds it from this checkpoint.
+
+        ``release_row()`` releases it (:meth:`release`) and returns the log
+        row; an earlier release of ``config`` (another checkpoint) is
+        deleted first. The log (``log_path``, JSON ``{'rows': {...}}``) is
+        written after every row, so an interrupted release loses nothing.
+
+        Returns:
+            dict | None: The new log row, None if it was released already.
+        """
+        from bench.lib import common
+        log = dict(rows={})
+        if osp.isfile(log_path):
+            with open(log_path) as f:
+                log = json.load(f)
+        old = log['rows'].get(key)
+        if old and old['source_sha256'] == source_sha256 and \
+                osp.isfile(osp.join(REPO_ROOT, old['weights'])):
+            return None
+        self.remove_stale(config)
+        row = dict(release_row(), source_sha256=source_sha256)
+        log['rows'][key] = row
+        common.write_json(log_path, log)
+        print(f'[release] {key}: {row}', flush=True)
+        return row
 
     def release(self, publish_row, want: float, seconds: float,
                 cfg_options: Dict[str, str],
