@@ -140,6 +140,17 @@ def sd_ablation(size: str = 'full') -> List[Dict]:
     return [dict(s, detach_input=False) for s in grid]
 
 
+def attnfd_grid() -> Dict[str, Dict]:
+    """AttnFD ablation arm name -> settings (both grid sizes)."""
+    return {attnfd_name(s): s for size in ('full', 'small')
+            for s in attnfd_ablation(size)}
+
+
+def sd_grid() -> Dict[str, Dict]:
+    """Axial-SD ablation arm name -> settings."""
+    return {sd_name(s): s for s in sd_ablation()}
+
+
 def ablation_names(size: str = 'full') -> List[str]:
     """Arm names of every AttnFD and axial-SD ablation setting."""
     return [attnfd_name(s) for s in attnfd_ablation(size)] + \
@@ -161,10 +172,9 @@ def config_arm(arm: str) -> Optional[str]:
     settings aside); None: the method-free pair :data:`PAIR_CONFIG`."""
     if arm in camvid_arms.ARMS:
         return arm
-    if arm == 'sd_detach' or arm in {sd_name(s) for s in sd_ablation()}:
+    if arm == 'sd_detach' or arm in sd_grid():
         return 'sd'
-    if arm in {attnfd_name(s) for size in ('full', 'small')
-               for s in attnfd_ablation(size)}:
+    if arm in attnfd_grid():
         return 'attnfd'
     if arm in EXTRA_ARMS:
         return None
@@ -280,14 +290,12 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
     if base is None:
         model['distiller'] = extra_distiller(arm)
     if base in ('attnfd', 'attnfd_sd'):
-        s = {attnfd_name(s): s for size in ('full', 'small')
-             for s in attnfd_ablation(size)}.get(arm, attnfd)
+        s = attnfd_grid().get(arm, attnfd)
         model['distiller'] = attnfd_distiller(
             s, fitted.get(bool(s.get('spatial_norm', False))),
             model['distiller'])
     if base in ('sd', 'attnfd_sd'):
-        s = {sd_name(s): s for s in sd_ablation()}.get(
-            arm, dict(sd, detach_input=arm == 'sd_detach'))
+        s = sd_grid().get(arm, dict(sd, detach_input=arm == 'sd_detach'))
         model['distiller'] = sd_distiller(s, proto.get('axial'),
                                           model['distiller'])
     return model, 2 if arm == 'baseline_2x' else 1
