@@ -2,13 +2,20 @@
 """Protocols and arms of the CamVid accuracy benchmark (``accuracy.py``).
 
 A protocol fixes data, models and schedule; an arm is one way of training
-the student. Settings of the two methods are plain dicts so that ablation
-arms, the defaults chosen on val and the main table share one builder.
+the student. Every model is the file of its arm in ``configs/camvid240/``
+(``bench/camvid/arms.py``) at the protocol's widths and crop; settings of
+the two methods are plain dicts written over the file's distiller, so that
+ablation arms, the defaults chosen on val and the main table share one
+file.
 """
 import copy
+import math
+import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
-from bench.lib import common, models
+from bench.camvid import arms as camvid_arms
+from bench.lib import common
+from bench.sstem.arms import with_width
 
 NUM_CLASSES = 11
 
@@ -65,12 +72,9 @@ def extra_distiller(arm: str) -> dict:
     wrapped in ``ResizedStudentLoss`` (the student's output stride is 16,
     the teacher's 8, so some student maps are smaller)."""
     import glob
-    import os.path as osp
-
-    from mmengine.config import Config
     path, = glob.glob(osp.join(common.REPO_ROOT, 'configs', 'feature_kd',
                                f'{arm}_*.py'))
-    distiller = Config.fromfile(path).model.distiller.to_dict()
+    distiller = common.config_model(path)['distiller']
     losses = distiller['loss']
     wrap = [dict(type='ResizedStudentLoss', loss=loss) for loss in (
         losses if isinstance(losses, list) else [losses])]
@@ -136,6 +140,17 @@ def sd_ablation(size: str = 'full') -> List[Dict]:
     return [dict(s, detach_input=False) for s in grid]
 
 
+def attnfd_grid() -> Dict[str, Dict]:
+    """AttnFD ablation arm name -> settings (both grid sizes)."""
+    return {attnfd_name(s): s for size in ('full', 'small')
+            for s in attnfd_ablation(size)}
+
+
+def sd_grid() -> Dict[str, Dict]:
+    """Axial-SD ablation arm name -> settings."""
+    return {sd_name(s): s for s in sd_ablation()}
+
+
 def ablation_names(size: str = 'full') -> List[str]:
     """Arm names of every AttnFD and axial-SD ablation setting."""
     return [attnfd_name(s) for s in attnfd_ablation(size)] + \
@@ -143,18 +158,56 @@ def ablation_names(size: str = 'full') -> List[str]:
 
 
 # ---------------------------------------------------------------------------
-# model configs
+# model configs: the files of configs/camvid240/ (bench/camvid/arms.py) at
+# the protocol's widths and crop, with the arm's method settings
 # ---------------------------------------------------------------------------
+#: The distillation pair of configs/camvid240/ without a method: the
+#: MMRazor-loss arms without a file there take their distiller from
+#: configs/feature_kd/ (:func:`extra_distiller`).
+PAIR_CONFIG = '_base_distill_camvid240.py'
+
+
+def config_arm(arm: str) -> Optional[str]:
+    """The arm of ``configs/camvid240/`` whose file ``arm`` trains (its
+    settings aside); None: the method-free pair :data:`PAIR_CONFIG`."""
+    if arm in camvid_arms.ARMS:
+        return arm
+    if arm == 'sd_detach' or arm in sd_grid():
+        return 'sd'
+    if arm in attnfd_grid():
+        return 'attnfd'
+    if arm in EXTRA_ARMS:
+        return None
+    raise ValueError(f'unknown arm {arm!r}')
+
+
+def config_model(arm: Optional[str]) -> dict:
+    """The ``model`` of the ``configs/camvid240/`` file of a
+    :func:`config_arm` (a fresh copy)."""
+    name = camvid_arms.ARMS[arm] if arm else PAIR_CONFIG
+    return common.config_model(osp.join(camvid_arms.CONFIG_DIR, name))
+
+
+def at_protocol(model: dict, role: str, proto: Dict) -> dict:
+    """The config's ``role`` model (``'student'`` or ``'teacher'``) at the
+    protocol's width and crop, in place; its output stride must be the
+    protocol's."""
+    want = proto[role]
+    stride = 4 * math.prod(model['backbone']['strides'])  # stem: 4
+    if stride != want['output_stride']:
+        raise ValueError(f'the {role} config has output stride {stride}, '
+                         f'the protocol {want["output_stride"]}')
+    with_width(model, want['width'])
+    model['data_preprocessor']['size'] = tuple(proto['crop'])
+    return model
+
+
 def student_cfg(proto: Dict) -> dict:
-    return models.deeplabv3plus_width_cfg(
-        proto['student']['width'], NUM_CLASSES, proto['crop'],
-        proto['student']['output_stride'])
+    return at_protocol(config_model('baseline'), 'student', proto)
 
 
 def teacher_cfg(proto: Dict) -> dict:
-    return models.deeplabv3plus_width_cfg(
-        proto['teacher']['width'], NUM_CLASSES, proto['crop'],
-        proto['teacher']['output_stride'])
+    return at_protocol(config_model('teacher'), 'teacher', proto)
 
 
 def with_init(student: dict, init_path: Optional[str]) -> dict:
@@ -165,22 +218,42 @@ def with_init(student: dict, init_path: Optional[str]) -> dict:
     return student
 
 
-def attnfd_distiller(s: Dict, fitted_ckpt: Optional[str]) -> dict:
-    d = dict(type='AttnFDDistiller', stages='auto',
+def protocol_model(arm: Optional[str], proto: Dict, init_path: Optional[str],
+                   teacher_ckpt: Optional[str]) -> dict:
+    """The model of a :func:`config_arm`'s file at the protocol: the
+    student (``architecture`` of a distillation) with its paired initial
+    weights, the teacher reading ``teacher_ckpt``."""
+    model = config_model(arm)
+    if 'architecture' not in model:
+        return with_init(at_protocol(model, 'student', proto), init_path)
+    model['architecture'] = with_init(
+        at_protocol(model['architecture'], 'student', proto), init_path)
+    if 'teacher' in model:
+        at_protocol(model['teacher'], 'teacher', proto)
+        model['teacher_ckpt'] = teacher_ckpt
+    return model
+
+
+def attnfd_distiller(s: Dict, fitted_ckpt: Optional[str],
+                     distiller: dict) -> dict:
+    """The config's AttnFD ``distiller`` with settings ``s`` written out
+    (the fitted file only for fitted teacher attention)."""
+    d = dict(distiller, stages='auto',
              teacher_attention=s['teacher_attention'],
              normalize=s['normalize'], loss_weight=s['loss_weight'],
              spatial_norm=s.get('spatial_norm', False))
+    d.pop('teacher_attention_ckpt', None)
     if s['teacher_attention'] == 'fitted':
         d['teacher_attention_ckpt'] = fitted_ckpt
     return d
 
 
-def sd_distiller(s: Dict, axial: Optional[Dict] = None,
-                 type_: str = 'AxialSelfDistiller') -> dict:
-    """Axial SD with settings ``s``; ``axial``: block options of the
-    protocol (e.g. ``stride``)."""
+def sd_distiller(s: Dict, axial: Optional[Dict], distiller: dict) -> dict:
+    """The config's axial-SD ``distiller`` with settings ``s``; ``axial``:
+    block options of the protocol (e.g. ``stride``), in place of the
+    file's."""
     return dict(
-        type=type_,
+        distiller,
         axial=dict(axial or {},
                    detach_input=bool(s.get('detach_input', False))),
         mse=dict(type='SelfDistillMSELoss', loss_weight=s['mse_weight'],
@@ -192,7 +265,9 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
               fitted: Dict[bool, Optional[str]],
               attnfd: Dict = ATTNFD_DEFAULT,
               sd: Dict = SD_DEFAULT) -> Tuple[dict, int]:
-    """Model config and iteration factor of an arm.
+    """Model config and iteration factor of an arm: its
+    ``configs/camvid240/`` file (:func:`config_arm`) at the protocol, with
+    the arm's AttnFD/SD settings.
 
     Args:
         arm: A name of :data:`MAIN_ARMS` or :data:`EXTRA_ARMS`, an
@@ -210,43 +285,20 @@ def arm_model(arm: str, proto: Dict, init_path: Optional[str],
     """
     if arm == 'teacher':
         return teacher_cfg(proto), 1
-    student = with_init(student_cfg(proto), init_path)
-    if arm == 'baseline':
-        return student, 1
-    if arm == 'baseline_2x':
-        return student, 2
-    if arm == 'ce2':
-        student['decode_head']['loss_decode']['loss_weight'] = 2.0
-        return student, 1
-    attnfd_grid = {attnfd_name(s): s for s in attnfd_ablation()}
-    attnfd_grid.update({attnfd_name(s): s for s in attnfd_ablation('small')})
-    sd_grid = {sd_name(s): s for s in sd_ablation()}
-    if arm in ('sd', 'sd_detach') or arm in sd_grid:
-        s = sd_grid.get(arm, dict(sd, detach_input=arm == 'sd_detach'))
-        return dict(_scope_='mmrazor', type='SegSelfDistill',
-                    architecture=student,
-                    distiller=sd_distiller(s, proto.get('axial'))), 1
-    if arm == 'kd':
-        distiller = models.kd_distiller(NUM_CLASSES)
-    elif arm == 'cwd':
-        distiller = models.cwd_distiller()
-    elif arm in EXTRA_ARMS:
-        distiller = extra_distiller(arm)
-    elif arm == 'attnfd' or arm in attnfd_grid:
-        s = attnfd_grid.get(arm, attnfd)
-        distiller = attnfd_distiller(s, fitted.get(bool(s.get(
-            'spatial_norm', False))))
-    elif arm == 'attnfd_sd':
-        distiller = dict(
-            attnfd_distiller(attnfd, fitted.get(bool(attnfd.get(
-                'spatial_norm', False)))),
-            **{k: v for k, v in sd_distiller(sd, proto.get('axial')).items()
-               if k != 'type'},
-            type='AttnFDAxialDistiller')
-    else:
-        raise ValueError(f'unknown arm {arm!r}')
-    return models.teacher_distill_cfg(student, teacher_cfg(proto), distiller,
-                                      teacher_ckpt), 1
+    base = config_arm(arm)
+    model = protocol_model(base, proto, init_path, teacher_ckpt)
+    if base is None:
+        model['distiller'] = extra_distiller(arm)
+    if base in ('attnfd', 'attnfd_sd'):
+        s = attnfd_grid().get(arm, attnfd)
+        model['distiller'] = attnfd_distiller(
+            s, fitted.get(bool(s.get('spatial_norm', False))),
+            model['distiller'])
+    if base in ('sd', 'attnfd_sd'):
+        s = sd_grid().get(arm, dict(sd, detach_input=arm == 'sd_detach'))
+        model['distiller'] = sd_distiller(s, proto.get('axial'),
+                                          model['distiller'])
+    return model, 2 if arm == 'baseline_2x' else 1
 
 
 def fit_model(proto: Dict, teacher_ckpt: str, spatial_norm: bool) -> dict:
@@ -255,9 +307,9 @@ def fit_model(proto: Dict, teacher_ckpt: str, spatial_norm: bool) -> dict:
     # fixed so that its cache key does not move with the defaults
     s = dict(teacher_attention='random', normalize='channel',
              loss_weight=2.0, spatial_norm=spatial_norm)
-    return models.teacher_distill_cfg(
-        student_cfg(proto), teacher_cfg(proto), attnfd_distiller(s, None),
-        teacher_ckpt)
+    model = protocol_model('attnfd', proto, None, teacher_ckpt)
+    model['distiller'] = attnfd_distiller(s, None, model['distiller'])
+    return model
 
 
 def has_axial_output(arm: str) -> bool:

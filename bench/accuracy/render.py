@@ -77,8 +77,7 @@ def _ablation_lines(table: Dict[str, Dict[int, dict]], meta: Dict,
     """The val-based ablation of ``method`` ('attnfd' or 'sd'), if run."""
     chosen = (meta.get('chosen') or {}).get(method)
     if method == 'attnfd':
-        grid = list({arms.attnfd_name(s): s for size in ('full', 'small')
-                     for s in arms.attnfd_ablation(size)}.values())
+        grid = list(arms.attnfd_grid().values())
         title, namer = 'AttnFD', arms.attnfd_name
     else:
         grid, title, namer = arms.sd_ablation(), 'Axial-SD', arms.sd_name

@@ -4,14 +4,19 @@
 * machine description (CPU model, cores, torch version, load average, the
   commit measured);
 * peak-memory probes (``VmHWM`` of a fresh process);
-* building a model dict (:func:`build_model`) and a synthetic batch;
+* model dicts from the config files of ``configs/`` (:func:`config_model`,
+  :func:`scratch_model`, :func:`r18_scale_models`), building one
+  (:func:`build_model`) and a synthetic batch;
 * markdown tables and results files (``bench/results``), whose tables are
   copied into the README (:mod:`bench.lib.readme`).
 
 The paths (``common.REPO_ROOT``, ``common.BENCH_DIR``, ...) are those of
-:mod:`bench.lib.paths`; the model configs are in :mod:`bench.lib.models`.
+:mod:`bench.lib.paths`. Every benchmark model is a config file of
+``configs/``; a study applies its own settings (width, classes, crop, a
+method option) to the file's dict.
 """
 import copy
+import functools
 import json
 import os
 import os.path as osp
@@ -161,6 +166,53 @@ def mib(nbytes: float) -> float:
 # ---------------------------------------------------------------------------
 # models
 # ---------------------------------------------------------------------------
+#: The R18-d8 scale of the overhead and parity benchmarks: MMSeg's
+#: DeepLabV3+ R18-d8 student and its R50-d8 teacher (depth 50 or 101).
+R18_STUDENT_CONFIG = 'configs/_base_/models/deeplabv3plus_r18-d8.py'
+R50_TEACHER_CONFIG = 'configs/_base_/models/deeplabv3plus_r50-d8.py'
+
+
+@functools.lru_cache(maxsize=None)
+def _config_dict(path: str) -> dict:
+    from mmengine.config import Config
+    return Config.fromfile(path).to_dict()
+
+
+def config_model(path: str, key: str = 'model') -> dict:
+    """``key`` of a config file (``path`` relative to the repository) as
+    a plain dict, a fresh copy."""
+    return copy.deepcopy(_config_dict(osp.join(REPO_ROOT, path))[key])
+
+
+def scratch_model(model: dict, num_classes: int,
+                  crop_size: Tuple[int, int]) -> dict:
+    """A segmentor dict of a config as the benchmarks train it, in place:
+    from scratch (no ``pretrained``), BN for SyncBN (CPU and single-GPU
+    runs), ``num_classes`` in every head, inputs padded to ``crop_size``."""
+    from mmseg_attnkd.utils import replace_sync_bn
+    model['pretrained'] = None
+    model['data_preprocessor']['size'] = tuple(crop_size)
+    for head in ('decode_head', 'auxiliary_head'):
+        if head in model:
+            model[head]['num_classes'] = num_classes
+    return replace_sync_bn(model)
+
+
+def r18_scale_models(num_classes: int, crop_size: Tuple[int, int],
+                     teacher_depth: int = 50) -> Tuple[dict, dict]:
+    """Student and teacher dicts of the R18-d8 scale
+    (:data:`R18_STUDENT_CONFIG`, :data:`R50_TEACHER_CONFIG` at
+    ``teacher_depth``), each a :func:`scratch_model`."""
+    if teacher_depth not in (50, 101):
+        raise ValueError(f'teacher_depth must be 50 or 101, got '
+                         f'{teacher_depth}')
+    teacher = config_model(R50_TEACHER_CONFIG)
+    teacher['backbone']['depth'] = teacher_depth
+    return (scratch_model(config_model(R18_STUDENT_CONFIG), num_classes,
+                          crop_size),
+            scratch_model(teacher, num_classes, crop_size))
+
+
 def build_model(cfg: dict, seed: Optional[int] = None):
     """Build an MMSeg segmentor or an MMRazor algorithm from a model dict.
 

@@ -8,18 +8,22 @@ Two scales, each a student/teacher pair on 11 CamVid classes at 180x240:
   (``camvid_arms.PROTOCOLS['cpu']``): DeepLabV3+ with a ResNetV1c-18 layout,
   student width 16 at output stride 16, teacher width 32 at output stride
   8, batch 8;
-* ``r18``: DeepLabV3+ R18-d8 student, R50-d8 teacher, batch 2.
+* ``r18``: DeepLabV3+ R18-d8 student, R50-d8 teacher, batch 2
+  (``common.r18_scale_models``: the files of ``configs/_base_/models/``).
 
 Arms: ``student`` alone; ``floor`` (``SegSingleTeacherDistill`` with an
 empty distiller: student step + teacher forward under ``no_grad``);
 ``attnfd``, ``kd``, ``cwd`` on that floor; ``axial_sd`` (``SegSelfDistill``
 + ``AxialSelfDistiller``, package defaults) and ``axial_sd_s2`` (the same
-with ``axial=dict(stride=2)``); ``teacher`` alone (sizing only).
+with ``axial=dict(stride=2)``); ``teacher`` alone (sizing only). Each
+method is the file of its ``configs/camvid240/`` arm on the scale's pair
+(:data:`METHODS`).
 
 Run as a script, this module is the fresh process that measures one arm's
 peak memory (see ``bench/overhead/run.py``).
 """
 import argparse
+import copy
 import os.path as osp
 import sys
 import time
@@ -31,7 +35,6 @@ if __package__ in (None, ''):
 
 from bench.accuracy import arms as camvid_arms  # noqa: E402
 from bench.lib import common  # noqa: E402
-from bench.lib import models as model_cfgs  # noqa: E402
 
 NUM_CLASSES = camvid_arms.NUM_CLASSES
 
@@ -78,20 +81,52 @@ def models(s: Setting) -> Tuple[dict, dict]:
         proto = dict(camvid_arms.PROTOCOLS['cpu'], crop=tuple(s.size))
         return camvid_arms.student_cfg(proto), camvid_arms.teacher_cfg(proto)
     if s.scale == 'r18':
-        return (model_cfgs.deeplabv3plus_cfg(model_cfgs.STUDENT_DEPTH,
-                                             NUM_CLASSES, s.size),
-                model_cfgs.deeplabv3plus_cfg(s.teacher_depth, NUM_CLASSES,
-                                             s.size))
+        return common.r18_scale_models(NUM_CLASSES, s.size, s.teacher_depth)
     raise ValueError(f'unknown scale {s.scale!r}; choose from {tuple(SCALES)}')
+
+
+#: Distillation arm -> the ``configs/camvid240/`` arm whose file it runs on
+#: the setting's student and teacher (no teacher checkpoint; None: the
+#: method-free pair) and the distiller options it changes there (None:
+#: removed).
+METHODS = dict(
+    # the package defaults: the axial block at stride 1
+    axial_sd=('sd', dict(axial=None)),
+    # the CPU accuracy protocol's axial SD (stride 2)
+    axial_sd_s2=('sd', {}),
+    # student step + teacher forward under no_grad, no loss
+    floor=(None, dict(type='ConfigurableDistiller')),
+    # a seeded random teacher attention in place of the fitted file: the
+    # same compute, without a fitted file
+    attnfd=('attnfd', dict(teacher_attention='random',
+                           teacher_attention_ckpt=None)),
+    kd=('kd', {}),
+    cwd=('cwd', {}))
+
+
+def method_model(arm: str, student: dict,
+                 teacher: Optional[dict] = None) -> dict:
+    """The model of a :data:`METHODS` arm on ``student`` (and ``teacher``
+    for a distillation from a teacher)."""
+    config, options = METHODS[arm]
+    model = camvid_arms.config_model(config)
+    model['architecture'] = copy.deepcopy(student)
+    if 'teacher' in model:
+        model.update(teacher=copy.deepcopy(teacher), teacher_ckpt=None)
+    for key, value in options.items():
+        if value is None:
+            model['distiller'].pop(key)
+        else:
+            model['distiller'][key] = value
+    return model
 
 
 def axial_sd_model(student: dict, axial: Optional[dict] = None) -> dict:
     """``SegSelfDistill`` + ``AxialSelfDistiller`` (defaults + ``axial``)."""
-    distiller = dict(type='AxialSelfDistiller')
+    model = method_model('axial_sd', student)
     if axial:
-        distiller['axial'] = dict(axial)
-    return dict(_scope_='mmrazor', type='SegSelfDistill',
-                architecture=student, distiller=distiller)
+        model['distiller']['axial'] = dict(axial)
+    return model
 
 
 def arm_model_cfg(arm: str, s: Setting) -> dict:
@@ -101,21 +136,9 @@ def arm_model_cfg(arm: str, s: Setting) -> dict:
         return student
     if arm == 'teacher':
         return teacher
-    if arm == 'axial_sd':
-        return axial_sd_model(student)
-    if arm == 'axial_sd_s2':
-        return axial_sd_model(student, dict(stride=2))
-    distillers = dict(
-        floor=lambda: dict(type='ConfigurableDistiller'),
-        # package defaults with a seeded random teacher attention: the same
-        # compute as a fitted one, without a fitted file
-        attnfd=lambda: dict(type='AttnFDDistiller',
-                            teacher_attention='random'),
-        kd=lambda: model_cfgs.kd_distiller(NUM_CLASSES),
-        cwd=model_cfgs.cwd_distiller)
-    if arm not in distillers:
+    if arm not in METHODS:
         raise ValueError(f'unknown arm {arm!r}; choose from {ALL_ARMS}')
-    return model_cfgs.teacher_distill_cfg(student, teacher, distillers[arm]())
+    return method_model(arm, student, teacher)
 
 
 class Arm:

@@ -40,7 +40,8 @@ if __package__ in (None, ''):  # run as a script: the repository first
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
 
-from bench.lib import common, models, timing  # noqa: E402
+from bench.lib import common, timing  # noqa: E402
+from bench.overhead.arms import axial_sd_model, method_model  # noqa: E402
 from bench.parity.report import parse_size, report  # noqa: E402
 
 
@@ -56,6 +57,34 @@ def _randomize_bn(model, seed: int = 1) -> None:
                                            generator=gen) + 0.5)
 
 
+#: The AttnFD options of the parity check: the package defaults written
+#: out, a seeded random teacher attention in place of a fitted file.
+ATTNFD = dict(stages='auto', teacher_attention='random', normalize='tensor',
+              loss_weight=8.0)
+
+
+def attnfd_model_cfgs(args):
+    """The R18-d8 student and its AttnFD distillation from the R50-d8 (or
+    R101-d8) teacher (``configs/camvid240/``'s AttnFD file on that pair)."""
+    student, teacher = common.r18_scale_models(11, args.attnfd_size,
+                                               args.teacher_depth)
+    distill = method_model('attnfd', student, teacher)
+    distill['distiller'].update(ATTNFD)
+    return student, distill
+
+
+def axial_model_cfgs(args, size, num_classes):
+    """The R18-d8 student and its axial self-distillation (MMRazor's
+    ``SelfDistill``; the block at ``--axial-stride``)."""
+    student, _ = common.r18_scale_models(num_classes, size)
+    sd = axial_sd_model(student, dict(stride=args.axial_stride)
+                        if args.axial_stride > 1 else None)
+    # MMRazor's algorithm, as measured so far (the file's SegSelfDistill
+    # adds checks, not modules: the same weights and outputs)
+    sd['type'] = 'SelfDistill'
+    return student, sd
+
+
 def attnfd_parity(args) -> dict:
     import torch
     from mmengine.analysis import parameter_count
@@ -64,12 +93,9 @@ def attnfd_parity(args) -> dict:
     from mmseg_attnkd.utils import (build_segmentor,
                                     convert_kd_checkpoint_to_student)
     h, w = args.attnfd_size
-    student_cfg = models.deeplabv3plus_cfg(models.STUDENT_DEPTH, 11, (h, w))
-    teacher_cfg = models.deeplabv3plus_cfg(args.teacher_depth, 11, (h, w))
+    student_cfg, distill_cfg = attnfd_model_cfgs(args)
     torch.manual_seed(0)
-    distill = common.build_model(
-        models.teacher_distill_cfg(student_cfg, teacher_cfg,
-                                   models.attnfd_distiller()))
+    distill = common.build_model(distill_cfg)
     _randomize_bn(distill.architecture)
     distill.eval()
     baseline = build_segmentor(student_cfg)  # fresh, independent weights
@@ -107,12 +133,10 @@ def axial_parity(args, size, num_classes) -> dict:
     from mmseg_attnkd.analysis.axial_variant import with_axial_refine_head
     from mmseg_attnkd.utils import build_segmentor, convert_axial_state_dict
     h, w = size
-    student_cfg = models.deeplabv3plus_cfg(models.STUDENT_DEPTH, num_classes,
-                                           (h, w))
+    student_cfg, sd_cfg = axial_model_cfgs(args, size, num_classes)
     torch.manual_seed(0)
-    axial_args = dict(stride=args.axial_stride) if args.axial_stride > 1 \
-        else {}
-    sd = common.build_model(models.axial_sd_cfg(student_cfg, axial_args))
+    axial_args = dict(sd_cfg['distiller'].get('axial') or {})
+    sd = common.build_model(sd_cfg)
     _randomize_bn(sd.architecture)
     axial = sd.distiller.connectors['axial'].axial
     with torch.no_grad():  # a trained-looking block (proj is zero at init)

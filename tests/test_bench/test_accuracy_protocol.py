@@ -82,6 +82,23 @@ def test_arm_configs_differ_only_where_the_arm_says(teacher_ckpt):
     assert fitted['architecture'] == base
 
 
+def test_protocol_models_are_the_camvid240_files_at_its_widths():
+    # the cpu protocol trains the files as they are
+    cpu = acc_arms.PROTOCOLS['cpu']
+    assert acc_arms.teacher_cfg(cpu) == acc_arms.config_model('teacher')
+    assert acc_arms.student_cfg(cpu) == acc_arms.config_model('baseline')
+    # the gpu teacher: the width-32 file at width 64, every channel doubled
+    wide = acc_arms.teacher_cfg(acc_arms.PROTOCOLS['gpu'])
+    assert wide['backbone']['base_channels'] == 64
+    assert (wide['decode_head']['in_channels'],
+            wide['decode_head']['c1_channels']) == (512, 32)
+    assert wide['auxiliary_head']['in_channels'] == 256
+    # a width changes the channels, never the output stride of the file
+    with pytest.raises(ValueError, match='output stride 16, the protocol 8'):
+        acc_arms.student_cfg(dict(TINY, student=dict(width=8,
+                                                     output_stride=8)))
+
+
 def test_ablation_names_are_unique_and_parse_back():
     names = acc_arms.ablation_names()
     assert len(names) == len(set(names))
