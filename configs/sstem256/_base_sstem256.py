@@ -20,23 +20,15 @@ slide_stride = (170, 170)  # (H, W): 2/3 of the crop
 slide_test_cfg = dict(mode='slide', crop_size=crop_size, stride=slide_stride)
 num_classes = 5
 max_iters = 1400
+# the dataset's pipelines at this scale and crop
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=img_scale, ratio_range=(0.5, 2.0),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    # EM sections have no preferred orientation
-    dict(type='RandomFlip', prob=[0.25, 0.25],
-         direction=['horizontal', 'vertical']),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs')
+    dict(step, scale=img_scale) if step.type == 'RandomResize' else
+    dict(step, crop_size=crop_size) if step.type == 'RandomCrop' else step
+    for step in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
+    dict(step, scale=img_scale) if step.type == 'Resize' else step
+    for step in _base_.test_pipeline
 ]
 train_dataloader = dict(batch_size=4, **_base_.loader, dataset=dict(
     data_root=data_root, pipeline=train_pipeline))
