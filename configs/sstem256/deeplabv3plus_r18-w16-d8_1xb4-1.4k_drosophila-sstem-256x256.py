@@ -10,8 +10,5 @@ _base_ = [
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
 model = _base_.pop('student')
-model.update(
-    backbone=dict(depth=18, stem_channels=16, base_channels=16),
-    decode_head=dict(in_channels=128, channels=32, c1_in_channels=16,
-                     c1_channels=8),
-    auxiliary_head=dict(in_channels=64, channels=16))
+model.update(decode_head=dict(in_channels=128, channels=32, c1_in_channels=16,
+                              c1_channels=8))

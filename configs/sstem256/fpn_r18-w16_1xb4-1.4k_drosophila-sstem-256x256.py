@@ -9,6 +9,5 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = _base_.pop('student')
 model.pop('auxiliary_head')  # Semantic FPN has no auxiliary head
 model.update(
-    backbone=dict(depth=18, stem_channels=16, base_channels=16),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=64),
     decode_head=dict(in_channels=[64, 64, 64, 64], channels=32))

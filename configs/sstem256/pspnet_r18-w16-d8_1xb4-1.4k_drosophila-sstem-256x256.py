@@ -6,7 +6,4 @@
 _base_ = ['mmseg::_base_/models/pspnet_r50-d8.py', './_base_student256.py']
 norm_cfg = dict(type='BN', requires_grad=True)
 model = _base_.pop('student')
-model.update(
-    backbone=dict(depth=18, stem_channels=16, base_channels=16),
-    decode_head=dict(in_channels=128, channels=32),
-    auxiliary_head=dict(in_channels=64, channels=16))
+model.update(decode_head=dict(in_channels=128, channels=32))

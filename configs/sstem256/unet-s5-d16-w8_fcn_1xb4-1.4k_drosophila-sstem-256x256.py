@@ -7,7 +7,7 @@
 _base_ = ['mmseg::_base_/models/fcn_unet_s5-d16.py', './_base_student256.py']
 norm_cfg = dict(type='BN', requires_grad=True)
 model = _base_.pop('student')
-model.update(
-    backbone=dict(base_channels=8),
-    decode_head=dict(in_channels=8, channels=8),
-    auxiliary_head=dict(in_channels=16, channels=8))
+# MMSeg's UNet encoder-decoder at base width 8, not the ResNet layout
+model.backbone = dict(base_channels=8, norm_cfg=norm_cfg)
+model.update(decode_head=dict(in_channels=8, channels=8),
+             auxiliary_head=dict(in_channels=16, channels=8))
