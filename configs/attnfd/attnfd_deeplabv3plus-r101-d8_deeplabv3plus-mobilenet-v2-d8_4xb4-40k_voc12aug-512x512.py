@@ -8,7 +8,6 @@ _base_ = [
     '../_base_/models/teacher_deeplabv3plus_r101-d8.py',
     '../_base_/distillers/attnfd.py'
 ]
-custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 
 # Local path of the trained teacher: MMSeg model-zoo checkpoint
 # deeplabv3plus_r101-d8_512x512_40k_voc12aug_20200613_205333-faf03387.pth

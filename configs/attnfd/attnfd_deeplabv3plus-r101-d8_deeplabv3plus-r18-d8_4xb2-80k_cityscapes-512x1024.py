@@ -8,7 +8,6 @@ _base_ = [
     '../_base_/models/teacher_deeplabv3plus_r101-d8.py',
     '../_base_/distillers/attnfd.py'
 ]
-custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 
 # Local path of the trained teacher: MMSeg model-zoo checkpoint
 # deeplabv3plus_r101-d8_512x1024_80k_cityscapes_20200606_114143-068fcfe9.pth

@@ -9,7 +9,6 @@ _base_ = [
     '../_base_/models/teacher_pspnet_r101-d8.py',
     '../_base_/distillers/attnfd.py'
 ]
-custom_imports = dict(imports=['mmseg_attnkd'], allow_failed_imports=False)
 
 # Local path of the trained teacher: MMSeg model-zoo checkpoint
 # pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-e1e1100f.pth

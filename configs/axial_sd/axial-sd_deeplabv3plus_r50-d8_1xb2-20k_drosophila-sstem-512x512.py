@@ -3,10 +3,8 @@
 # CE(student) + CE(axial teacher) + MSE(student, teacher); the options
 # not set here are ../_base_/distillers/axial_sd.py's.
 _base_ = ['../baselines/deeplabv3plus_r50-d8_1xb2-20k_drosophila-sstem-512x512.py',  # noqa: E501
-          '../_base_/distillers/axial_sd.py']
+          '../_base_/distillers/axial_sd_slide.py']
 # logits at 1/8 of the crop: the default span (64) covers them
 model = dict(_base_.axial_sd_model, architecture=_base_.model)
-
 # validate (same sliding-window inference) and keep the best of both outputs
-val_cfg = _base_.axial_sd_val_cfg
-default_hooks = _base_.axial_sd_default_hooks
+_base_.update(_base_.pop('axial_sd_slide_runtime'))

@@ -3,13 +3,9 @@
 # CE(student) + CE(axial teacher) + MSE(student, teacher); the options
 # not set here are ../_base_/distillers/axial_sd.py's.
 _base_ = ['../baselines/fpn_r50_1xb4-20k_medseg-covid-384x384.py',
-          '../_base_/distillers/axial_sd.py']
-model = dict(
-    _base_.axial_sd_model,
-    architecture=_base_.model,
-    # logits at 1/4 of the crop: at most 128 per side
-    distiller=dict(_base_.axial_sd_model.distiller, axial=dict(span=128)))
-
+          '../_base_/distillers/axial_sd_slide.py']
+# logits at 1/4 of the crop: at most 128 per side
+model = dict(_base_.axial_sd_model, architecture=_base_.model, distiller=dict(
+    _base_.axial_sd_model.distiller, axial=dict(span=128)))
 # validate (same sliding-window inference) and keep the best of both outputs
-val_cfg = _base_.axial_sd_val_cfg
-default_hooks = _base_.axial_sd_default_hooks
+_base_.update(_base_.pop('axial_sd_slide_runtime'))

@@ -4,9 +4,6 @@
 # not set here are ../_base_/distillers/axial_sd.py's.
 _base_ = ['../baselines/unet-s5-d16_fcn_1xb2-20k_camvid-360x480.py',
           '../_base_/distillers/axial_sd.py']
-model = dict(
-    _base_.axial_sd_model,
-    architecture=_base_.model,
-    # full-resolution logits, attention on a 1/4 grid
-    distiller=dict(
-        _base_.axial_sd_model.distiller, axial=dict(span=128, stride=4)))
+# full-resolution logits, attention on a 1/4 grid
+model = dict(_base_.axial_sd_model, architecture=_base_.model, distiller=dict(
+    _base_.axial_sd_model.distiller, axial=dict(span=128, stride=4)))

@@ -3,14 +3,9 @@
 # CE(student) + CE(axial teacher) + MSE(student, teacher); the options
 # not set here are ../_base_/distillers/axial_sd.py's.
 _base_ = ['../baselines/unet-s5-d16_fcn_1xb2-20k_drosophila-sstem-512x512.py',
-          '../_base_/distillers/axial_sd.py']
-model = dict(
-    _base_.axial_sd_model,
-    architecture=_base_.model,
-    # full-resolution logits, attention on a 1/4 grid
-    distiller=dict(
-        _base_.axial_sd_model.distiller, axial=dict(span=128, stride=4)))
-
+          '../_base_/distillers/axial_sd_slide.py']
+# full-resolution logits, attention on a 1/4 grid
+model = dict(_base_.axial_sd_model, architecture=_base_.model, distiller=dict(
+    _base_.axial_sd_model.distiller, axial=dict(span=128, stride=4)))
 # validate (same sliding-window inference) and keep the best of both outputs
-val_cfg = _base_.axial_sd_val_cfg
-default_hooks = _base_.axial_sd_default_hooks
+_base_.update(_base_.pop('axial_sd_slide_runtime'))

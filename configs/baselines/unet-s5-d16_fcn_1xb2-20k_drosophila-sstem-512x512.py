@@ -4,12 +4,9 @@
 # ../axial_sd/axial-sd_unet-s5-d16_fcn_1xb2-20k_drosophila-sstem-512x512.py
 _base_ = [
     'mmseg::_base_/models/fcn_unet_s5-d16.py',
-    '../_base_/datasets/drosophila_sstem.py',
-    '../_base_/schedules/schedule_20k.py'
+    '../_base_/studies/drosophila_sstem_20k.py'
 ]
-num_classes = 5
-model = dict(
-    data_preprocessor=dict(size=_base_.crop_size),
-    decode_head=dict(num_classes=num_classes),
-    auxiliary_head=dict(num_classes=num_classes),
-    test_cfg=_base_.slide_test_cfg)
+model = _base_.pop('student')
+# MMSeg's UNet trains from scratch: the study's `pretrained` (the path of
+# ResNet-50 weights) is no key of this config
+_base_.pop('pretrained')

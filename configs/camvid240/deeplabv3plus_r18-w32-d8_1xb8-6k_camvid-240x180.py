@@ -3,10 +3,7 @@
 _base_ = './_base_camvid240.py'
 model = _base_.teacher_model
 max_iters = 6000
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, begin=0, end=100,
-         by_epoch=False),
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=100, end=max_iters,
-         by_epoch=False)
-]
+# the protocol's warm-up, then poly decay to the new end
+param_scheduler = [_base_.param_scheduler[0],
+                   dict(_base_.param_scheduler[1], end=max_iters)]
 train_cfg = dict(max_iters=max_iters)

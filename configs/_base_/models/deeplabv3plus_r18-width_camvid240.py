@@ -13,6 +13,9 @@ def _deeplabv3plus(width, output_stride=16, crop_size=(180, 240)):
     dilations, strides = {8: ((1, 1, 2, 4), (1, 2, 1, 1)),
                           16: ((1, 1, 1, 2), (1, 2, 2, 1))}[output_stride]
     norm_cfg = dict(type='BN', requires_grad=True)
+    # what both heads set beside their layout and loss weight
+    head = dict(dropout_ratio=0.1, num_classes=11, norm_cfg=norm_cfg,
+                align_corners=False)
     return dict(
         _scope_='mmseg',
         type='EncoderDecoder',
@@ -46,12 +49,9 @@ def _deeplabv3plus(width, output_stride=16, crop_size=(180, 240)):
             dilations=(1, 6, 12, 18),
             c1_in_channels=width,
             c1_channels=width // 2,
-            dropout_ratio=0.1,
-            num_classes=11,
-            norm_cfg=norm_cfg,
-            align_corners=False,
             loss_decode=dict(
-                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+            **head),
         auxiliary_head=dict(
             type='FCNHead',
             in_channels=width * 4,
@@ -59,12 +59,9 @@ def _deeplabv3plus(width, output_stride=16, crop_size=(180, 240)):
             channels=width,
             num_convs=1,
             concat_input=False,
-            dropout_ratio=0.1,
-            num_classes=11,
-            norm_cfg=norm_cfg,
-            align_corners=False,
             loss_decode=dict(
-                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4),
+            **head),
         train_cfg=dict(),
         test_cfg=dict(mode='whole'))
 

@@ -2,7 +2,7 @@
 # The Drosophila ssTEM study of
 # ../../baselines/*_1xb2-20k_drosophila-sstem-512x512.py (and of the
 # ../../axial_sd/ configs built on them): the data, MMSeg's 20k schedule and
-# what every R-50 student there sets.
+# what every student there sets (the R-50 ones also `pretrained`).
 _base_ = [
     '../datasets/drosophila_sstem.py', '../schedules/schedule_20k.py'
 ]

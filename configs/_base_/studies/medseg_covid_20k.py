@@ -2,7 +2,7 @@
 # The MedSeg COVID-19 CT study of
 # ../../baselines/*_1xb4-20k_medseg-covid-384x384.py (and of the
 # ../../axial_sd/ configs built on them): the data, MMSeg's 20k schedule and
-# what every R-50 student there sets.
+# what every student there sets (the R-50 ones also `pretrained`).
 _base_ = [
     '../datasets/medseg_covid.py', '../schedules/schedule_20k.py'
 ]
