@@ -75,45 +75,6 @@ def _isolate_default_scope():
     scopes.update(_SESSION_SCOPES)
 
 
-def _memoize_config_formatting() -> None:
-    """Format each config text with yapf once per process.
-
-    MMEngine re-formats a config's whole text with yapf every time it is
-    asked for it: a Runner dumps it and logs it, the runtime-info hook
-    stores it, and every checkpoint saves it again, so the in-process
-    trainings of the suite spent most of their time in yapf formatting
-    the same few texts. yapf is deterministic: keeping its answer per
-    (text, style) gives byte-identical config dumps and checkpoints.
-    """
-    import functools
-
-    from mmengine.config import config as mmengine_config
-
-    format_code = mmengine_config.FormatCode
-    if getattr(format_code, '_attnkd_memoized', False):
-        return
-
-    @functools.lru_cache(maxsize=512)
-    def _format(text: str, style: tuple):
-        return format_code(text, style_config=dict(style))
-
-    def memoized(text, style_config=None, **kwargs):
-        if kwargs or not isinstance(style_config, dict):
-            return format_code(text, style_config=style_config, **kwargs)
-        try:
-            style = tuple(sorted(style_config.items()))
-            hash(style)
-        except TypeError:  # an unhashable style value: format as asked
-            return format_code(text, style_config=style_config)
-        return _format(text, style)
-
-    memoized._attnkd_memoized = True
-    mmengine_config.FormatCode = memoized
-
-
-_memoize_config_formatting()
-
-
 def pytest_collection_finish(session):
     """Move what collection imported out of the garbage collector's sight.
 
