@@ -8,9 +8,9 @@ Importing the package
 2. registers every component: attention blocks, connectors, losses and
    distillers in MMRazor's ``MODELS``; heads in MMSeg's ``MODELS``; datasets
    in MMSeg's ``DATASETS``, and
-3. has MMEngine format each config text with yapf once per process
-   (:mod:`mmseg_attnkd.utils.config.formatting`: a Runner reads the same
-   text for its dump, its log and every checkpoint).
+3. keeps two results MMEngine recomputes from unchanged input: the yapf
+   formatting of a config text and the index of MMSeg's metafiles that
+   every ``mmseg::`` base reads (:mod:`mmseg_attnkd.utils.config.memo`).
 
 Where to find things (one hop each):
 
@@ -36,10 +36,10 @@ run: :mod:`mmseg_attnkd.release` (model-zoo tables, publishing),
 """
 from . import compat  # noqa: F401  (must run before mmrazor is imported)
 from . import datasets, engine, models, utils  # noqa: F401,E402
-from .utils.config.formatting import memoize_config_formatting  # noqa: E402
+from .utils.config.memo import apply_memos  # noqa: E402
 from .version import __version__, version_info  # noqa: E402
 
-memoize_config_formatting()
+apply_memos()
 
 __all__ = ['__version__', 'version_info', 'compat', 'datasets', 'engine',
            'models', 'utils']
