@@ -4,7 +4,7 @@ formatted by yapf once (to yapf's own text), and MMSeg's metafile index
 read once for ``mmseg::`` bases (to the same configs)."""
 import os.path as osp
 
-
+import pytest
 from mmengine.config import Config
 from mmengine.config import config as mmengine_config
 from yapf.yapflib.yapf_api import FormatCode
@@ -61,7 +61,6 @@ def test_the_text_is_yapfs_and_formatted_once(monkeypatch):
 
 def test_mmseg_bases_read_the_metafile_index_once(monkeypatch):
     import mmseg
-    import pytest
     from mmengine.config import utils as config_utils
     memoized = config_utils._get_cfg_metainfo
     assert getattr(memoized, '_attnkd_memoized', False)
