@@ -4,10 +4,13 @@
 Importing the package
 
 1. applies :mod:`mmseg_attnkd.compat` (fixes for mmrazor 1.0.0 / mmengine
-   0.10.7 on a modern torch) before anything builds a config, and
+   0.10.7 on a modern torch) before anything builds a config,
 2. registers every component: attention blocks, connectors, losses and
    distillers in MMRazor's ``MODELS``; heads in MMSeg's ``MODELS``; datasets
-   in MMSeg's ``DATASETS``.
+   in MMSeg's ``DATASETS``, and
+3. keeps two results MMEngine recomputes from unchanged input: the yapf
+   formatting of a config text and the index of MMSeg's metafiles that
+   every ``mmseg::`` base reads (:mod:`mmseg_attnkd.utils.config.memo`).
 
 Where to find things (one hop each):
 
@@ -33,7 +36,10 @@ run: :mod:`mmseg_attnkd.release` (model-zoo tables, publishing),
 """
 from . import compat  # noqa: F401  (must run before mmrazor is imported)
 from . import datasets, engine, models, utils  # noqa: F401,E402
+from .utils.config.memo import apply_memos  # noqa: E402
 from .version import __version__, version_info  # noqa: E402
+
+apply_memos()
 
 __all__ = ['__version__', 'version_info', 'compat', 'datasets', 'engine',
            'models', 'utils']

@@ -93,7 +93,8 @@ def demo_batch(n: int, split: str = 'train') -> dict:
 class Runner:
     """One built arm and its ``step()`` (seconds of one iteration)."""
 
-    def __init__(self, scale: str, arm_name: str, data: dict = None):
+    def __init__(self, scale: str, arm_name: str, data: dict = None,
+                 batch: int = None):
         import torch
         from mmengine.optim import OptimWrapper
 
@@ -106,7 +107,7 @@ class Runner:
         if arm.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.data = data if data is not None else demo_batch(
-            SCALES[scale]['batch'])
+            batch or SCALES[scale]['batch'])
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optim = OptimWrapper(torch.optim.SGD(
             params, lr=0.01, momentum=0.9, weight_decay=5e-4))
@@ -135,12 +136,13 @@ class Runner:
         return time.perf_counter() - start
 
 
-def time_arms(scale: str, arms, rounds: int, warmup: int) -> dict:
+def time_arms(scale: str, arms, rounds: int, warmup: int,
+              batch: int = None) -> dict:
     """Phase 1: eager arms of a scale, round-robin in this process."""
     built, data = {}, None
     for name in arms:
         print(f'[{scale}] building {name}', flush=True)
-        built[name] = Runner(scale, name, data)
+        built[name] = Runner(scale, name, data, batch)
         data = built[name].data
     times = timing.round_robin({n: r.step for n, r in built.items()},
                                rounds, warmup, label=f'[{scale}] ')
@@ -156,10 +158,11 @@ def worker(argv) -> None:
     p.add_argument('arm')
     p.add_argument('--rounds', type=int, default=10)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--batch', type=int, default=None)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.mode == 'memory':
-        r = Runner(a.scale, a.arm)
+        r = Runner(a.scale, a.arm, batch=a.batch)
         before = common.current_rss_bytes()
         for _ in range(3):
             r.step()
@@ -167,7 +170,7 @@ def worker(argv) -> None:
         print(json.dumps(dict(step_peak=peak - before, peak_rss=peak)))
         return
     twin = a.arm.replace('_compile', '')
-    eager = Runner(a.scale, twin)
+    eager = Runner(a.scale, twin, batch=a.batch)
     try:
         compiled = Runner(a.scale, a.arm, eager.data)
     except Exception as e:  # the failure is the result of this arm
@@ -238,6 +241,9 @@ def main(argv=None) -> None:
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--compile-rounds', type=int, default=10)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--batch', type=int, default=None,
+                   help='images per step (default: the scale\'s; a smaller '
+                   'one for smoke runs)')
     p.add_argument('--compile-timeout', type=float, default=1800,
                    help='seconds a compile or memory worker may take')
     p.add_argument('--no-compile', action='store_true')
@@ -254,7 +260,8 @@ def main(argv=None) -> None:
     data = dict(command=' '.join(['python bench/speed/run.py'] +
                                  (argv if argv is not None else sys.argv[1:])),
                 commit=common.git_commit(), machine=common.machine_info(),
-                threads=a.threads, rounds=a.rounds, load_start=timing.
+                threads=a.threads, rounds=a.rounds, batch=a.batch,
+                load_start=timing.
                 load_average(), scales={}, pairs=[list(p) for p in PAIRS])
     start = time.time()
     os.makedirs(a.out_dir, exist_ok=True)
@@ -269,17 +276,19 @@ def main(argv=None) -> None:
     for scale in a.scales:
         res = data['scales'].setdefault(scale, dict(
             compile={}, memory={}, crop=SCALES[scale]['crop'],
-            batch=SCALES[scale]['batch']))
+            batch=a.batch or SCALES[scale]['batch']))
         if 'times' not in res:
-            res['times'] = time_arms(scale, eager, a.rounds, a.warmup)
+            res['times'] = time_arms(scale, eager, a.rounds, a.warmup,
+                                     a.batch)
             save()
         compiled = [] if a.no_compile else [
             n for n, arm in ARMS.items() if arm.compile]
+        batch = ['--batch', str(a.batch)] if a.batch else []
         for name in [n for n in compiled if n not in res['compile']]:
             print(f'[{scale}] compile {name}', flush=True)
             res['compile'][name] = _in_subprocess(
                 ['compile', scale, name, '--rounds', str(a.compile_rounds),
-                 '--threads', str(a.threads)], a.compile_timeout)
+                 '--threads', str(a.threads), *batch], a.compile_timeout)
             save()
         measured = list(res['times']) + [
             n for n, c in res['compile'].items() if not c.get('failed')]
@@ -287,8 +296,8 @@ def main(argv=None) -> None:
                 n for n in measured if n not in res['memory']]:
             print(f'[{scale}] memory {name}', flush=True)
             res['memory'][name] = _in_subprocess(
-                ['memory', scale, name, '--threads', str(a.threads)],
-                a.compile_timeout)
+                ['memory', scale, name, '--threads', str(a.threads),
+                 *batch], a.compile_timeout)
             save()
     if 'attnfd' in eager:
         data['bf16_numerics'] = bf16_numerics()
@@ -306,7 +315,8 @@ def _load_partial(path: str, commit: str, a) -> dict:
     with open(path) as f:
         old = json.load(f)
     same = (old.get('commit') == commit and old.get('rounds') == a.rounds
-            and old.get('threads') == a.threads)
+            and old.get('threads') == a.threads
+            and old.get('batch') == getattr(a, 'batch', None))
     if not same:
         print(f'{path} is from another commit or setting: starting afresh')
         return {}

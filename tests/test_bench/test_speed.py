@@ -78,11 +78,13 @@ def test_tiny_run_writes_the_results(tmp_path):
     out = subprocess.run(
         [sys.executable, 'bench/speed/run.py', '--rounds', '2', '--warmup',
          '0', '--scales', 'demo', '--arms', 'student', 'student_cl',
-         '--no-compile', '--threads', '1', '--out-dir', str(tmp_path)],
+         '--no-compile', '--threads', '1', '--batch', '2', '--out-dir',
+         str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads((tmp_path / 'speed_cpu.json').read_text())
     res = data['scales']['demo']
+    assert res['batch'] == 2 and data['batch'] == 2  # as asked, recorded
     assert sorted(res['times']) == ['student', 'student_cl']
     assert all(len(t) == 2 and min(t) > 0 for t in res['times'].values())
     assert all(m['step_peak'] > 0 for m in res['memory'].values())
