@@ -9,8 +9,8 @@ Importing the package
    distillers in MMRazor's ``MODELS``; heads in MMSeg's ``MODELS``; datasets
    in MMSeg's ``DATASETS``, and
 3. keeps two results MMEngine recomputes from unchanged input: the yapf
-   formatting of a config text and the index of MMSeg's metafiles that
-   every ``mmseg::`` base reads (:mod:`mmseg_attnkd.utils.config.memo`).
+   formatting of a config text and its metafile lookup of each
+   ``mmseg::`` base name (:mod:`mmseg_attnkd.utils.config.memo`).
 
 Where to find things (one hop each):
 

@@ -1,7 +1,7 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """What ``import mmseg_attnkd`` keeps of MMEngine's work: each config text
 formatted by yapf once (to yapf's own text), and MMSeg's metafile index
-read once for ``mmseg::`` bases (to the same configs)."""
+asked once per ``mmseg::`` base name (to the same configs)."""
 import os.path as osp
 
 import pytest
@@ -59,7 +59,7 @@ def test_the_text_is_yapfs_and_formatted_once(monkeypatch):
 
 
 
-def test_mmseg_bases_read_the_metafile_index_once(monkeypatch):
+def test_mmseg_bases_ask_mmengine_once_per_name(monkeypatch):
     import mmseg
     from mmengine.config import utils as config_utils
     memoized = config_utils._get_cfg_metainfo

@@ -15,10 +15,10 @@
   MMSeg's models, schedules and runtime that way) makes MMEngine load and
   parse every ``metafile.yml`` of that package's ``.mim/model-index.yml``
   (53 YAML files for MMSeg) to find out whether the name is a released
-  model; ``Config.fromfile`` of one shipped config read them a few times
-  over. The index of an installed package's metafiles is built once per
-  package folder; the lookup, the result and the error for a name that is
-  not there (a ``_base_`` file) are MMEngine's.
+  model, and a process that reads many configs asks about the same few
+  names again and again. MMEngine's answer (its entry, or its error for a
+  name that is no released model, such as a ``_base_`` file) is kept per
+  (package folder, name); MMEngine's own function computes it.
 
 Both are applied by ``import mmseg_attnkd`` (:func:`apply_memos`), are
 idempotent and touch nothing else.
@@ -64,8 +64,8 @@ def memoize_config_formatting() -> bool:
 
 
 def memoize_external_config_index() -> bool:
-    """Index a package's metafiles once for ``package::`` config names;
-    True if it is (or already was)."""
+    """Keep MMEngine's answer for each ``package::`` config name; True if
+    it is (or already was) kept."""
     from mmengine.config import utils as config_utils
     original = getattr(config_utils, '_get_cfg_metainfo', None)
     if original is None:
@@ -73,39 +73,27 @@ def memoize_external_config_index() -> bool:
     if getattr(original, '_attnkd_memoized', False):
         return True
     import copy
-    import os.path as osp
-    import warnings
 
-    @functools.lru_cache(maxsize=None)
-    def _index(package_path: str) -> dict:
-        # MMEngine's own walk (mmengine/config/utils.py, 0.10.7), once
-        meta_index = config_utils.load(
-            osp.join(package_path, '.mim', 'model-index.yml'))
-        cfg_dict = dict()
-        for meta_path in meta_index['Import']:
-            cfg_meta = config_utils.load(
-                osp.join(package_path, '.mim', meta_path))
-            for model_cfg in cfg_meta['Models']:
-                if 'Config' not in model_cfg:
-                    warnings.warn(
-                        f'There is not `Config` define in {model_cfg}')
-                    continue
-                cfg_name = model_cfg['Config'].partition('/')[-1]
-                if cfg_name in cfg_dict:  # the first weights of a config
-                    continue
-                cfg_dict[cfg_name] = model_cfg
-        return cfg_dict
+    # (package folder, name) -> MMEngine's entry, or the message of its
+    # ValueError (a ``_base_`` file is no released model: the common case,
+    # which MMEngine answers by walking every metafile again)
+    answers = {}
 
     @functools.wraps(original)
     def memoized(package_path: str, cfg_path: str) -> dict:
-        cfg_dict = _index(package_path)
-        if cfg_path not in cfg_dict:
-            raise ValueError(f'Expected configs: {cfg_dict.keys()}, but got '
-                             f'{cfg_path}')
-        return copy.deepcopy(cfg_dict[cfg_path])
+        key = (package_path, cfg_path)
+        if key not in answers:
+            try:
+                answers[key] = (True, original(package_path, cfg_path))
+            except ValueError as err:
+                answers[key] = (False, str(err))
+        found, answer = answers[key]
+        if not found:
+            raise ValueError(answer)
+        return copy.deepcopy(answer)
 
     memoized._attnkd_memoized = True
-    memoized.cache_info = _index.cache_info
+    memoized.answers = answers
     config_utils._get_cfg_metainfo = memoized
     return True
 
