@@ -217,6 +217,9 @@ def sd_settings_text(args) -> str:
                if getattr(args, k, None) is not None]
     changed += [f'--{k.replace("_", "-")}' for k in _SD_SWITCHES
                 if getattr(args, k, False)]
+    if getattr(args, 'sd_v2', None):
+        changed.append(f'--sd-v2 {args.sd_v2} '
+                       f'({sd_v2_options()[args.sd_v2]})')
     if changed:
         return text + f' (set by {", ".join(changed)})'
     return text + (
@@ -237,6 +240,41 @@ def arm_model(arch: str, arm: str, args) -> dict:
     with_crop(student, args.crop, args.stride)
     if arm == 'sd':
         model['distiller'] = sd_distiller(arch, args)
+        if getattr(args, 'sd_v2', None):
+            apply_sd_v2(model, args.sd_v2)
+    return model
+
+
+def sd_v2_options() -> dict:
+    """The axial SD v2 candidates of the CamVid study (``--sd-v2``): name
+    -> ``--cfg-options`` of its ``sd`` config (one source for both
+    studies, :data:`bench.camvid.arms.V2_ARMS`)."""
+    from bench.camvid.arms import V2_ARMS
+    return {name: options for name, (base, options) in V2_ARMS.items()
+            if base == 'sd'}
+
+
+def apply_sd_v2(model: dict, name: str) -> dict:
+    """Set the options of the v2 candidate ``name`` in the ``sd`` arm's
+    model dict, in place.
+
+    Each option replaces the value at its key (``model.distiller.mse``
+    becomes the candidate's loss): this study spells out every loss of the
+    distiller, which a merge would mix with the new loss's arguments; the
+    CamVid config leaves them out, so both studies train the same thing.
+    """
+    candidates = sd_v2_options()
+    if name not in candidates:
+        raise ValueError(f'--sd-v2 {name!r} is no axial SD v2 candidate; '
+                         f'choose from {sorted(candidates)}')
+    for key, value in candidates[name].items():
+        path = key.split('.')
+        if path[0] != 'model':
+            raise ValueError(f'{name}: option {key} is not under model')
+        node = model
+        for part in path[1:-1]:
+            node = node[part]
+        node[path[-1]] = copy.deepcopy(value)
     return model
 
 

@@ -74,7 +74,8 @@ if __package__ in (None, ''):  # run as a script: the repository first
         osp.abspath(__file__)))))
 
 from bench.lib import common, runs  # noqa: E402
-from bench.sstem.arms import ARCHS, ARMS, PROTOCOLS  # noqa: E402
+from bench.sstem.arms import (ARCHS, ARMS, PROTOCOLS,  # noqa: E402
+                              sd_v2_options)
 from bench.sstem.config import run_config_sha, run_dir  # noqa: E402
 from bench.sstem.data import image_size, prepare_data  # noqa: E402
 from bench.sstem.report import write_report  # noqa: E402
@@ -175,6 +176,11 @@ def parse_args(argv=None):
     sd.add_argument('--sd-mse-target', choices=('prob', 'logits'),
                     default=None)
     sd.add_argument('--sd-no-detach-teacher', action='store_true')
+    sd.add_argument('--sd-v2', default=None,
+                    choices=sorted(sd_v2_options()),
+                    help='the sd arm as this axial SD v2 candidate of the '
+                    'CamVid study (bench/camvid/arms.py V2_ARMS); the other '
+                    'arms are unchanged, so their finished runs restore')
     args = parser.parse_args(argv)
     proto = PROTOCOLS[args.protocol]
     for key in ('scale', 'iters', 'val_interval', 'width', 'jobs', 'threads',
