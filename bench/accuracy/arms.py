@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 from bench.camvid import arms as camvid_arms
 from bench.lib import common
-from bench.sstem.arms import with_width
+from bench.lib.common import with_width
 
 NUM_CLASSES = 11
 

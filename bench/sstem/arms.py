@@ -15,6 +15,7 @@ import os.path as osp
 from typing import Tuple
 
 from bench.lib import common
+from bench.lib.common import with_width
 
 
 NUM_CLASSES = 5
@@ -113,38 +114,6 @@ def base_config() -> dict:
     """The shared data, schedule and runtime (a fresh copy)."""
     return copy.deepcopy(_load(osp.join(common.REPO_ROOT, CONFIG_DIR,
                                         BASE_CONFIG)))
-
-
-#: Channel counts that scale with the base width (see :func:`with_width`).
-_WIDTH_KEYS = dict(backbone=('stem_channels', 'base_channels'),
-                   neck=('in_channels', 'out_channels'),
-                   decode_head=('in_channels', 'channels', 'c1_in_channels',
-                                'c1_channels'),
-                   auxiliary_head=('in_channels', 'channels'))
-
-
-def with_width(model: dict, width: int) -> dict:
-    """The plain model at another base width, in place (``--width``,
-    ``--unet-width``; the protocols train the configs' widths).
-
-    Every channel count of the backbone's stem and stages and of the neck
-    and heads is scaled by ``width / base_channels`` of the config (at
-    least 1 channel); the image channels and the classes stay.
-    """
-    base = model['backbone']['base_channels']
-    if width == base:
-        return model
-
-    def scale(value):
-        if isinstance(value, (list, tuple)):
-            return [scale(v) for v in value]
-        return max(1, value * width // base)
-
-    for part, keys in _WIDTH_KEYS.items():
-        for key in keys:
-            if key in model.get(part, {}):
-                model[part][key] = scale(model[part][key])
-    return model
 
 
 def with_crop(model: dict, crop: Tuple[int, int],
