@@ -16,6 +16,8 @@ from mmseg_attnkd.datasets.converters import (convert_camvid,
                                               segnet_to_mmseg_label,
                                               select_evenly)
 
+from _tools_helpers import load_tool
+
 
 
 def _load(path):
@@ -121,12 +123,7 @@ def test_convert_rejects_bad_label_values(segnet_camvid, tmp_path):
 
 
 def test_converter_tool_cli(segnet_camvid, tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'camvid_tool', osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                                'dataset_converters', 'camvid.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('dataset_converters/camvid.py')
     counts = tool.main([
         '--data-root', segnet_camvid, '--out-dir', str(tmp_path / 'o'),
         '--scale', '0.5', '--limit-train', '3', '--limit-val', '1'

@@ -1,6 +1,5 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Build-time errors of the datasets and the check_dataset tool."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -14,8 +13,8 @@ from mmseg_attnkd.datasets import (check_label_array, check_seg_dataset,
                                    find_bad_label_values)
 from mmseg_attnkd.testing import generate_seg_dataset
 
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                'dataset_converters', 'check_dataset.py')
+from _tools_helpers import load_tool
+
 
 
 def _cfg(root, split='train', **kw):
@@ -33,10 +32,7 @@ def seg_root(tmp_path):
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('check_dataset_tool', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool('dataset_converters/check_dataset.py')
 
 
 def test_find_bad_label_values():

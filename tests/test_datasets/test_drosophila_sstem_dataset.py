@@ -18,6 +18,7 @@ from mmseg_attnkd.datasets.converters import (convert_drosophila_sstem,
                                               tile_origins)
 
 from _dataset_fixtures import SSTEM_GREYS
+from _tools_helpers import load_tool
 
 # class of each grey level, written out independently of the library table
 EXPECTED_CLASS = {0: 0, 32: 0, 64: 0, 96: 0, 128: 0, 159: 1, 191: 2,
@@ -186,12 +187,7 @@ def test_real_sample(shared_data, tmp_path):
 
 
 def test_converter_tool_cli(sstem_raw, tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'sstem_tool', osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                               'dataset_converters', 'drosophila_sstem.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('dataset_converters/drosophila_sstem.py')
     counts = tool.main(['--data-root', sstem_raw, '--out-dir',
                         str(tmp_path / 'o'), '--train-sections', '0-2,5',
                         '--test-sections', '3', '--tile', '48'])

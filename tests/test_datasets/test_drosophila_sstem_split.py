@@ -1,6 +1,5 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Drosophila ssTEM converter: train/val/test split and downscaling."""
-import importlib.util
 import os
 import os.path as osp
 import warnings
@@ -16,18 +15,14 @@ from mmseg_attnkd.datasets.converters.drosophila_sstem import \
     SSTEM_STUDY_SPLIT
 
 from _dataset_fixtures import REPO_ROOT, write_sstem
+from _tools_helpers import load_tool
 
 EXPECTED_CLASS = {0: 0, 32: 0, 64: 0, 96: 0, 128: 0, 159: 1, 191: 2,
                   223: 3, 255: 4}
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools', 'dataset_converters',
-                    'drosophila_sstem.py')
-    spec = importlib.util.spec_from_file_location('sstem_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('dataset_converters/drosophila_sstem.py')
 
 
 def _names(out, kind, split):

@@ -14,6 +14,8 @@ from mmseg_attnkd.datasets.converters import (convert_medseg_nifti,
                                               convert_medseg_slices,
                                               remap_medseg_mask, window_ct)
 
+from _tools_helpers import load_tool
+
 
 def _load(path):
     return np.array(Image.open(path))
@@ -192,12 +194,7 @@ def test_convert_slices(tmp_path):
 
 
 def test_converter_tool_auto_format(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'medseg_tool', osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                                'dataset_converters', 'medseg_covid.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('dataset_converters/medseg_covid.py')
     root = str(tmp_path / 'slices')
     _write_slices(root, np.random.default_rng(4), n=3)
     counts = tool.main(['--data-root', root, '--out-dir',

@@ -1,7 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Per-slice MedSeg layouts: COVID-SemiSeg (Imgs/ + GT/), custom folders,
 JPEG and PNG images, palette and grey masks, 3- and 4-class masks."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -15,18 +14,13 @@ from mmseg_attnkd.datasets.converters.medseg_covid import (
     convert_medseg_slices, find_slice_folders, read_slice_image,
     read_slice_mask)
 
-from _dataset_fixtures import REPO_ROOT
+from _tools_helpers import load_tool
 
 _PALETTE = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * (256 * 3 - 12)
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools', 'dataset_converters',
-                    'medseg_covid.py')
-    spec = importlib.util.spec_from_file_location('medseg_tool_layouts', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('dataset_converters/medseg_covid.py')
 
 
 def _mask(rng, classes, shape=(40, 48)):

@@ -1,6 +1,5 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Tiny models, written as config + checkpoint the way the converters do."""
-import importlib.util
 import os.path as osp
 
 import torch
@@ -59,13 +58,3 @@ def write_plain_model(tmp_path, model_cfg: dict, name: str, seed: int = 0):
     torch.save(dict(meta=dict(dataset_meta=DATASET_META),
                     state_dict=model.state_dict()), ckpt_path)
     return cfg_path, ckpt_path
-
-
-def load_tool(relpath: str):
-    """Import a script under ``tools/`` by path (tools is no package)."""
-    name = 'attnkd_deploy_tool_' + relpath.replace('/', '_')[:-3]
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

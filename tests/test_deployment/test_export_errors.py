@@ -14,8 +14,9 @@ from mmseg_attnkd.deployment import (DistillationCheckpointError,
                                      init_export_model)
 from mmseg_attnkd.utils import build_distill_model, build_segmentor
 
-from _deploy_helpers import (AXIAL, REPO, SHAPE, load_tool,
-                             student_model_cfg, write_plain_model)
+from _deploy_helpers import (AXIAL, REPO, SHAPE, student_model_cfg,
+                             write_plain_model)
+from _tools_helpers import load_tool
 
 
 @pytest.fixture(scope='module')

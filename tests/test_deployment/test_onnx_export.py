@@ -23,8 +23,9 @@ from mmseg_attnkd.deployment import (default_images,  # noqa: E402
 from mmseg_attnkd.deployment.errors import VerificationError  # noqa: E402
 
 from _deploy_helpers import (DATASET_META, NUM_CLASSES,  # noqa: E402
-                             SHAPE, axial_model_cfg, load_tool,
-                             student_model_cfg, write_plain_model)
+                             SHAPE, axial_model_cfg, student_model_cfg,
+                             write_plain_model)
+from _tools_helpers import load_tool  # noqa: E402
 
 
 @pytest.fixture(scope='module')

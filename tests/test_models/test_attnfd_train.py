@@ -1,7 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """End-to-end: tools/train.py runs an AttnFD config on a generated dataset."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -16,15 +15,7 @@ from mmseg_attnkd.utils import (build_distill_model, build_segmentor,
                                 extract_student_state_dict,
                                 load_checkpoint_safely)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _load_train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'attnkd_tools_train', osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from _tools_helpers import load_tool
 
 
 def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
@@ -48,7 +39,7 @@ def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
     cfg_path = str(tmp_path / 'attnfd_tiny.py')
     Config(cfg).dump(cfg_path)
 
-    _load_train_tool().main([cfg_path, '--work-dir', work_dir])
+    load_tool('train.py').main([cfg_path, '--work-dir', work_dir])
 
     logs = glob.glob(osp.join(work_dir, '*', '*.log'))
     assert logs, 'no log written'

@@ -12,7 +12,6 @@ iterations on generated data, then checks
 """
 import ast
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -28,18 +27,11 @@ from mmseg_attnkd.testing import (generate_seg_dataset, synthetic_dataset_cfg,
                                   tiny_pspnet_cfg, tiny_runtime_cfg)
 from mmseg_attnkd.utils import build_distill_model
 
+from _tools_helpers import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_CLASSES = 4
 ITERS = 6
-
-
-def _load_tool(*parts):
-    path = osp.join(REPO, 'tools', *parts)
-    spec = importlib.util.spec_from_file_location(
-        'axial_sd_' + parts[-1][:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -66,7 +58,7 @@ def trained(tmp_path_factory):
                            checkpoint_interval=ITERS, lr=0.02))
     cfg_path = str(tmp / 'axial_sd_tiny.py')
     Config(cfg).dump(cfg_path)
-    _load_tool('train.py').main([cfg_path, '--work-dir', work_dir])
+    load_tool('train.py').main([cfg_path, '--work-dir', work_dir])
     return dict(tmp=tmp, cfg=cfg_path, work_dir=work_dir,
                 ckpt=osp.join(work_dir, f'iter_{ITERS}.pth'),
                 data_root=data_root)
@@ -104,7 +96,7 @@ def _image(trained):
 def test_student_export_runs_in_plain_mmseg(trained):
     from mmseg.apis import inference_model, init_model
     out = str(trained['tmp'] / 'student.pth')
-    _load_tool('model_converters', 'convert_kd_ckpt_to_student.py').main(
+    load_tool('model_converters/convert_kd_ckpt_to_student.py').main(
         [trained['ckpt'], out, '--config', trained['cfg']])
     cfg = Config.fromfile(trained['cfg'])
     cfg.model = tiny_pspnet_cfg(8, NUM_CLASSES, with_aux=True)
@@ -124,9 +116,8 @@ def test_student_export_runs_in_plain_mmseg(trained):
 @pytest.fixture(scope='module')
 def refine_export(trained):
     out = str(trained['tmp'] / 'teacher_output.pth')
-    _load_tool('model_converters',
-               'convert_axial_ckpt_to_refine_head.py').main(
-                   [trained['cfg'], trained['ckpt'], out])
+    load_tool('model_converters/convert_axial_ckpt_to_refine_head.py').main(
+        [trained['cfg'], trained['ckpt'], out])
     return out, osp.splitext(out)[0] + '.py'
 
 
@@ -145,7 +136,7 @@ def test_teacher_export_runs_in_mmseg_and_tools_test(trained, refine_export):
     result = inference_model(model, _image(trained))
     assert result.seg_logits.data.shape == (NUM_CLASSES, 64, 64)
     work = str(trained['tmp'] / 'test_work')
-    _load_tool('test.py').main([cfg_path, ckpt, '--work-dir', work])
+    load_tool('test.py').main([cfg_path, ckpt, '--work-dir', work])
     logs = glob.glob(osp.join(work, '*', '*.log'))
     assert logs and 'mIoU' in open(logs[0]).read()
 
