@@ -51,28 +51,34 @@ def _plain_cfg(folder, stem: str, model: dict, data_root: str) -> str:
     return path
 
 
-@pytest.fixture(scope='session')
-def cwd_run(tmp_path_factory, synthetic_data) -> dict:
-    """MMRazor ChannelWiseDivergence on decode_head.conv_seg logits."""
-    folder = tmp_path_factory.mktemp('cwd_run')
-    logits = dict(type='ModuleOutputs', source='decode_head.conv_seg')
-    model = dict(
+def _tiny_teacher_distill(distiller: dict) -> dict:
+    """MMRazor single-teacher distillation of the tiny DeepLabV3+ students:
+    width 8 from an untrained width-16 teacher."""
+    return dict(
         _scope_='mmrazor',
         type='SingleTeacherDistill',
         architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
         teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
         teacher_ckpt=None,
-        distiller=dict(
-            type='ConfigurableDistiller',
-            student_recorders=dict(logits=logits),
-            teacher_recorders=dict(logits=logits),
-            distill_losses=dict(
-                loss_cwd=dict(type='ChannelWiseDivergence', tau=1,
-                              loss_weight=3)),
-            loss_forward_mappings=dict(
-                loss_cwd=dict(
-                    preds_S=dict(from_student=True, recorder='logits'),
-                    preds_T=dict(from_student=False, recorder='logits')))))
+        distiller=distiller)
+
+
+@pytest.fixture(scope='session')
+def cwd_run(tmp_path_factory, synthetic_data) -> dict:
+    """MMRazor ChannelWiseDivergence on decode_head.conv_seg logits."""
+    folder = tmp_path_factory.mktemp('cwd_run')
+    logits = dict(type='ModuleOutputs', source='decode_head.conv_seg')
+    model = _tiny_teacher_distill(dict(
+        type='ConfigurableDistiller',
+        student_recorders=dict(logits=logits),
+        teacher_recorders=dict(logits=logits),
+        distill_losses=dict(
+            loss_cwd=dict(type='ChannelWiseDivergence', tau=1,
+                          loss_weight=3)),
+        loss_forward_mappings=dict(
+            loss_cwd=dict(
+                preds_S=dict(from_student=True, recorder='logits'),
+                preds_T=dict(from_student=False, recorder='logits')))))
     run = _train(folder, 'cwd_tiny-d8_4xb2-2i_synthetic-64x64', model,
                  synthetic_data)
     run['student_cfg'] = _plain_cfg(
@@ -91,14 +97,8 @@ def cwd_run(tmp_path_factory, synthetic_data) -> dict:
 def attnfd_run(tmp_path_factory, synthetic_data) -> dict:
     """AttnFD (stages='auto': 3 stages for DeepLabV3+)."""
     folder = tmp_path_factory.mktemp('attnfd_run')
-    model = dict(
-        _scope_='mmrazor',
-        type='SingleTeacherDistill',
-        architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
-        teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
-        teacher_ckpt=None,
-        distiller=dict(type='AttnFDDistiller', stages='auto',
-                       teacher_attention='random'))
+    model = _tiny_teacher_distill(dict(
+        type='AttnFDDistiller', stages='auto', teacher_attention='random'))
     return _train(folder, 'attnfd_tiny', model, synthetic_data)
 
 
