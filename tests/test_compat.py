@@ -13,6 +13,17 @@ import torch
 
 from mmseg_attnkd import compat
 
+from _pickle_payloads import FileCreatingPayload
+
+
+def _fresh_python(code: str, env: dict, timeout: int, **kwargs) -> str:
+    """Run ``code`` in a new interpreter, which must exit 0; its stdout."""
+    out = subprocess.run([sys.executable, '-c', code], env=env,
+                         capture_output=True, text=True, timeout=timeout,
+                         **kwargs)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
 
 def test_all_fixes_applied():
     assert 'safe_checkpoint_loading' in compat.APPLIED
@@ -41,10 +52,8 @@ def test_fresh_interpreter_lazy_scope_entry(subprocess_env):
         "loss = MODELS.build(dict(type='mmrazor.ChannelWiseDivergence', "
         'tau=1.0))\n'
         "print(type(loss).__name__)\n")
-    out = subprocess.run([sys.executable, '-c', code], env=subprocess_env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith('ChannelWiseDivergence')
+    assert _fresh_python(code, subprocess_env, 120).endswith(
+        'ChannelWiseDivergence')
 
 
 def test_quantization_use_raises_clear_error():
@@ -79,16 +88,6 @@ def test_runner_checkpoint_loads_weights_only(tmp_path):
     assert ckpt['history'].max() == 2.0
 
 
-class _Canary:
-    """A pickle payload that would create a file when unpickled."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, 'w'))
-
-
 class _GetattrCanary:
     """Tries to smuggle a call through the allow-listed ``getattr``."""
 
@@ -102,7 +101,7 @@ def test_malicious_checkpoint_refused(tmp_path, payload):
     from mmseg_attnkd.utils import (UnsafeCheckpointError,
                                     load_checkpoint_safely)
     canary = str(tmp_path / 'canary.txt')
-    evil = _Canary(canary) if payload == 'reduce' else _GetattrCanary()
+    evil = FileCreatingPayload(canary) if payload == 'reduce' else _GetattrCanary()
     path = str(tmp_path / 'evil.pth')
     torch.save(dict(state_dict={'w': torch.ones(1)}, extra=evil), path)
     assert not osp.exists(canary)
@@ -152,7 +151,7 @@ def test_mmengine_loader_stays_weights_only_under_env_override(
     canary = str(tmp_path / 'canary.txt')
     path = str(tmp_path / 'evil.pth')
     torch.save(dict(state_dict={'w': torch.ones(1)},
-                    extra=_Canary(canary)), path)
+                    extra=FileCreatingPayload(canary)), path)
     code = (
         'import pickle, sys, torch\n'
         'import mmseg_attnkd\n'
@@ -163,11 +162,8 @@ def test_mmengine_loader_stays_weights_only_under_env_override(
         "    print('refused')\n")
     env = dict(subprocess_env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
     env.pop('MMSEG_ATTNKD_TRUST_UNSAFE_CHECKPOINTS', None)
-    out = subprocess.run([sys.executable, '-c', code], env=env,
-                         capture_output=True, text=True, timeout=120,
-                         cwd=str(tmp_path))
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith('refused')
+    assert _fresh_python(code, env, 120, cwd=str(tmp_path)).endswith(
+        'refused')
     assert not osp.exists(canary)
 
 
@@ -209,10 +205,7 @@ def test_mmcv_without_ops_imports_mmseg(subprocess_env):
         '    sigmoid_focal_loss(torch.rand(1, 2), torch.zeros(1).long())\n'
         'except compat.MMCVOpsUnavailableError:\n'
         "    print('ok')\n")
-    out = subprocess.run([sys.executable, '-c', code], env=subprocess_env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith('ok')
+    assert _fresh_python(code, subprocess_env, 300).endswith('ok')
 
 
 def test_distutils_importable_for_collect_env():

@@ -21,6 +21,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+# the tests' shared helpers, also when run as the docs/errors.md generator
+sys.path.insert(0, osp.join(REPO, 'tests'))
 
 import mmseg_attnkd  # noqa: E402,F401
 import mmseg_attnkd.engine  # noqa: E402,F401
@@ -28,6 +30,7 @@ from mmseg_attnkd.testing import (generate_seg_dataset,  # noqa: E402
                                   synthetic_dataset_cfg, tiny_fcn_cfg)
 from mmseg_attnkd.utils import UnsafeCheckpointError  # noqa: E402
 
+from _pickle_payloads import FileCreatingPayload  # noqa: E402
 from _tools_helpers import load_tool  # noqa: E402
 
 
@@ -68,16 +71,6 @@ def _teacher_state(width=8, classes=4):
 def _save(path, obj):
     torch.save(obj, path)
     return str(path)
-
-
-class _Evil:
-    """Unpickling it would create ``marker`` (proof of code execution)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, 'w'))
 
 
 # --------------------------------------------------------------------------
@@ -144,7 +137,7 @@ def _ckpt_truncated(tmp):
 def _ckpt_unsafe(tmp):
     marker = str(tmp / 'pwned')
     path = _save(tmp / 'evil.pth', dict(state_dict=_teacher_state(),
-                                        x=_Evil(marker)))
+                                        x=FileCreatingPayload(marker)))
     try:
         _build(_cwd_model(teacher_ckpt=path))
     finally:
@@ -431,12 +424,7 @@ CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
 
 
 def _tool(name):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        f'cli_case_{name}', osp.join(CONVERTERS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'dataset_converters/{name}.py')
 
 
 def _fixtures():
@@ -497,12 +485,17 @@ def _file(tmp):
     return str(path)
 
 
-def _camvid_bad_label(tmp):
+def _with_png(tmp, make_root, rel_path, shape, value):
+    """Arguments of a converter run on a generated raw dataset in which the
+    PNG ``rel_path`` is replaced by (or added as) one of ``value`` only."""
     import numpy as np
-    root = _camvid(tmp)
-    _png(osp.join(root, 'trainannot', 'seq0_000000.png'),
-         np.full((48, 64), 40, np.uint8))
+    root = make_root(tmp)
+    _png(osp.join(root, rel_path), np.full(shape, value, np.uint8))
     return ['--data-root', root] + _out(tmp)
+
+
+def _camvid_bad_label(tmp):
+    return _with_png(tmp, _camvid, 'trainannot/seq0_000000.png', (48, 64), 40)
 
 
 def _camvid_no_label(tmp):
@@ -520,18 +513,12 @@ def _camvid_corrupt_image(tmp):
 
 
 def _sstem_bad_grey(tmp):
-    import numpy as np
-    root = _sstem(tmp)
-    _png(osp.join(root, 'labels', 'labels00000001.png'),
-         np.full((64, 64), 7, np.uint8))
-    return ['--data-root', root] + _out(tmp)
+    return _with_png(tmp, _sstem, 'labels/labels00000001.png', (64, 64), 7)
 
 
 def _medseg_no_mask(tmp):
-    import numpy as np
-    root = _semiseg(tmp)
-    _png(osp.join(root, 'Imgs', '1.jpg'), np.zeros((16, 16), np.uint8))
-    return ['--data-root', root] + _out(tmp)
+    # an image without its mask: a second, black slice
+    return _with_png(tmp, _semiseg, 'Imgs/1.jpg', (16, 16), 0)
 
 
 def _check_bad_labels(tmp):

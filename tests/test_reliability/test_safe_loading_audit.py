@@ -14,6 +14,8 @@ import re
 import pytest
 import torch
 
+from _pickle_payloads import FileCreatingPayload
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The one place allowed to call torch.load (``compat.torch_load``:
 #: weights-only unless the user opts in explicitly).
@@ -48,22 +50,13 @@ def test_no_unsafe_load_calls_in_project():
     assert not offenders, '\n'.join(offenders)
 
 
-class _Payload:
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, 'w'))
-
-
 def test_mmengine_loader_used_by_resume_refuses_payload(tmp_path):
     import pickle
 
     from mmengine.runner.checkpoint import _load_checkpoint
     marker = str(tmp_path / 'ran')
     path = str(tmp_path / 'evil.pth')
-    torch.save(dict(state_dict={}, meta=_Payload(marker)), path)
+    torch.save(dict(state_dict={}, meta=FileCreatingPayload(marker)), path)
     with pytest.raises(pickle.UnpicklingError,
                        match='Weights only load failed'):
         _load_checkpoint(path, map_location='cpu')
