@@ -7,16 +7,18 @@ Example::
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
 """
 import argparse
-import os
 import os.path as osp
 
 import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
                                 exit_after_distributed_run,
                                 skip_fitted_attention)
+from mmseg_attnkd.utils.config.runner_cli import (add_runner_arguments,
+                                                  load_runner_cfg,
+                                                  parse_runner_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,32 +30,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--out', help='directory to save predicted masks (PNG) into')
     parser.add_argument(
         '--show-dir', help='directory to save painted predictions into')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. test_dataloader.batch_size=1')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(
+        parser, 'override config keys, e.g. test_dataloader.batch_size=1')
+    return parse_runner_args(parser, argv)
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_cfg(args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint!r} does not exist; pass the path of '

@@ -12,16 +12,18 @@ Examples::
 """
 import argparse
 import logging
-import os
 import os.path as osp
 
 import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
                                 exit_after_distributed_run)
+from mmseg_attnkd.utils.config.runner_cli import (add_runner_arguments,
+                                                  load_runner_cfg,
+                                                  parse_runner_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,39 +50,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--compile',
         action='store_true',
         help="torch.compile the train step (MMEngine's compile setting)")
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. train_cfg.max_iters=1000 '
+    add_runner_arguments(
+        parser, 'override config keys, e.g. train_cfg.max_iters=1000 '
         'model.distiller.loss_weight=2.0')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed launchers pass --local-rank (torch>=2) or
-    # --local_rank (older); accept both spellings.
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line overrides."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > config file name
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    cfg = load_runner_cfg(args)
     if args.amp:
         wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper_type == 'AmpOptimWrapper':
