@@ -13,12 +13,11 @@ import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
-                                exit_after_distributed_run,
-                                skip_fitted_attention)
+from mmseg_attnkd.utils import adapt_cfg_to_environment, skip_fitted_attention
 from mmseg_attnkd.utils.config.runner_cli import (add_runner_arguments,
                                                   load_runner_cfg,
-                                                  parse_runner_args)
+                                                  parse_runner_args,
+                                                  run_then_finish)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,12 +64,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_cfg(args)
     runner = Runner.from_cfg(cfg)
-    try:
-        runner.test()
-    finally:
-        distributed = destroy_distributed()
-    if distributed:
-        exit_after_distributed_run()
+    run_then_finish(runner.test)
 
 
 if __name__ == '__main__':

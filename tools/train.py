@@ -19,11 +19,11 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmseg_attnkd.utils import (adapt_cfg_to_environment, destroy_distributed,
-                                exit_after_distributed_run)
+from mmseg_attnkd.utils import adapt_cfg_to_environment
 from mmseg_attnkd.utils.config.runner_cli import (add_runner_arguments,
                                                   load_runner_cfg,
-                                                  parse_runner_args)
+                                                  parse_runner_args,
+                                                  run_then_finish)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -105,12 +105,7 @@ def main(argv=None) -> None:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    try:
-        runner.train()
-    finally:
-        distributed = destroy_distributed()
-    if distributed:
-        exit_after_distributed_run()
+    run_then_finish(runner.train)
 
 
 if __name__ == '__main__':

@@ -2,17 +2,23 @@
 """The command line that ``tools/train.py`` and ``tools/test.py`` share.
 
 Both run an MMEngine ``Runner`` on a config: they take ``--cfg-options``,
-the job launcher and the rank a distributed launcher passes, and choose
-the work dir the same way. Not imported by ``mmseg_attnkd.utils``.
+the job launcher and the rank a distributed launcher passes, choose the
+work dir the same way and end a distributed run the same way. Not
+imported by ``mmseg_attnkd.utils``.
 """
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 from mmengine.config import Config, DictAction
 
-__all__ = ['add_runner_arguments', 'parse_runner_args', 'load_runner_cfg']
+from ..distributed import destroy_distributed, exit_after_distributed_run
+
+__all__ = [
+    'add_runner_arguments', 'parse_runner_args', 'load_runner_cfg',
+    'run_then_finish'
+]
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser,
@@ -57,3 +63,15 @@ def load_runner_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def run_then_finish(run: Callable[[], Any]) -> None:
+    """Call ``run`` (``runner.train`` or ``runner.test``); then destroy the
+    process group, also when ``run`` raised, and end a distributed process
+    (:func:`exit_after_distributed_run`)."""
+    try:
+        run()
+    finally:
+        distributed = destroy_distributed()
+    if distributed:
+        exit_after_distributed_run()
