@@ -7,7 +7,7 @@ model and one generated dataset instead of re-declaring them.
 """
 from .batches import seg_batch
 from .configs import (cwd_distill_cfg, cwd_distiller, logit_distiller,
-                      write_config)
+                      tiny_teacher_distill_cfg, write_config)
 from .network import free_port
 from .synthetic import generate_seg_dataset, synthetic_dataset_cfg
 from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
@@ -23,7 +23,8 @@ __all__ = [
     # data
     'generate_seg_dataset', 'synthetic_dataset_cfg', 'seg_batch',
     # distillation recipes and configs
-    'logit_distiller', 'cwd_distiller', 'cwd_distill_cfg', 'write_config',
+    'logit_distiller', 'cwd_distiller', 'tiny_teacher_distill_cfg',
+    'cwd_distill_cfg', 'write_config',
     # processes
     'free_port'
 ]

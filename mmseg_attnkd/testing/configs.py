@@ -43,6 +43,22 @@ def cwd_distiller() -> dict:
         dict(type='ChannelWiseDivergence', tau=1, loss_weight=5), 'loss_cwd')
 
 
+def tiny_teacher_distill_cfg(distiller: dict,
+                              num_classes: int = 4,
+                              crop_size: Tuple[int, int] = (64, 64),
+                              teacher_ckpt: Optional[str] = None,
+                              algorithm: str = 'SingleTeacherDistill') -> dict:
+    """An MMRazor single-teacher distillation (``algorithm``) of a tiny
+    width-8 DeepLabV3+ student from a width-16 teacher by ``distiller``."""
+    return dict(
+        _scope_='mmrazor',
+        type=algorithm,
+        architecture=tiny_deeplabv3plus_cfg(8, num_classes, crop_size),
+        teacher=tiny_deeplabv3plus_cfg(16, num_classes, crop_size),
+        teacher_ckpt=teacher_ckpt,
+        distiller=distiller)
+
+
 def cwd_distill_cfg(data_root: str,
                     work_dir: str,
                     max_iters: int = 4,
@@ -53,17 +69,11 @@ def cwd_distill_cfg(data_root: str,
                     teacher_ckpt: Optional[str] = None) -> dict:
     """MMRazor's stock CWD distillation (:func:`cwd_distiller`) between two
     tiny DeepLabV3+ models: a width-16 teacher and a width-8 student."""
-    model = dict(
-        _scope_='mmrazor',
-        type='SingleTeacherDistill',
-        architecture=tiny_deeplabv3plus_cfg(8, num_classes, crop_size),
-        teacher=tiny_deeplabv3plus_cfg(16, num_classes, crop_size),
-        teacher_ckpt=teacher_ckpt,
-        distiller=cwd_distiller())
     cfg = dict(
         custom_imports=dict(imports=['mmseg_attnkd'],
                             allow_failed_imports=False),
-        model=model,
+        model=tiny_teacher_distill_cfg(cwd_distiller(), num_classes,
+                                       crop_size, teacher_ckpt),
         find_unused_parameters=True)
     cfg.update(tiny_runtime_cfg(work_dir, max_iters, val_interval,
                                 checkpoint_interval, distill=True))

@@ -9,7 +9,8 @@ from mmengine.config import Config
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.testing import (generate_seg_dataset, synthetic_dataset_cfg,
-                                  tiny_deeplabv3plus_cfg, tiny_runtime_cfg)
+                                  tiny_deeplabv3plus_cfg, tiny_runtime_cfg,
+                                  tiny_teacher_distill_cfg)
 from mmseg_attnkd.utils import (build_distill_model, build_segmentor,
                                 convert_kd_checkpoint_to_student,
                                 extract_student_state_dict,
@@ -25,14 +26,9 @@ def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
     cfg = dict(
         custom_imports=dict(imports=['mmseg_attnkd'],
                             allow_failed_imports=False),
-        model=dict(
-            _scope_='mmrazor',
-            type='SingleTeacherDistill',
-            architecture=tiny_deeplabv3plus_cfg(8, 4),
-            teacher=tiny_deeplabv3plus_cfg(16, 4),
-            teacher_ckpt=None,
-            distiller=dict(type='AttnFDDistiller', stages='auto',
-                           teacher_attention='random', loss_weight=2.0)),
+        model=tiny_teacher_distill_cfg(
+            dict(type='AttnFDDistiller', stages='auto',
+                 teacher_attention='random', loss_weight=2.0)),
         **synthetic_dataset_cfg(data_root, num_classes=4, batch_size=2),
         **tiny_runtime_cfg(work_dir, max_iters=4, val_interval=4,
                            checkpoint_interval=4, distill=True))

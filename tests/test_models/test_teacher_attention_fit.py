@@ -10,7 +10,7 @@ from mmseg_attnkd.models.distillers.teacher_attention import (
     TeacherAttentionMismatch, weights_sha256)
 from mmseg_attnkd.testing import (synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_runtime_cfg,
-                                  write_config)
+                                  tiny_teacher_distill_cfg, write_config)
 
 from _tools_helpers import load_tool
 
@@ -27,13 +27,9 @@ def _teacher_ckpt(path, seed=1):
 
 
 def _distill_cfg(teacher_ckpt, **distiller):
-    return dict(
-        _scope_='mmrazor',
-        type='SegSingleTeacherDistill',
-        architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
-        teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
-        teacher_ckpt=teacher_ckpt,
-        distiller=dict(type='AttnFDDistiller', **distiller))
+    return tiny_teacher_distill_cfg(
+        dict(type='AttnFDDistiller', **distiller), NUM_CLASSES,
+        teacher_ckpt=teacher_ckpt, algorithm='SegSingleTeacherDistill')
 
 
 def _build(model_cfg):

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from mmseg_attnkd.testing import (synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_fcn_cfg,
-                                  tiny_runtime_cfg)
+                                  tiny_runtime_cfg, tiny_teacher_distill_cfg)
 from _tools_helpers import load_tool
 
 NUM_CLASSES = 4
@@ -51,24 +51,12 @@ def _plain_cfg(folder, stem: str, model: dict, data_root: str) -> str:
     return path
 
 
-def _tiny_teacher_distill(distiller: dict) -> dict:
-    """MMRazor single-teacher distillation of the tiny DeepLabV3+ students:
-    width 8 from an untrained width-16 teacher."""
-    return dict(
-        _scope_='mmrazor',
-        type='SingleTeacherDistill',
-        architecture=tiny_deeplabv3plus_cfg(8, NUM_CLASSES),
-        teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES),
-        teacher_ckpt=None,
-        distiller=distiller)
-
-
 @pytest.fixture(scope='session')
 def cwd_run(tmp_path_factory, synthetic_data) -> dict:
     """MMRazor ChannelWiseDivergence on decode_head.conv_seg logits."""
     folder = tmp_path_factory.mktemp('cwd_run')
     logits = dict(type='ModuleOutputs', source='decode_head.conv_seg')
-    model = _tiny_teacher_distill(dict(
+    model = tiny_teacher_distill_cfg(dict(
         type='ConfigurableDistiller',
         student_recorders=dict(logits=logits),
         teacher_recorders=dict(logits=logits),
@@ -97,7 +85,7 @@ def cwd_run(tmp_path_factory, synthetic_data) -> dict:
 def attnfd_run(tmp_path_factory, synthetic_data) -> dict:
     """AttnFD (stages='auto': 3 stages for DeepLabV3+)."""
     folder = tmp_path_factory.mktemp('attnfd_run')
-    model = _tiny_teacher_distill(dict(
+    model = tiny_teacher_distill_cfg(dict(
         type='AttnFDDistiller', stages='auto', teacher_attention='random'))
     return _train(folder, 'attnfd_tiny', model, synthetic_data)
 
