@@ -36,6 +36,8 @@ from mmseg_attnkd.models.distillers.teacher_attention import (  # noqa: E402
     save_teacher_attention, teacher_attention_meta)
 from mmseg_attnkd.release.publish import sha256_of_file  # noqa: E402
 from mmseg_attnkd.utils import adapt_cfg_to_environment  # noqa: E402
+from mmseg_attnkd.utils.config.runtime import (  # noqa: E402
+    last_checkpoint_iter_hooks)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -90,15 +92,7 @@ def fit_config(cfg: Config, args: argparse.Namespace) -> Config:
         ],
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters,
                        val_interval=iters),
-        default_hooks=dict(
-            timer=dict(type='IterTimerHook'),
-            logger=dict(type='LoggerHook', interval=min(20, iters),
-                        log_metric_by_epoch=False),
-            param_scheduler=dict(type='ParamSchedulerHook'),
-            checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
-                            interval=interval, max_keep_ckpts=1,
-                            save_last=True),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
+        default_hooks=last_checkpoint_iter_hooks(min(20, iters), interval),
         log_processor=dict(by_epoch=False),
         env_cfg=copy.deepcopy(cfg.get('env_cfg', dict(
             dist_cfg=dict(backend='gloo')))),

@@ -41,6 +41,8 @@ def train_cfg(model: dict, args, data_root: str, seed: int, iters: int,
               ) -> dict:
     """Complete MMEngine config of one run (test loader = test split)."""
     from mmengine.config import Config
+
+    from mmseg_attnkd.utils.config.runtime import last_checkpoint_iter_hooks
     proto = args.proto
     base = Config.fromfile(
         osp.join(common.REPO_ROOT, 'configs', '_base_', 'datasets',
@@ -90,15 +92,8 @@ def train_cfg(model: dict, args, data_root: str, seed: int, iters: int,
                      if both_outputs else 'ValLoop'),
         test_cfg=dict(type='mmrazor.SegSelfDistillTestLoop'
                       if both_outputs else 'TestLoop'),
-        default_hooks=dict(
-            timer=dict(type='IterTimerHook'),
-            logger=dict(type='LoggerHook', interval=min(10, iters),
-                        log_metric_by_epoch=False),
-            param_scheduler=dict(type='ParamSchedulerHook'),
-            checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
-                            interval=val_interval, max_keep_ckpts=1,
-                            save_last=True),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
+        default_hooks=last_checkpoint_iter_hooks(min(10, iters),
+                                                 val_interval),
         vis_backends=[dict(type='LocalVisBackend')],
         visualizer=dict(type='SegLocalVisualizer',
                         vis_backends=[dict(type='LocalVisBackend')],

@@ -6,7 +6,10 @@
 * :mod:`.environment` - SyncBN -> BN and gloo without CUDA;
 * :mod:`.build` - segmentors (``mmseg.apis.init_model``) and distillation
   models for inference, weights checked;
-* :mod:`.options` - ``--cfg-options`` of a short run (data root, schedule).
+* :mod:`.options` - ``--cfg-options`` of a short run (data root, schedule);
+* :mod:`.runtime` - ``default_hooks`` of configs built in code;
+* :mod:`.runner_cli` - the command line of ``tools/train.py`` and
+  ``tools/test.py`` (imported by them only).
 """
 from .build import (build_distill_model, build_segmentor,
                     skip_fitted_attention)
