@@ -5,7 +5,7 @@ Nothing here is used by the library itself; it exists so that every test,
 the fallback demo and quick benchmarks share one definition of a tiny MMSeg
 model and one generated dataset instead of re-declaring them.
 """
-from .batches import seg_batch
+from .batches import loss_step, seg_batch
 from .configs import (cwd_distill_cfg, cwd_distiller, logit_distiller,
                       tiny_teacher_distill_cfg, write_config)
 from .network import free_port
@@ -21,7 +21,7 @@ __all__ = [
     'tiny_fcn_cfg', 'tiny_fpn_cfg', 'tiny_upernet_cfg', 'tiny_unet_fcn_cfg',
     'tiny_runtime_cfg',
     # data
-    'generate_seg_dataset', 'synthetic_dataset_cfg', 'seg_batch',
+    'generate_seg_dataset', 'synthetic_dataset_cfg', 'seg_batch', 'loss_step',
     # distillation recipes and configs
     'logit_distiller', 'cwd_distiller', 'tiny_teacher_distill_cfg',
     'cwd_distill_cfg', 'write_config',

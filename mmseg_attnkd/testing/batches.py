@@ -1,10 +1,10 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """A preprocessed segmentation batch whose labels are visible in the image."""
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
-__all__ = ['seg_batch']
+__all__ = ['seg_batch', 'loss_step']
 
 
 def seg_batch(model,
@@ -44,3 +44,20 @@ def seg_batch(model,
     data = model.data_preprocessor(
         dict(inputs=inputs, data_samples=samples), training=training)
     return data['inputs'], data['data_samples']
+
+
+def loss_step(model, inputs: torch.Tensor, data_samples: List,
+              optimizer: torch.optim.Optimizer
+              ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """One optimizer step on the sum of the model's ``loss`` terms (the
+    entries whose name contains ``loss``).
+
+    Returns:
+        tuple: The summed loss and the model's loss dict.
+    """
+    losses = model(inputs, data_samples, mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+    return total, losses

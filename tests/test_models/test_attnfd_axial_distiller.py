@@ -8,8 +8,8 @@ from mmrazor.registry import MODELS
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import AttnFDAxialDistiller
-from mmseg_attnkd.testing import (seg_batch, tiny_deeplabv3plus_cfg,
-                                  tiny_fcn_cfg)
+from mmseg_attnkd.testing import (loss_step, seg_batch,
+                                  tiny_deeplabv3plus_cfg, tiny_fcn_cfg)
 from mmseg_attnkd.utils.export.axial import convert_axial_state_dict
 
 NUM_CLASSES = 4
@@ -84,11 +84,7 @@ def test_connector_runs_once_and_loss_falls():
         [p for p in algo.parameters() if p.requires_grad], lr=1e-2)
     first = last = None
     for _ in range(15):
-        losses = algo(inputs, samples, mode='loss')
-        total = sum(v for k, v in losses.items() if 'loss' in k)
-        opt.zero_grad()
-        total.backward()
-        opt.step()
+        total, _ = loss_step(algo, inputs, samples, opt)
         first = first if first is not None else total.item()
         last = total.item()
     assert len(calls) == 15

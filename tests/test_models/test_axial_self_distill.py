@@ -10,8 +10,9 @@ from mmseg.structures import SegDataSample
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.losses import DecodeHeadLoss, SelfDistillMSELoss
-from mmseg_attnkd.testing import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
-                                  tiny_fcn_cfg, tiny_fpn_cfg, tiny_pspnet_cfg,
+from mmseg_attnkd.testing import (loss_step, tiny_deeplabv3_cfg,
+                                  tiny_deeplabv3plus_cfg, tiny_fcn_cfg,
+                                  tiny_fpn_cfg, tiny_pspnet_cfg,
                                   tiny_unet_fcn_cfg, tiny_upernet_cfg)
 
 NUM_CLASSES = 4
@@ -155,11 +156,7 @@ def test_total_loss_falls_on_a_fixed_batch():
     opt = torch.optim.Adam(algo.parameters(), lr=1e-2)
     totals, parts = [], []
     for _ in range(10):
-        losses = algo(inputs, samples, mode='loss')
-        total = sum(v for k, v in losses.items() if 'loss' in k)
-        opt.zero_grad()
-        total.backward()
-        opt.step()
+        total, losses = loss_step(algo, inputs, samples, opt)
         totals.append(total.item())
         parts.append({k: v.item() for k, v in losses.items()})
     assert all(torch.isfinite(torch.tensor(totals)))
