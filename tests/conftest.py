@@ -38,6 +38,17 @@ def synthetic_data(tmp_path_factory) -> str:
     return root
 
 
+@pytest.fixture(scope='session')
+def small_synthetic_data(tmp_path_factory) -> str:
+    """The same kind of dataset with 4 train / 2 val images, for the
+    training runs of a few iterations."""
+    from mmseg_attnkd.testing import generate_seg_dataset
+    root = str(tmp_path_factory.mktemp('small_synthetic'))
+    generate_seg_dataset(root, num_train=4, num_val=2, size=(64, 64),
+                         num_classes=4)
+    return root
+
+
 @pytest.fixture
 def subprocess_env() -> dict:
     """Environment for running repo tools in a subprocess."""

@@ -19,9 +19,8 @@ import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.engine import (TEACHER_OUTPUT_PREFIX,
                                  SegSelfDistillValLoop, axial_teacher_output,
                                  evaluate_outputs, find_axial_teacher_output)
-from mmseg_attnkd.testing import (generate_seg_dataset, seg_batch,
-                                  synthetic_dataset_cfg, tiny_fcn_cfg,
-                                  tiny_runtime_cfg)
+from mmseg_attnkd.testing import (seg_batch, synthetic_dataset_cfg,
+                                  tiny_fcn_cfg, tiny_runtime_cfg)
 from mmseg_attnkd.utils import export_axial_refine
 
 NUM_CLASSES = 4
@@ -40,11 +39,9 @@ def _sd_model() -> dict:
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, small_synthetic_data):
     tmp = tmp_path_factory.mktemp('sd_loops')
-    data_root = str(tmp / 'data')
-    generate_seg_dataset(data_root, num_train=4, num_val=2, size=(64, 64),
-                         num_classes=NUM_CLASSES)
+    data_root = small_synthetic_data
     work_dir = str(tmp / 'work')
     runtime = tiny_runtime_cfg(work_dir, max_iters=ITERS,
                                val_interval=ITERS,

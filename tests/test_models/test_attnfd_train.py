@@ -8,9 +8,8 @@ import torch
 from mmengine.config import Config
 
 import mmseg_attnkd  # noqa: F401
-from mmseg_attnkd.testing import (generate_seg_dataset, synthetic_dataset_cfg,
-                                  tiny_deeplabv3plus_cfg, tiny_runtime_cfg,
-                                  tiny_teacher_distill_cfg)
+from mmseg_attnkd.testing import (synthetic_dataset_cfg, tiny_deeplabv3plus_cfg,
+                                  tiny_runtime_cfg, tiny_teacher_distill_cfg)
 from mmseg_attnkd.utils import (build_distill_model, build_segmentor,
                                 convert_kd_checkpoint_to_student,
                                 extract_student_state_dict,
@@ -19,9 +18,9 @@ from mmseg_attnkd.utils import (build_distill_model, build_segmentor,
 from _tools_helpers import load_tool
 
 
-def test_train_tool_runs_attnfd_and_logs_distill_losses(tmp_path):
-    data_root = str(tmp_path / 'data')
-    generate_seg_dataset(data_root, num_train=4, num_val=2, size=(64, 64))
+def test_train_tool_runs_attnfd_and_logs_distill_losses(
+        tmp_path, small_synthetic_data):
+    data_root = small_synthetic_data
     work_dir = str(tmp_path / 'work')
     cfg = dict(
         custom_imports=dict(imports=['mmseg_attnkd'],

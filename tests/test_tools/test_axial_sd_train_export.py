@@ -23,8 +23,8 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 import mmseg_attnkd  # noqa: F401
-from mmseg_attnkd.testing import (generate_seg_dataset, synthetic_dataset_cfg,
-                                  tiny_pspnet_cfg, tiny_runtime_cfg)
+from mmseg_attnkd.testing import (synthetic_dataset_cfg, tiny_pspnet_cfg,
+                                  tiny_runtime_cfg)
 from mmseg_attnkd.utils import build_distill_model
 
 from _tools_helpers import load_tool
@@ -35,11 +35,9 @@ ITERS = 6
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, small_synthetic_data):
     tmp = tmp_path_factory.mktemp('axial_sd')
-    data_root = str(tmp / 'data')
-    generate_seg_dataset(data_root, num_train=4, num_val=2, size=(64, 64),
-                         num_classes=NUM_CLASSES)
+    data_root = small_synthetic_data
     work_dir = str(tmp / 'work')
     data = synthetic_dataset_cfg(data_root, NUM_CLASSES, batch_size=2)
     cfg = dict(
