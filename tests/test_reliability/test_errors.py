@@ -479,6 +479,12 @@ def _out(tmp):
     return ['--out-dir', str(tmp / 'out')]
 
 
+def _tmp_root(*options):
+    """Converter arguments: the (empty) test folder as ``--data-root``,
+    then ``options``."""
+    return lambda t: ['--data-root', str(t), *options] + _out(t)
+
+
 def _file(tmp):
     path = tmp / 'a_file'
     path.write_text('x')
@@ -537,7 +543,7 @@ CLI_CASES = [
      lambda t: ['--data-root', str(t / 'nope')] + _out(t), 1,
      ['does not exist', 'pass the SegNet "CamVid" folder']),
     ('camvid-wrong-root', 'CamVid: --data-root is not the SegNet folder',
-     'camvid', lambda t: ['--data-root', str(t)] + _out(t), 1,
+     'camvid', _tmp_root(), 1,
      ['No CamVid split', 'as --data-root']),
     ('camvid-split', 'CamVid: --splits names a split the release lacks',
      'camvid', lambda t: ['--data-root', _camvid(t), '--splits', 'tst']
@@ -550,10 +556,10 @@ CLI_CASES = [
      _camvid_corrupt_image, 1, ['cannot identify image file',
                                 're-export it or remove it']),
     ('camvid-scale', 'CamVid: --scale 0', 'camvid',
-     lambda t: ['--data-root', str(t), '--scale', '0'] + _out(t), 2,
+     _tmp_root('--scale', '0'), 2,
      ['--scale', 'not a finite number > 0']),
     ('camvid-limit', 'CamVid: --limit-val 0', 'camvid',
-     lambda t: ['--data-root', str(t), '--limit-val', '0'] + _out(t), 2,
+     _tmp_root('--limit-val', '0'), 2,
      ['--limit-val', 'pass a whole number > 0']),
     ('camvid-limit-split', 'CamVid: --limit-test for a split not in --splits',
      'camvid', lambda t: ['--data-root', _camvid(t), '--splits', 'train',
@@ -566,7 +572,7 @@ CLI_CASES = [
      lambda t: ['--data-root', str(t)], 2,
      ['required: --out-dir', '--help']),
     ('sstem-root', 'ssTEM: --data-root has no raw/ folder',
-     'drosophila_sstem', lambda t: ['--data-root', str(t)] + _out(t), 1,
+     'drosophila_sstem', _tmp_root(), 1,
      ['No raw/ folder', '--data-root must hold']),
     ('sstem-sections', 'ssTEM: --train-sections is not a range',
      'drosophila_sstem', lambda t: ['--data-root', _sstem(t),
@@ -583,7 +589,7 @@ CLI_CASES = [
                                     '1000'] + _out(t), 1,
      ['exceeds the image size', 'Pass a smaller --tile']),
     ('sstem-tile-zero', 'ssTEM: --tile 0', 'drosophila_sstem',
-     lambda t: ['--data-root', str(t), '--tile', '0'] + _out(t), 2,
+     _tmp_root('--tile', '0'), 2,
      ['--tile', 'pass a whole number > 0']),
     ('sstem-grey', 'ssTEM: a label with a grey value that is no class',
      'drosophila_sstem', _sstem_bad_grey, 1,
@@ -593,7 +599,7 @@ CLI_CASES = [
      ['does not exist', 'pass the folder holding']),
     ('medseg-folders', 'MedSeg slices: image/mask folders under other '
      'names', 'medseg_covid',
-     lambda t: ['--data-root', str(t)] + _out(t), 1,
+     _tmp_root(), 1,
      ['does not exist', '--img-dir and --mask-dir']),
     ('medseg-layout', 'MedSeg slices: --layout medseg on COVID-SemiSeg '
      'folders (Imgs/, GT/)', 'medseg_covid',
@@ -624,14 +630,13 @@ CLI_CASES = [
                                 'rp1'] + _out(t), 1,
      ['NIfTI input only', '--split']),
     ('medseg-nifti-options', 'MedSeg: --img-dir with --format nifti',
-     'medseg_covid', lambda t: ['--data-root', str(t), '--format', 'nifti',
-                                '--img-dir', 'x'] + _out(t), 1,
+     'medseg_covid', _tmp_root('--format', 'nifti', '--img-dir', 'x'), 1,
      ['only for slice folders', '--format slices']),
     ('medseg-window', 'MedSeg: --window-width 0', 'medseg_covid',
-     lambda t: ['--data-root', str(t), '--window-width', '0'] + _out(t), 2,
+     _tmp_root('--window-width', '0'), 2,
      ['--window-width', 'not a finite number > 0']),
     ('medseg-val-every', 'MedSeg: --val-every -1', 'medseg_covid',
-     lambda t: ['--data-root', str(t), '--val-every', '-1'] + _out(t), 2,
+     _tmp_root('--val-every', '-1'), 2,
      ['--val-every', 'is negative']),
     ('check-config', 'check_dataset: --config does not exist',
      'check_dataset', lambda t: ['--config', str(t / 'nope.py')], 1,
