@@ -11,14 +11,16 @@ from .configs import (cwd_distill_cfg, cwd_distiller, logit_distiller,
 from .network import free_port
 from .synthetic import generate_seg_dataset, synthetic_dataset_cfg
 from .tiny_models import (tiny_deeplabv3_cfg, tiny_deeplabv3plus_cfg,
-                          tiny_fcn_cfg, tiny_fpn_cfg, tiny_pspnet_cfg,
-                          tiny_runtime_cfg, tiny_unet_fcn_cfg,
+                          tiny_fcn_cfg, tiny_fpn_cfg, tiny_pidnet_cfg,
+                          tiny_pspnet_cfg, tiny_runtime_cfg,
+                          tiny_segformer_cfg, tiny_unet_fcn_cfg,
                           tiny_upernet_cfg)
 
 __all__ = [
     # tiny models and their runtime
     'tiny_deeplabv3plus_cfg', 'tiny_deeplabv3_cfg', 'tiny_pspnet_cfg',
     'tiny_fcn_cfg', 'tiny_fpn_cfg', 'tiny_upernet_cfg', 'tiny_unet_fcn_cfg',
+    'tiny_segformer_cfg', 'tiny_pidnet_cfg',
     'tiny_runtime_cfg',
     # data
     'generate_seg_dataset', 'synthetic_dataset_cfg', 'seg_batch', 'loss_step',

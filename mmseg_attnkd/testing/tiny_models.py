@@ -258,3 +258,43 @@ def tiny_unet_fcn_cfg(width: int = 8,
         aux = _aux_head(width * 2, num_classes)
         aux['in_index'] = 1
     return _wrap(backbone, head, crop_size, aux)
+
+
+def tiny_segformer_cfg(embed_dims: int = 8,
+                       num_classes: int = 4,
+                       crop_size: Tuple[int, int] = (64, 64)) -> dict:
+    """SegFormer: a MiT backbone with one layer per stage (which computes
+    channels-last maps) and a ``SegformerHead``."""
+    backbone = dict(
+        type='MixVisionTransformer', in_channels=3, embed_dims=embed_dims,
+        num_stages=4, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8],
+        patch_sizes=[7, 3, 3, 3], sr_ratios=[8, 4, 2, 1],
+        out_indices=(0, 1, 2, 3), mlp_ratio=2, qkv_bias=True, drop_rate=0.0,
+        attn_drop_rate=0.0, drop_path_rate=0.0)
+    head = dict(type='SegformerHead',
+                in_channels=[embed_dims * k for k in (1, 2, 4, 8)],
+                in_index=[0, 1, 2, 3], channels=16,
+                **_head_common(num_classes))
+    return _wrap(backbone, head, crop_size)
+
+
+def tiny_pidnet_cfg(channels: int = 8,
+                    num_classes: int = 4,
+                    crop_size: Tuple[int, int] = (64, 64)) -> dict:
+    """PIDNet (a backbone whose output is a tuple in training and one
+    tensor in eval) with its ``PIDHead`` and OHEM and boundary losses."""
+    act = dict(type='ReLU', inplace=True)
+    ohem = dict(type='OhemCrossEntropy', thres=0.9, min_kept=64,
+                loss_weight=1.0)
+    backbone = dict(type='PIDNet', in_channels=3, channels=channels,
+                    ppm_channels=16, num_stem_blocks=1, num_branch_blocks=1,
+                    align_corners=False, norm_cfg=_NORM, act_cfg=act)
+    head = dict(type='PIDHead', in_channels=channels * 4, channels=16,
+                num_classes=num_classes, norm_cfg=_NORM, act_cfg=act,
+                align_corners=True,
+                loss_decode=[
+                    dict(type='CrossEntropyLoss', use_sigmoid=False,
+                         loss_weight=0.4), ohem,
+                    dict(type='BoundaryLoss', loss_weight=20.0), ohem
+                ])
+    return _wrap(backbone, head, crop_size)

@@ -10,31 +10,9 @@ from mmseg.registry import MODELS as SEG_MODELS
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import (auto_stages, make_side,
                                             probe_channels, producing_module)
-from mmseg_attnkd.testing import seg_batch, tiny_fcn_cfg
+from mmseg_attnkd.testing import seg_batch, tiny_fcn_cfg, tiny_pidnet_cfg
 
 NUM_CLASSES = 4
-_NORM = dict(type='BN', requires_grad=True)
-
-
-def tiny_pidnet_cfg(channels=8):
-    cfg = tiny_fcn_cfg(4, NUM_CLASSES, crop_size=(64, 64))
-    cfg['backbone'] = dict(
-        type='PIDNet', in_channels=3, channels=channels,
-        ppm_channels=16, num_stem_blocks=1, num_branch_blocks=1,
-        align_corners=False, norm_cfg=_NORM,
-        act_cfg=dict(type='ReLU', inplace=True))
-    ohem = dict(type='OhemCrossEntropy', thres=0.9, min_kept=64,
-                loss_weight=1.0)
-    cfg['decode_head'] = dict(
-        type='PIDHead', in_channels=channels * 4, channels=16,
-        num_classes=NUM_CLASSES, norm_cfg=_NORM,
-        act_cfg=dict(type='ReLU', inplace=True), align_corners=True,
-        loss_decode=[
-            dict(type='CrossEntropyLoss', use_sigmoid=False,
-                 loss_weight=0.4), ohem,
-            dict(type='BoundaryLoss', loss_weight=20.0), ohem
-        ])
-    return cfg
 
 
 def _with_edges(samples):

@@ -9,29 +9,9 @@ from mmrazor.registry import MODELS
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import contiguous
 from mmseg_attnkd.testing import (seg_batch, tiny_deeplabv3plus_cfg,
-                                  tiny_fcn_cfg)
+                                  tiny_segformer_cfg)
 
 NUM_CLASSES = 4
-_NORM = dict(type='BN', requires_grad=True)
-
-
-def tiny_segformer_cfg(embed_dims=8):
-    """SegFormer (MiT with one layer per stage + SegformerHead)."""
-    cfg = tiny_fcn_cfg(4, NUM_CLASSES, crop_size=(64, 64))
-    cfg['backbone'] = dict(
-        type='MixVisionTransformer', in_channels=3, embed_dims=embed_dims,
-        num_stages=4, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8],
-        patch_sizes=[7, 3, 3, 3], sr_ratios=[8, 4, 2, 1],
-        out_indices=(0, 1, 2, 3), mlp_ratio=2, qkv_bias=True, drop_rate=0.0,
-        attn_drop_rate=0.0, drop_path_rate=0.0)
-    cfg['decode_head'] = dict(
-        type='SegformerHead', in_channels=[embed_dims * k for k in
-                                           (1, 2, 4, 8)],
-        in_index=[0, 1, 2, 3], channels=16, dropout_ratio=0.0,
-        num_classes=NUM_CLASSES, norm_cfg=_NORM, align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
-                         loss_weight=1.0))
-    return cfg
 
 
 def test_segformer_logits_are_not_contiguous_and_stock_cwd_fails():
