@@ -22,7 +22,7 @@ from .checkpoint import (TRUSTED_CHECKPOINT_GLOBALS, KeyReport,
                          student_state_dict_for)
 from .config import (adapt_cfg_to_environment, build_distill_model,
                      build_segmentor, data_root_options,
-                     get_student_model_cfg,
+                     get_student_model_cfg, get_teacher_and_student_cfgs,
                      get_teacher_model_cfg, is_distill_cfg, load_config,
                      replace_sync_bn, resolve_model_cfg, schedule_options,
                      skip_fitted_attention)
@@ -42,6 +42,7 @@ __all__ = [
     'export_meta', 'student_state_dict_for', 'load_segmentor_weights',
     'convert_kd_checkpoint_to_student', 'load_config', 'is_distill_cfg',
     'resolve_model_cfg', 'get_student_model_cfg', 'get_teacher_model_cfg',
+    'get_teacher_and_student_cfgs',
     'build_segmentor', 'build_distill_model', 'skip_fitted_attention',
     'data_root_options', 'schedule_options',
     'axial_refine_model_cfg',

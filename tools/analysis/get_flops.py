@@ -30,7 +30,7 @@ from mmseg_attnkd.analysis import segmentor_complexity
 from mmseg_attnkd.analysis.axial_variant import (axial_args_from_cfg,
                                                  with_axial_refine_head)
 from mmseg_attnkd.utils import (build_segmentor, get_student_model_cfg,
-                                get_teacher_model_cfg, is_distill_cfg,
+                                get_teacher_and_student_cfgs, is_distill_cfg,
                                 load_config)
 
 
@@ -67,16 +67,12 @@ def main(argv=None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     models = {}
-    if is_distill_cfg(cfg.get('model', {})):
-        models['teacher'] = get_teacher_model_cfg(cfg)
-        models['student'] = get_student_model_cfg(cfg)
-    elif args.student_config:  # CONFIG is the teacher's MMSeg config
-        models['teacher'] = get_teacher_model_cfg(cfg)
+    # a distillation, or CONFIG is the teacher's MMSeg config
+    if is_distill_cfg(cfg.get('model', {})) or args.student_config:
+        models['teacher'], models['student'] = get_teacher_and_student_cfgs(
+            cfg, args.student_config or None)
     else:  # one MMSeg model (or a self-distillation's architecture)
         models['model'] = get_student_model_cfg(cfg)
-    if args.student_config:
-        models['student'] = get_student_model_cfg(
-            load_config(args.student_config))
     if args.axial_config:
         axial_cfg = load_config(args.axial_config)
         models['student + axial'] = with_axial_refine_head(

@@ -24,9 +24,8 @@ import mmseg_attnkd  # noqa: F401  (compat fixes + registers components)
 from mmseg_attnkd.analysis import (ModuleNotFound, format_stage_snippet,
                                    format_tap_table, inspect_taps,
                                    suggest_attnfd_stages)
-from mmseg_attnkd.utils import (build_segmentor, get_student_model_cfg,
-                                get_teacher_model_cfg, is_distill_cfg,
-                                load_config)
+from mmseg_attnkd.utils import (build_segmentor, get_teacher_and_student_cfgs,
+                                is_distill_cfg, load_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -59,17 +58,14 @@ def _shape(args, cfg) -> tuple:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config)
-    if args.student_config is None:
-        if not is_distill_cfg(cfg.get('model', {})):
-            raise ValueError(
-                f'{args.config} is not a distillation config (no '
-                'model.teacher/model.architecture); pass the teacher config '
-                'and the student config.')
-        teacher_cfg = get_teacher_model_cfg(cfg)
-        student_cfg = get_student_model_cfg(cfg)
-    else:
-        teacher_cfg = get_teacher_model_cfg(cfg)
-        student_cfg = get_student_model_cfg(load_config(args.student_config))
+    if args.student_config is None and not is_distill_cfg(
+            cfg.get('model', {})):
+        raise ValueError(
+            f'{args.config} is not a distillation config (no '
+            'model.teacher/model.architecture); pass the teacher config '
+            'and the student config.')
+    teacher_cfg, student_cfg = get_teacher_and_student_cfgs(
+        cfg, args.student_config)
     shape = _shape(args, cfg)
     teacher = build_segmentor(teacher_cfg)
     student = build_segmentor(student_cfg)

@@ -16,13 +16,15 @@ from .build import (build_distill_model, build_segmentor,
 from .environment import (SYNC_BN_TYPES, adapt_cfg_to_environment,
                           replace_sync_bn)
 from .options import data_root_options, schedule_options
-from .resolve import (get_student_model_cfg, get_teacher_model_cfg,
-                      is_distill_cfg, load_config, resolve_model_cfg)
+from .resolve import (get_student_model_cfg, get_teacher_and_student_cfgs,
+                      get_teacher_model_cfg, is_distill_cfg, load_config,
+                      resolve_model_cfg)
 
 __all__ = [
     'build_distill_model', 'build_segmentor', 'skip_fitted_attention',
     'SYNC_BN_TYPES', 'adapt_cfg_to_environment', 'replace_sync_bn',
-    'get_student_model_cfg', 'get_teacher_model_cfg', 'is_distill_cfg',
+    'get_student_model_cfg', 'get_teacher_model_cfg',
+    'get_teacher_and_student_cfgs', 'is_distill_cfg',
     'load_config', 'resolve_model_cfg', 'data_root_options',
     'schedule_options'
 ]

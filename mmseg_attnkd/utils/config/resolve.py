@@ -11,13 +11,14 @@ here resolve it the same way without downloading anything.
 import copy
 import os
 import os.path as osp
-from typing import Union
+from typing import Optional, Tuple, Union
 
 from mmengine.config import Config, ConfigDict
 
 __all__ = [
     'load_config', 'is_distill_cfg', 'resolve_model_cfg',
-    'get_student_model_cfg', 'get_teacher_model_cfg'
+    'get_student_model_cfg', 'get_teacher_model_cfg',
+    'get_teacher_and_student_cfgs'
 ]
 
 CfgLike = Union[str, os.PathLike, Config, dict]
@@ -139,3 +140,16 @@ def get_teacher_model_cfg(cfg: CfgLike) -> ConfigDict:
     if 'teacher' in model:
         return resolve_model_cfg(model['teacher'])
     return resolve_model_cfg(model)
+
+
+def get_teacher_and_student_cfgs(
+        cfg: CfgLike,
+        student_cfg: Optional[CfgLike] = None
+) -> Tuple[ConfigDict, ConfigDict]:
+    """Teacher and student model configs of a distillation config ``cfg``,
+    or of a teacher config ``cfg`` (a distillation config's teacher) and
+    the student's config ``student_cfg``, which then gives the student."""
+    if student_cfg is not None:
+        return (get_teacher_model_cfg(cfg),
+                get_student_model_cfg(load_config(student_cfg)))
+    return get_teacher_model_cfg(cfg), get_student_model_cfg(cfg)
