@@ -23,6 +23,7 @@ An empty numpy array (an empty ``HistoryBuffer``) pickles its data as
 file was refused with ``Unsupported global: GLOBAL bytes``.
 """
 import copy
+import uuid
 import glob
 import os.path as osp
 import pickletools
@@ -83,7 +84,12 @@ def _globals(path: str) -> set:
 
 
 def _run(cfg: dict) -> Runner:
-    runner = Runner.from_cfg(Config(copy.deepcopy(cfg)))
+    cfg = copy.deepcopy(cfg)
+    # a dict config's experiment is named by its timestamp alone: two runs
+    # started in the same second would share one MessageHub, and the
+    # second would inherit the first's best score (no best checkpoint)
+    cfg.setdefault('experiment_name', f'run_{uuid.uuid4().hex[:8]}')
+    runner = Runner.from_cfg(Config(cfg))
     runner.train()
     return runner
 
