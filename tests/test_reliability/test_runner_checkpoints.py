@@ -23,10 +23,10 @@ An empty numpy array (an empty ``HistoryBuffer``) pickles its data as
 file was refused with ``Unsupported global: GLOBAL bytes``.
 """
 import copy
-import uuid
 import glob
 import os.path as osp
 import pickletools
+import uuid
 import zipfile
 
 import numpy as np
