@@ -2,7 +2,6 @@
 """One run of the CamVid protocol as a complete MMEngine config, and the
 data it trains on (CamVid converted once at the protocol's scale).
 """
-import copy
 import os.path as osp
 import subprocess
 import sys
@@ -36,70 +35,51 @@ def prepare_data(args) -> str:
     return out
 
 
+#: the protocol's runtime: data, optimiser, schedule, loops and hooks of the
+#: CamVid CPU configs; a run replaces the model and what its protocol sets
+BASE_CONFIG = osp.join(common.REPO_ROOT, 'configs', 'camvid240',
+                       '_base_camvid240.py')
+#: variables of the base config that are no MMEngine setting
+_BASE_VARIABLES = ('data_root', 'loader', 'max_iters', 'warmup',
+                   'teacher_ckpt', 'student_model', 'teacher_model')
+
+
 def train_cfg(model: dict, args, data_root: str, seed: int, iters: int,
               both_outputs: bool = False, workers: Optional[int] = None
               ) -> dict:
-    """Complete MMEngine config of one run (test loader = test split)."""
+    """Complete MMEngine config of one run (test loader = test split):
+    :data:`BASE_CONFIG` with ``model``, the data folder, the seed and the
+    protocol's batch, learning rate, schedule and workers."""
     from mmengine.config import Config
-
-    from mmseg_attnkd.utils.config.runtime import last_checkpoint_iter_hooks
     proto = args.proto
-    base = Config.fromfile(
-        osp.join(common.REPO_ROOT, 'configs', '_base_', 'datasets',
-                 'camvid-240x180.py')).to_dict()
-    cfg = copy.deepcopy(base)
-    for key, split in (('train_dataloader', 'train'),
-                       ('val_dataloader', 'val'), ('test_dataloader',
-                                                   'test')):
-        loader = cfg[key] = copy.deepcopy(base[key])
+    cfg = Config.fromfile(BASE_CONFIG).to_dict()
+    for key in _BASE_VARIABLES:
+        cfg.pop(key)
+    num_workers = proto['workers'] if workers is None else workers
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[key]
         loader['dataset']['data_root'] = data_root
-        loader['dataset']['data_prefix'] = dict(
-            img_path=f'img_dir/{split}', seg_map_path=f'ann_dir/{split}')
-        num_workers = proto['workers'] if workers is None else workers
         loader['num_workers'] = num_workers
         loader['persistent_workers'] = num_workers > 0
         if key != 'train_dataloader' and args.val_images:
             loader['dataset']['indices'] = args.val_images
     cfg['train_dataloader']['batch_size'] = proto['batch']
+    cfg['optim_wrapper']['optimizer']['lr'] = proto['lr']
     val_interval = min(proto['val_interval'], iters)
     warmup = min(proto['warmup'], max(iters // 10, 1))
+    cfg['param_scheduler'][0]['end'] = warmup
+    cfg['param_scheduler'][1].update(begin=warmup, end=iters)
+    cfg['train_cfg'].update(max_iters=iters, val_interval=val_interval)
+    hooks = cfg['default_hooks']
+    hooks['logger']['interval'] = min(10, iters)
+    hooks['checkpoint']['interval'] = val_interval
     gpu = args.protocol == 'gpu'
-    cfg.update(
-        custom_imports=dict(imports=['mmseg_attnkd'],
-                            allow_failed_imports=False),
-        default_scope='mmseg',
-        model=model,
-        randomness=dict(seed=seed),
-        env_cfg=dict(cudnn_benchmark=gpu,
-                     mp_cfg=dict(mp_start_method='fork',
-                                 opencv_num_threads=0),
-                     dist_cfg=dict(backend='nccl' if gpu else 'gloo')),
-        optim_wrapper=dict(
-            type='OptimWrapper',
-            optimizer=dict(type='SGD', lr=proto['lr'], momentum=0.9,
-                           weight_decay=5e-4)),
-        param_scheduler=[
-            dict(type='LinearLR', start_factor=0.1, begin=0, end=warmup,
-                 by_epoch=False),
-            dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=warmup,
-                 end=iters, by_epoch=False)
-        ],
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters,
-                       val_interval=val_interval),
+    cfg['env_cfg'].update(cudnn_benchmark=gpu, dist_cfg=dict(
+        backend='nccl' if gpu else 'gloo'))
+    cfg.update(model=model, randomness=dict(seed=seed))
+    if both_outputs:
         # axial SD: score the student and the axial teacher output (the
         # loops apply the trained block exactly as the exported model does)
-        val_cfg=dict(type='mmrazor.SegSelfDistillValLoop'
-                     if both_outputs else 'ValLoop'),
-        test_cfg=dict(type='mmrazor.SegSelfDistillTestLoop'
-                      if both_outputs else 'TestLoop'),
-        default_hooks=last_checkpoint_iter_hooks(min(10, iters),
-                                                 val_interval),
-        vis_backends=[dict(type='LocalVisBackend')],
-        visualizer=dict(type='SegLocalVisualizer',
-                        vis_backends=[dict(type='LocalVisBackend')],
-                        name='visualizer'),
-        log_processor=dict(by_epoch=False),
-        log_level='INFO',
-        load_from=None,
-        resume=False)
+        cfg.update(val_cfg=dict(type='mmrazor.SegSelfDistillValLoop'),
+                   test_cfg=dict(type='mmrazor.SegSelfDistillTestLoop'))
     return cfg

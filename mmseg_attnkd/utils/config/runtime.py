@@ -2,7 +2,7 @@
 """Runtime settings that configs built in code share.
 
 Used by ``tools/fit_teacher_attention.py`` and the CamVid accuracy
-protocol (``bench/accuracy/config.py``).
+protocol.
 """
 
 __all__ = ['last_checkpoint_iter_hooks']
