@@ -1,19 +1,18 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """AxialAttention1d/2d: shapes, exactness, equivariance, memory, and
-equality with the original einsum implementation (``_axial_oracle``)."""
+equality with the original einsum maths (``_axial_oracle``)."""
+import _axial_oracle as oracle
 import pytest
 import torch
 import torch.nn.functional as F
-from _axial_oracle import AxialAttention1d as OracleAxial1d
-from _axial_oracle import AxialAttention2d as OracleAxial2d
 from torch.profiler import ProfilerActivity, profile
 
 from mmseg_attnkd.models.attention import AxialAttention1d, AxialAttention2d
 
 
-def _naive_axis(layer: OracleAxial1d, x: torch.Tensor) -> torch.Tensor:
+def _naive_axis(layer: AxialAttention1d, x: torch.Tensor) -> torch.Tensor:
     """Loop-by-loop Axial-DeepLab formula (height axis, L <= span)."""
-    q, k, v = layer._qkv(layer._to_sequences(x))
+    q, k, v = oracle.qkv(layer, oracle.sequences(layer, x))
     b, g, c, length = v.shape
     s = layer.span
     out = torch.zeros_like(v)
@@ -30,7 +29,7 @@ def _naive_axis(layer: OracleAxial1d, x: torch.Tensor) -> torch.Tensor:
             for p in range(length)
         ], -1)  # (b, g, c, L)
         out[:, :, :, o] = (w[:, :, None, :] * vals).sum(-1)
-    return layer._from_sequences(out.reshape(b, g * c, length), x.shape)
+    return oracle.unsequence(layer, out.reshape(b, g * c, length), x.shape)
 
 
 @pytest.mark.parametrize('size', [(16, 16), (7, 12), (40, 9), (1, 5)])
@@ -69,10 +68,8 @@ def test_zero_init_is_exact_identity():
 def test_axis_matches_naive_axial_deeplab_formula():
     torch.manual_seed(0)
     layer = AxialAttention1d(8, 'height', num_heads=2, span=16)
-    oracle = OracleAxial1d(8, 'height', num_heads=2, span=16)
-    oracle.load_state_dict(layer.state_dict())
     x = torch.randn(2, 8, 9, 3)
-    torch.testing.assert_close(layer(x), _naive_axis(oracle, x),
+    torch.testing.assert_close(layer(x), _naive_axis(layer, x),
                                atol=1e-5, rtol=1e-5)
     # the width layer is the height layer on the transposed map
     w_layer = AxialAttention1d(8, 'width', num_heads=2, span=16)
@@ -96,10 +93,7 @@ def test_relative_encoding_is_translation_equivariant(long_axis):
     torch.testing.assert_close(b[:, shift:, shift:], a[:, :keep, :keep],
                                atol=1e-5, rtol=1e-5)
     # and the encoding matters: positions are not interchangeable
-    oracle = OracleAxial1d(8, 'height', num_heads=2, span=24,
-                           long_axis=long_axis)
-    oracle.load_state_dict(layer.state_dict())
-    q, k, _ = oracle._qkv(oracle._to_sequences(x))
+    q, k, _ = oracle.qkv(layer, oracle.sequences(layer, x))
     no_pos = torch.einsum('bgci,bgcj->bgij', q, k)[0] * layer.scale
     assert not torch.allclose(a, no_pos, atol=1e-3)
 
@@ -185,7 +179,8 @@ def test_wrong_input_channels_names_the_fix():
 
 
 # ---------------------------------------------------------------------------
-# Equality with the original implementation (kept in _axial_oracle.py).
+# Equality with the original einsum maths (_axial_oracle.py), on the same
+# parameters.
 #
 # Tolerance: float32 atol=rtol=1e-5, with atol relative to the tensor's
 # scale (``1e-5 * max|ref|``, at least 1e-5). The two implementations sum
@@ -208,20 +203,14 @@ _ORACLE_CASES = {
 }
 
 
-def _pair(kwargs, in_channels, dtype=torch.float32):
-    torch.manual_seed(0)
-    oracle = OracleAxial2d(in_channels, zero_init=False, **kwargs).to(dtype)
-    fast = AxialAttention2d(in_channels, zero_init=False, **kwargs).to(dtype)
-    fast.load_state_dict(oracle.state_dict(), strict=True)
-    return oracle, fast
-
-
-def _outputs_and_grads(module, x, grad_out):
+def _outputs_and_grads(forward, module, x, grad_out):
+    """Output, input gradient and every parameter gradient of
+    ``forward(module, x)`` against ``grad_out``."""
     x = x.clone().requires_grad_()
-    y = module(x)
-    (y * grad_out).sum().backward()
-    grads = {n: p.grad for n, p in module.named_parameters()}
-    return y.detach(), x.grad, grads
+    names, params = zip(*module.named_parameters())
+    y = forward(module, x)
+    grads = torch.autograd.grad((y * grad_out).sum(), (x, ) + params)
+    return y.detach(), grads[0], dict(zip(names, grads[1:]))
 
 
 def _assert_close_scaled(actual, expected, tol, what):
@@ -235,12 +224,14 @@ def _assert_close_scaled(actual, expected, tol, what):
 @pytest.mark.parametrize('case', sorted(_ORACLE_CASES))
 def test_outputs_and_all_gradients_equal_oracle(case, dtype, tol):
     shape, kwargs = _ORACLE_CASES[case]
-    oracle, fast = _pair(kwargs, shape[1], dtype)
+    torch.manual_seed(0)
+    block = AxialAttention2d(shape[1], zero_init=False, **kwargs).to(dtype)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(*shape, generator=gen, dtype=dtype)
     grad_out = torch.randn(*shape, generator=gen, dtype=dtype)
-    y_ref, gx_ref, g_ref = _outputs_and_grads(oracle, x, grad_out)
-    y, gx, g = _outputs_and_grads(fast, x, grad_out)
+    y_ref, gx_ref, g_ref = _outputs_and_grads(oracle.block_forward, block,
+                                              x, grad_out)
+    y, gx, g = _outputs_and_grads(type(block).__call__, block, x, grad_out)
     _assert_close_scaled(y, y_ref, tol, 'output')
     _assert_close_scaled(gx, gx_ref, tol, 'input grad')
     assert g.keys() == g_ref.keys()
@@ -248,39 +239,40 @@ def test_outputs_and_all_gradients_equal_oracle(case, dtype, tol):
         _assert_close_scaled(g[name], g_ref[name], tol, name)
     # no-grad (inference) path: same numbers as the training path
     with torch.no_grad():
-        _assert_close_scaled(fast(x), y_ref, tol, 'no-grad output')
+        _assert_close_scaled(block(x), y_ref, tol, 'no-grad output')
 
 
 @pytest.mark.parametrize('heads', [1, 4, 8])
 @pytest.mark.parametrize('axis', ['height', 'width'])
 def test_axis_layer_and_logits_equal_oracle(heads, axis):
     torch.manual_seed(0)
-    oracle = OracleAxial1d(16, axis, num_heads=heads, span=8,
-                           long_axis='window')
-    fast = AxialAttention1d(16, axis, num_heads=heads, span=8,
-                            long_axis='window')
-    fast.load_state_dict(oracle.state_dict(), strict=True)
+    layer = AxialAttention1d(16, axis, num_heads=heads, span=8,
+                             long_axis='window')
     for shape in [(2, 16, 6, 11), (1, 16, 12, 5)]:  # L <= span and > span
         x = torch.randn(*shape)
-        torch.testing.assert_close(fast(x), oracle(x), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(fast.attention_logits(x),
-                                   oracle.attention_logits(x),
+        torch.testing.assert_close(layer(x), oracle.axis_forward(layer, x),
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(layer.attention_logits(x),
+                                   oracle.attention_logits(layer, x),
                                    atol=1e-5, rtol=1e-5)
         length = shape[2] if axis == 'height' else shape[3]
         torch.testing.assert_close(
-            fast.relative_embeddings(fast.rel_v, length),
-            oracle.relative_embeddings(oracle.rel_v, length))
+            layer.relative_embeddings(layer.rel_v, length),
+            oracle.relative_embeddings(layer, layer.rel_v, length))
 
 
-def test_oracle_checkpoint_loads_strictly_and_matches():
-    torch.manual_seed(0)
-    oracle = OracleAxial2d(11, zero_init=False, long_axis='window', span=16)
-    fast = AxialAttention2d(11, long_axis='window', span=16)
-    state = oracle.state_dict()
-    assert list(fast.state_dict()) == list(state)
-    assert all(fast.state_dict()[k].shape == v.shape
-               for k, v in state.items())
-    fast.load_state_dict(state, strict=True)
-    x = torch.randn(2, 11, 20, 24)
-    torch.testing.assert_close(fast(x), oracle(x), atol=1e-5, rtol=1e-5)
-    assert repr(fast) == repr(oracle)
+def test_checkpoint_layout_is_pinned():
+    """The parameter names and shapes released ``AxialRefineHead`` and axial
+    SD checkpoints hold (8 heads of 8 channels, qk 4 per head, span 16)."""
+    block = AxialAttention2d(11, long_axis='window', span=16)
+    axis = {'rel_q': (4, 31), 'rel_k': (4, 31), 'rel_v': (8, 31),
+            'qkv.weight': (8 * (4 + 4 + 8), 64, 1)}
+    want = {'embed.weight': (64, 11, 1, 1), 'embed.bias': (64, ),
+            'norm1.weight': (64, ), 'norm1.bias': (64, ),
+            **{f'attn_h.{k}': v for k, v in axis.items()},
+            **{f'attn_w.{k}': v for k, v in axis.items()},
+            'norm2.weight': (64, ), 'norm2.bias': (64, ),
+            'proj.weight': (11, 64, 1, 1), 'proj.bias': (11, )}
+    state = block.state_dict()
+    assert list(state) == list(want)
+    assert {k: tuple(v.shape) for k, v in state.items()} == want
