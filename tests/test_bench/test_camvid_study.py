@@ -50,7 +50,7 @@ def test_positions_on_the_compute_matched_line():
         teacher=dict(ratio=dict(median=3.0)),
         attnfd=dict(ratio=dict(median=1.9)),
         attnfd_cwd=dict(ratio=dict(median=2.0))))
-    arms = report._by_arm(_runs()['runs'])
+    arms = report.by_arm(_runs()['runs'])
     cost = report.costs(arms, steptimes)
     assert cost['baseline_2x']['cost'] == pytest.approx(2.0)
     assert cost['attnfd']['cost'] == pytest.approx(1.9)
@@ -83,7 +83,7 @@ def test_axial_sd_runs_also_score_their_teacher_output():
     steptimes = dict(arms=dict(baseline=dict(ratio=dict(median=1.0)),
                                baseline_2x=dict(ratio=dict(median=1.0)),
                                sd=dict(ratio=dict(median=1.3))))
-    arms = report._by_arm(runs)
+    arms = report.by_arm(runs)
     out = arms['sd' + report.TEACHER_OUTPUT]
     assert [out[s]['test_mIoU'] for s in range(3)] == [42.0, 43.5, 43.5]
     assert report._final_val(out[1]) == 48.5  # the teacher output's val
@@ -123,3 +123,63 @@ def test_the_teacher_is_found_in_the_work_root_by_its_hash(tmp_path):
     weights.write_bytes(b'other weights')
     with pytest.raises(SystemExit, match='no such file'):
         Study(args).teacher()
+
+
+def test_the_choice_on_val_uses_seeds_0_and_1_only():
+    runs = _runs()['runs']  # attnfd_cwd: val 55 on seeds 0-2
+    # attnfd's seed 2 alone would lift its mean val above attnfd_cwd's
+    for r in runs:
+        if r['arm'] == 'attnfd' and r['seed'] == 2:
+            r['val'] = {'2000': 200.0}
+    assert report.choices(report.by_arm(runs)) == dict(attnfd='attnfd_cwd')
+    # a family with no candidate on seeds 0-1 has no choice yet
+    late = [dict(r, seed=2) for r in runs if r['arm'] == 'attnfd_cwd']
+    assert report.choices(report.by_arm(late)) == {}
+
+
+def test_the_plan_runs_the_declared_arms_and_the_winners_on_seed_2():
+    from bench.camvid import plan
+    from bench.camvid.arms import ARMS, V2_ARMS
+    assert set(plan.phase_arms('seed0')) == set(ARMS) | set(V2_ARMS)
+    seed1 = plan.phase_arms('seed1')
+    for names in report.FAMILIES.values():
+        assert set(names) <= set(seed1)
+    assert {'baseline', 'baseline_2x', 'ce2', 'ls', 'cwd_bf16'} <= set(seed1)
+    assert 'kd' not in seed1 and 'teacher' not in seed1
+    runs = _runs()['runs']
+    runs += [dict(arm='sd_features', seed=s, iters=2000, test_mIoU=40.0,
+                  val={'2000': 50.0}) for s in (0, 1)]
+    runs += [dict(arm='sd', seed=s, iters=2000, test_mIoU=40.0,
+                  val={'2000': 49.0}) for s in (0, 1)]
+    seed2 = plan.phase_arms('seed2', dict(runs=runs))
+    assert seed2[:2] == ['attnfd_cwd', 'sd_features']  # the winners
+    assert len(seed2) == len(set(seed2))  # attnfd is also a precision pair
+    assert 'sd' not in seed2 and 'attnfd_bf16' in seed2
+    with pytest.raises(SystemExit, match='phase seed1 has not finished'):
+        plan.phase_arms('seed2', _runs())  # no axial SD candidate yet
+    with pytest.raises(ValueError, match='trains nothing'):
+        plan.phase_arms('timing')
+
+
+def test_the_plan_calls_the_frozen_clone_phase_by_phase(tmp_path,
+                                                        monkeypatch):
+    from bench.camvid import plan
+    calls = []
+    monkeypatch.setattr(plan, '_run', lambda cmd, repo: calls.append(
+        (cmd[1:], repo)))
+    args = ['--repo', str(tmp_path / 'frozen'), '--data-root', 'camvid',
+            '--work-root', str(tmp_path), '--out-dir', str(tmp_path)]
+    plan.main(args + ['--through', 'seed1'])
+    assert [c[0][0] for c in calls] == [
+        'bench/camvid/run.py', 'bench/camvid/timing.py', 'bench/camvid/run.py']
+    assert {c[1] for c in calls} == {str(tmp_path / 'frozen')}
+    seed0, timing, seed1 = (c[0] for c in calls)
+    assert seed0[seed0.index('--seeds') + 1] == '0'
+    assert seed1[seed1.index('--seeds') + 1] == '1'
+    assert timing[timing.index('--data-root') + 1] == str(
+        tmp_path / 'camvid240')
+    # once the step times exist the timing pass is not repeated
+    (tmp_path / 'camvid_steptimes_cpu.json').write_text('{}')
+    calls.clear()
+    plan.main(args + ['--through', 'timing'])
+    assert [c[0][0] for c in calls] == ['bench/camvid/run.py']
