@@ -28,12 +28,13 @@ Example::
         work_dirs/camvid_smoke   # a smoke of the whole chain (minutes)
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
@@ -103,7 +104,7 @@ class Study:
         self.out = osp.join(args.out_dir, NAME + '.json')
         self.records = self._load()
         self._teacher: Optional[dict] = None
-        self._fitted: Optional[str] = None
+        self._fitted: Set[str] = set()
 
     def _load(self) -> Dict[str, dict]:
         if not osp.isfile(self.out):
@@ -144,28 +145,35 @@ class Study:
             self._teacher = rec
         return self._teacher
 
-    def fitted(self) -> str:
-        """The fitted teacher attention of the AttnFD arms."""
-        if self._fitted is None:
-            work = osp.join(self.root, 'fit_attention')
-            out = osp.join(work, 'teacher_attention.pth')
-            if not osp.isfile(out):
-                from mmengine.config import Config
-                cfg = run_cfg('attnfd', self.data, 0, self.args.iters_scale,
-                              teacher=self.teacher()['plain_checkpoint'])
-                cfg['model']['distiller'].update(
-                    teacher_attention='random', teacher_attention_ckpt=None)
-                os.makedirs(work, exist_ok=True)
-                path = osp.join(work, 'attnfd_config.py')
-                Config(cfg).dump(path)
-                iters = max(int(FIT_ITERS * self.args.iters_scale), 2)
-                runs.run_logged([
-                    sys.executable, osp.join(REPO, 'tools',
-                                             'fit_teacher_attention.py'),
-                    path, '--iters', str(iters), '--work-dir', work,
-                    '--out', out], osp.join(work, 'fit.log'))
-            self._fitted = out
-        return self._fitted
+    def fitted(self, arm: str = 'attnfd') -> str:
+        """The fitted teacher attention of an AttnFD arm: one CBAM per
+        stage, so one file per stage set (fitted once, then cached; the
+        package's stage set keeps the first study's folder name)."""
+        stages = arm_config(REPO, arm).model.distiller.get('stages', 'auto')
+        name = 'fit_attention'
+        if stages != 'auto':
+            name += '_' + hashlib.sha256(json.dumps(
+                stages, sort_keys=True).encode()).hexdigest()[:8]
+        work = osp.join(self.root, name)
+        out = osp.join(work, 'teacher_attention.pth')
+        if out not in self._fitted and not osp.isfile(out):
+            from mmengine.config import Config
+            cfg = run_cfg('attnfd' if stages == 'auto' else arm, self.data,
+                          0, self.args.iters_scale,
+                          teacher=self.teacher()['plain_checkpoint'])
+            cfg['model']['distiller'].update(
+                teacher_attention='random', teacher_attention_ckpt=None)
+            os.makedirs(work, exist_ok=True)
+            path = osp.join(work, 'attnfd_config.py')
+            Config(cfg).dump(path)
+            iters = max(int(FIT_ITERS * self.args.iters_scale), 2)
+            runs.run_logged([
+                sys.executable, osp.join(REPO, 'tools',
+                                         'fit_teacher_attention.py'),
+                path, '--iters', str(iters), '--work-dir', work,
+                '--out', out], osp.join(work, 'fit.log'))
+        self._fitted.add(out)
+        return out
 
     def run(self, arm: str, seed: int) -> dict:
         """One finished run (trained now if it is not yet)."""
@@ -184,7 +192,7 @@ class Study:
             teacher = self.teacher()['plain_checkpoint']
         if str((probe.get('distiller') or {}).get('type', '')).startswith(
                 'AttnFD'):
-            fitted = self.fitted()
+            fitted = self.fitted(arm)
         cfg = run_cfg(arm, self.data, seed, self.args.iters_scale, init,
                       teacher, fitted)
         iters = Config(cfg).train_cfg.max_iters
@@ -223,13 +231,22 @@ def main(argv=None) -> List[dict]:
         raise SystemExit(f'unknown arm(s) {unknown}; choose from '
                          f'{sorted(ARMS) + sorted(V2_ARMS)}')
     study = Study(a)
-    start, done = time.time(), []
+    start, done, failed = time.time(), [], []
     with runs.driver_lock(a.work_root, 'bench/camvid/run.py'):
         for seed in a.seeds:  # seed-major: a stopped study has whole seeds
             for arm in a.arms:
-                done.append(study.run(arm, seed))
+                try:
+                    done.append(study.run(arm, seed))
+                except runs.RunFailed as exc:  # the other runs go on
+                    print(f'[camvid] {arm}_seed{seed} FAILED: {exc}',
+                          flush=True)
+                    failed.append(f'{arm}_seed{seed}')
     print(f'[camvid] {len(done)} run(s) in {time.time() - start:.0f} s; '
           f'records: {study.out}')
+    if failed:
+        raise SystemExit(f'{len(failed)} run(s) failed: {failed}; their '
+                         'train.log says why; rerun the same command after '
+                         'the fix (finished runs are kept).')
     return done
 
 

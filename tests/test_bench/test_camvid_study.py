@@ -183,3 +183,63 @@ def test_the_plan_calls_the_frozen_clone_phase_by_phase(tmp_path,
     calls.clear()
     plan.main(args + ['--through', 'timing'])
     assert [c[0][0] for c in calls] == ['bench/camvid/run.py']
+
+
+def _study(tmp_path):
+    import argparse
+    from bench.camvid.run import Study
+    root, out = tmp_path / 'work', tmp_path / 'results'
+    (root / 'camvid240').mkdir(parents=True)
+    (root / 'camvid240' / '.complete').write_text('ok')
+    out.mkdir()
+    args = argparse.Namespace(work_root=str(root), out_dir=str(out),
+                              data_root='unused', iters_scale=0.01,
+                              arms=None)
+    return Study(args)
+
+
+def test_each_stage_set_gets_its_own_fitted_attention(tmp_path, monkeypatch):
+    """A fitted file holds one CBAM per stage: the decoder-only arm cannot
+    read the file of the package's stage set (it stopped the study once)."""
+    from mmengine.config import Config
+
+    from bench.camvid import run as camvid_run
+    study = _study(tmp_path)
+    monkeypatch.setattr(study, 'teacher',
+                        lambda: dict(plain_checkpoint='teacher.pth'))
+    fits = []
+
+    def fake_fit(cmd, log):
+        fits.append(Config.fromfile(cmd[2]).model.distiller)
+        with open(cmd[cmd.index('--out') + 1], 'w') as f:
+            f.write('fitted')
+    monkeypatch.setattr(camvid_run.runs, 'run_logged', fake_fit)
+    default = study.fitted('attnfd')
+    assert default.endswith('fit_attention/teacher_attention.pth')
+    assert study.fitted('attnfd_cwd') == default  # same stages: no refit
+    decoder = study.fitted('attnfd_decoder')
+    assert decoder != default and len(fits) == 2
+    assert fits[1]['stages'] == ['decode_head.bottleneck',
+                                 'decode_head.sep_bottleneck']
+    assert fits[0].get('stages', 'auto') == 'auto'
+    assert study.fitted('attnfd_decoder') == decoder and len(fits) == 2
+
+
+def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch):
+    from bench.camvid import run as camvid_run
+    trained = []
+
+    def fake_run(self, arm, seed):
+        if arm == 'kd':
+            raise camvid_run.runs.RunFailed('kd broke')
+        trained.append(arm)
+        return dict(arm=arm, seed=seed)
+    (tmp_path / 'work' / 'camvid240').mkdir(parents=True)
+    (tmp_path / 'work' / 'camvid240' / '.complete').write_text('ok')
+    monkeypatch.setattr(camvid_run.Study, 'run', fake_run)
+    with pytest.raises(SystemExit, match=r"1 run\(s\) failed: \['kd_seed0'\]"):
+        camvid_run.main(['--data-root', 'unused', '--seeds', '0', '--arms',
+                         'baseline', 'kd', 'cwd', '--work-root',
+                         str(tmp_path / 'work'), '--out-dir',
+                         str(tmp_path / 'results')])
+    assert trained == ['baseline', 'cwd']
