@@ -121,8 +121,10 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [check(m, roots[m['folder']], script, tmp, a.tolerance)
                 for m in models if m['folder'] in roots]
-    argv = sys.argv[1:] if argv is None else argv
-    data = dict(command=' '.join(['python bench/zoo_check/run.py'] + argv),
+    # data folders outside the repository by their base name only
+    shown = [f'{f}={osp.basename(d)}' for f, d in roots.items()]
+    data = dict(command=' '.join(['python bench/zoo_check/run.py', '--data']
+                                 + shown),
                 commit=common.git_commit(), mmseg=mmseg.__version__,
                 tolerance=a.tolerance, skipped_folders=skipped, models=rows)
     os.makedirs(a.out_dir, exist_ok=True)
