@@ -27,7 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench.lib import common, stats  # noqa: E402
+from bench.lib import common, stats, timing  # noqa: E402
 from bench.camvid.run import FIT_ITERS  # noqa: E402
 
 #: Method families whose candidates are chosen between on val.
@@ -37,6 +37,12 @@ FAMILIES = dict(
     axial_sd=('sd', 'sd_kl', 'sd_ema', 'sd_half_ce', 'sd_features'),
 )
 
+
+#: Reduced-precision teacher arms and their fp32 twins (issue: a faster
+#: teacher becomes the default only where it is faster and the paired test
+#: interval over 3 seeds includes 0 or lies above it).
+PRECISION_PAIRS = (('attnfd_bf16', 'attnfd'), ('cwd_bf16', 'cwd'))
+PRECISION_SEEDS = 3
 
 #: Seeds the candidates are chosen on (the winners then run seed 2 too).
 CHOICE_SEEDS = (0, 1)
@@ -146,6 +152,39 @@ def choices(arms) -> Dict[str, str]:
     return out
 
 
+def precision_verdicts(arms, steptimes: Optional[dict]) -> List[dict]:
+    """Per pair of :data:`PRECISION_PAIRS`: the paired test difference
+    (reduced - fp32), the per-round step-time ratio of the two arms in the
+    timing pass (median, 95% interval) and the pre-declared rule's verdict:
+    default on where the ratio's interval lies below 1 and the difference's
+    interval reaches 0 or lies above it, over 3 paired seeds."""
+    out = []
+    timed = (steptimes or {}).get('arms', {})
+    for low, full in PRECISION_PAIRS:
+        if low not in arms or full not in arms:
+            continue
+        diff = stats.paired_diff(
+            {s: r['test_mIoU'] for s, r in arms[low].items()},
+            {s: r['test_mIoU'] for s, r in arms[full].items()})
+        ratio = None
+        if low in timed and full in timed:
+            ratio = timing.ratio_ci(timed[low]['rounds_s'],
+                                    timed[full]['rounds_s'])
+        n = 0 if diff is None else diff.n
+        if n < PRECISION_SEEDS or ratio is None:
+            verdict = f'open: {n} of {PRECISION_SEEDS} paired seeds' + (
+                '' if ratio is not None else ', no timing pass')
+        elif ratio.high >= 1:
+            verdict = 'stays an option: not faster'
+        elif diff.high < 0:
+            verdict = 'stays an option: accuracy lower'
+        else:
+            verdict = 'default on: faster, accuracy not lower'
+        out.append(dict(arm=low, reference=full, diff=diff, ratio=ratio,
+                        verdict=verdict))
+    return out
+
+
 def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
     """The markdown report."""
     arms = by_arm(data['runs'])
@@ -183,6 +222,18 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
              'test vs baseline (paired, 95% CI)', 'cost (baseline runs)',
              'vs the line, teacher given', 'vs the line, teacher amortised'],
             rows), '']
+    verdicts = precision_verdicts(arms, steptimes)
+    if verdicts:
+        lines += ['Teacher precision (reduced - fp32, paired test mIoU; '
+                  'step-time ratio from the timing pass):', '',
+                  common.md_table(
+                      ['arm', 'vs', 'test difference (95% CI)',
+                       'step time ratio (95% CI)', 'verdict'],
+                      [[v['arm'], v['reference'],
+                        stats.format_paired(v['diff']),
+                        '-' if v['ratio'] is None
+                        else timing.format_ci(v['ratio'], 2), v['verdict']]
+                       for v in verdicts]), '']
     chosen = choices(arms)
     if chosen:
         lines += ['Chosen on val (best mean final val mIoU of seeds '

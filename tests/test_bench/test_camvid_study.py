@@ -243,3 +243,36 @@ def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch):
                          str(tmp_path / 'work'), '--out-dir',
                          str(tmp_path / 'results')])
     assert trained == ['baseline', 'cwd']
+
+
+def test_the_reduced_precision_teacher_verdict_follows_the_declared_rule():
+    runs = _runs()['runs']
+
+    def add(arm, tests):
+        runs.extend(dict(arm=arm, seed=s, iters=2000, test_mIoU=t,
+                         val={'2000': t}) for s, t in enumerate(tests))
+    add('attnfd_bf16', [46.1, 47.3, 48.2])  # attnfd: 46.0, 47.5, 48.0
+    arms = report.by_arm(runs)
+    steptimes = dict(arms=dict(
+        attnfd=dict(rounds_s=[1.0, 1.1, 1.0, 1.05, 1.0]),
+        attnfd_bf16=dict(rounds_s=[0.8, 0.85, 0.78, 0.8, 0.82])))
+    (v, ) = report.precision_verdicts(arms, steptimes)
+    assert v['diff'].n == 3
+    assert v['diff'].mean == pytest.approx(0.1 / 3)
+    assert v['ratio'].high < 1
+    assert v['verdict'] == 'default on: faster, accuracy not lower'
+    # not faster in every round: stays an option whatever the accuracy
+    steptimes['arms']['attnfd_bf16']['rounds_s'] = [0.8, 1.2, 1.1, 0.9, 1.3]
+    (v, ) = report.precision_verdicts(arms, steptimes)
+    assert v['verdict'] == 'stays an option: not faster'
+    # a clearly lower test mIoU keeps fp32 the default
+    for r in runs:
+        if r['arm'] == 'attnfd_bf16':
+            r['test_mIoU'] -= 3 + 0.1 * r['seed']
+    steptimes['arms']['attnfd_bf16']['rounds_s'] = [0.8] * 5
+    (v, ) = report.precision_verdicts(report.by_arm(runs), steptimes)
+    assert v['verdict'] == 'stays an option: accuracy lower'
+    # fewer than 3 seeds or no timing pass: no verdict yet
+    (v, ) = report.precision_verdicts(report.by_arm(runs[:-1]), None)
+    assert v['verdict'] == 'open: 2 of 3 paired seeds, no timing pass'
+    assert 'Teacher precision' in report.render(dict(runs=runs), None, 10)
