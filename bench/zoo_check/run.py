@@ -10,7 +10,8 @@ metafile's within ``--tolerance`` (0.01). Writes ``zoo_check.{json,md}``.
 
 Example::
 
-    python bench/zoo_check/run.py --data camvid240=bench/cache/camvid-v2/camvid240
+    python bench/zoo_check/run.py \
+        --data camvid240=bench/cache/camvid-v2/camvid240
 """
 import argparse
 import os
