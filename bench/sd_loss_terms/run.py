@@ -16,6 +16,7 @@ Writes ``<out-dir>/<name>.{md,json}`` (``bench/results`` by default; the
 ones).
 """
 import argparse
+import json
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -36,20 +37,35 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--name', default='sd_loss_terms',
                         help='output file stem')
     parser.add_argument('--out-dir', default=common.RESULTS_DIR)
+    parser.add_argument('--records',
+                        help='records JSON of a study that keeps them in one '
+                        'file (bench/results/camvid_v2_cpu.json): its runs '
+                        'count as finished')
     args = parser.parse_args(argv)
     if not osp.isdir(args.work_root):
         parser.error(f'--work-root {args.work_root} is not a folder; pass '
                      'the run cache of a protocol, e.g. '
                      'bench/cache/sstem_study/cpu')
-    found = collect(args.work_root)
+    records = None
+    if args.records:
+        with open(args.records) as f:
+            records = {r['key']: r for r in json.load(f)['runs']}
+    found = collect(args.work_root, records)
     if not found:
         parser.error(f'no run under {args.work_root} logged '
                      f'{TERMS["mse"]}; pass the cache of a protocol with '
                      'axial-SD runs')
-    command = (f'python bench/sd_loss_terms/run.py --work-root '
-               f'{args.work_root} --name {args.name}')
+    # a folder outside the repository by its base name only
+    root = osp.relpath(osp.abspath(args.work_root), common.REPO_ROOT)
+    if root.startswith('..'):
+        root = osp.basename(osp.normpath(args.work_root))
+    command = (f'python bench/sd_loss_terms/run.py --work-root {root} '
+               f'--name {args.name}')
+    if args.records:
+        command += (' --records ' + osp.relpath(
+            osp.abspath(args.records), common.REPO_ROOT))
     common.save_results(args.out_dir, args.name,
-                        report(found, command, args.work_root),
+                        report(found, command, root),
                         dict(command=command, commit=common.git_commit(),
                              fraction=FRACTION, runs=found))
     print(osp.join(args.out_dir, f'{args.name}.md'))

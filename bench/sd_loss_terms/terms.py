@@ -56,17 +56,33 @@ def arm_of(run_name: str) -> str:
     return re.sub(r'_seed\d+$', '', run_name)
 
 
-def collect(work_root: str) -> Dict[str, Dict[str, object]]:
-    """``{run name: run_terms + commits}`` of every finished run (one with
-    a ``result.json``) under ``work_root`` with SD terms, in name order."""
+def collect(work_root: str,
+            records: Optional[Dict[str, dict]] = None
+            ) -> Dict[str, Dict[str, object]]:
+    """``{run name: run_terms + commits}`` of every finished run under
+    ``work_root`` with SD terms, in name order.
+
+    A run is finished when its folder has a ``result.json`` (the first
+    CamVid protocol, ssTEM), or a ``test_metrics.json`` and an entry in
+    ``records`` (``{run name: record}`` of a study that keeps its records
+    in one JSON, the CamVid v2 study), which gives its commit.
+    """
     found = {}
-    for path in sorted(glob.glob(osp.join(work_root, '*', 'result.json'))):
-        terms = run_terms(osp.dirname(path))
+    for run_dir in sorted(glob.glob(osp.join(work_root, '*', ''))):
+        name = osp.basename(osp.dirname(run_dir))
+        path = osp.join(run_dir, 'result.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                result = json.load(f)
+        elif (records or {}).get(name) and osp.isfile(
+                osp.join(run_dir, 'test_metrics.json')):
+            result = records[name]
+        else:
+            continue
+        terms = run_terms(run_dir)
         if terms is None:
             continue
-        with open(path) as f:
-            result = json.load(f)
         # the protocols record one commit or one per invocation
         terms['commits'] = result.get('commits') or [result.get('commit')]
-        found[osp.basename(osp.dirname(path))] = terms
+        found[name] = terms
     return found

@@ -90,3 +90,26 @@ def test_main_writes_md_and_json_and_refuses_bad_roots(root, tmp_path,
             sd_loss_terms.main(['--work-root', str(bad), '--out-dir',
                                 str(out)])
         assert says in capsys.readouterr().err
+
+
+def test_a_study_with_one_records_file_counts_its_recorded_runs(tmp_path):
+    """CamVid v2: a finished run has test_metrics.json and a record in the
+    study's JSON (no result.json); a run without a record is left out."""
+    for name in ('sd_kl_seed0', 'sd_ema_seed0'):
+        _log(tmp_path / name, '20260101_000000',
+             [_row(i, 1.0, 0.9, 0.01) for i in range(1, 11)])
+        (tmp_path / name / 'test_metrics.json').write_text('{"mIoU": 1}')
+    records = {'sd_kl_seed0': dict(key='sd_kl_seed0', commit='c1')}
+    assert sd_terms.collect(str(tmp_path)) == {}
+    found = sd_terms.collect(str(tmp_path), records)
+    assert list(found) == ['sd_kl_seed0']
+    assert found['sd_kl_seed0']['commits'] == ['c1']
+    path = tmp_path / 'camvid_v2_cpu.json'
+    path.write_text(json.dumps(dict(runs=list(records.values()))))
+    sd_loss_terms.main(['--work-root', str(tmp_path), '--records',
+                        str(path), '--name', 'v2', '--out-dir',
+                        str(tmp_path / 'out')])
+    text = (tmp_path / 'out' / 'v2.md').read_text()
+    assert '| sd_kl | 1 |' in text and 'sd_ema' not in text
+    # a work root outside the repository is named by its base name only
+    assert f'--work-root {tmp_path.name} ' in text
