@@ -34,13 +34,14 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench.camvid.arms import ARMS, V2_ARMS  # noqa: E402
-from bench.camvid.report import FAMILIES, by_arm, choices  # noqa: E402
+from bench.camvid.report import (FAMILIES, PRECISION_PAIRS,  # noqa: E402
+                                 by_arm, choices)
 
 PHASES = ('seed0', 'timing', 'seed1', 'seed2')
 #: the compute-matched line and the controls of axial SD
 CONTROLS = ('baseline', 'baseline_2x', 'ce2', 'ls')
-#: the teacher in bf16 against fp32, for the paired accuracy effect
-PRECISION_PAIRS = ('attnfd', 'attnfd_bf16', 'cwd', 'cwd_bf16')
+#: the teacher in bf16 and its fp32 twin, for the paired accuracy effect
+PRECISION_ARMS = tuple(arm for pair in PRECISION_PAIRS for arm in pair)
 
 
 def _unique(names) -> List[str]:
@@ -54,7 +55,7 @@ def phase_arms(phase: str, records: Optional[Dict] = None) -> List[str]:
         return _unique(list(ARMS) + list(V2_ARMS))
     if phase == 'seed1':
         return _unique([n for names in FAMILIES.values() for n in names] +
-                       list(CONTROLS) + list(PRECISION_PAIRS))
+                       list(CONTROLS) + list(PRECISION_ARMS))
     if phase == 'seed2':
         winners = choices(by_arm((records or {}).get('runs', [])))
         missing = sorted(set(FAMILIES) - set(winners))
@@ -62,7 +63,7 @@ def phase_arms(phase: str, records: Optional[Dict] = None) -> List[str]:
             raise SystemExit(f'no val choice for {missing}: phase seed1 has '
                              'not finished; run the plan from its start.')
         return _unique([winners[f] for f in FAMILIES] + list(CONTROLS) +
-                       list(PRECISION_PAIRS))
+                       list(PRECISION_ARMS))
     raise ValueError(f'{phase!r} trains nothing; phases: {PHASES}')
 
 

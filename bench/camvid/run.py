@@ -34,7 +34,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
@@ -104,7 +104,6 @@ class Study:
         self.out = osp.join(args.out_dir, NAME + '.json')
         self.records = self._load()
         self._teacher: Optional[dict] = None
-        self._fitted: Set[str] = set()
 
     def _load(self) -> Dict[str, dict]:
         if not osp.isfile(self.out):
@@ -156,7 +155,7 @@ class Study:
                 stages, sort_keys=True).encode()).hexdigest()[:8]
         work = osp.join(self.root, name)
         out = osp.join(work, 'teacher_attention.pth')
-        if out not in self._fitted and not osp.isfile(out):
+        if not osp.isfile(out):
             from mmengine.config import Config
             cfg = run_cfg('attnfd' if stages == 'auto' else arm, self.data,
                           0, self.args.iters_scale,
@@ -172,7 +171,6 @@ class Study:
                                          'fit_teacher_attention.py'),
                 path, '--iters', str(iters), '--work-dir', work,
                 '--out', out], osp.join(work, 'fit.log'))
-        self._fitted.add(out)
         return out
 
     def run(self, arm: str, seed: int) -> dict:
