@@ -160,6 +160,9 @@ def test_axial_export_reads_the_config_structure():
     assert _axial_branch_args(dict(type='_RenamedAxialDistiller',
                                    axial=dict(channels=4))) == (
         'decode_head', dict(channels=4))
+    # the branch arguments are AxialBranchMixin's (read through the MRO)
+    assert _axial_branch_args(dict(type='AttnFDAxialDistiller')) == (
+        'decode_head', {})
     assert _axial_branch_args(dict(type='AttnFDDistiller')) is None
     assert _axial_branch_args(dict(type='ConfigurableDistiller')) is None
 

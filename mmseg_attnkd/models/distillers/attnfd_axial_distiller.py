@@ -6,7 +6,7 @@ from mmrazor.registry import MODELS
 from torch import nn
 
 from .attnfd_distiller import AttnFDDistiller
-from .axial_branch import DEFAULT_MSE, DEFAULT_TEACHER_CE, AxialBranchMixin
+from .axial_branch import DEFAULT_TEACHER_CE, AxialBranchMixin
 from .connector_cache import ConnectorCacheMixin
 
 __all__ = ['AttnFDAxialDistiller']
@@ -49,21 +49,13 @@ class AttnFDAxialDistiller(ConnectorCacheMixin, AxialBranchMixin,
     """
 
     def __init__(self,
-                 head: str = 'decode_head',
-                 axial: Optional[Dict] = None,
                  teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
-                 mse: Optional[Dict] = DEFAULT_MSE,
-                 axial_input: str = 'logits',
                  **kwargs) -> None:
-        if not isinstance(head, str) or not head:
-            raise TypeError(f'head must be a dotted module path such as '
-                            f'"decode_head", got {head!r}')
         if teacher_ce is None:
             raise ValueError(
                 'AttnFDAxialDistiller needs teacher_ce: it is what trains the '
                 'axial block. For AttnFD alone use AttnFDDistiller.')
-        super().__init__(**kwargs)
-        self.init_axial_branch(head, axial, teacher_ce, mse, axial_input)
+        super().__init__(teacher_ce=teacher_ce, **kwargs)
 
     def after_build(self, student: nn.Module, teacher: nn.Module) -> None:
         """Load the teacher attention (AttnFD), then add the axial branch."""

@@ -160,19 +160,43 @@ def build_axial_connector(axial_cfg: Dict, head: nn.Module,
 class AxialBranchMixin:
     """Adds the axial self-teacher branch to a ``ConfigurableDistiller``.
 
-    Call :meth:`init_axial_branch` in ``__init__`` and
-    :meth:`build_axial_branch` once the student exists. It adds the
-    student recorders ``logits`` (outputs of ``<head>.conv_seg``) and
-    ``labels`` (inputs of ``<head>.loss_decode``), the connector
-    ``axial`` and the losses ``loss_teacher_ce`` (``seg_logits`` = teacher
-    output, ``seg_label``) and ``loss_sd_mse`` (``preds_S`` = student
-    output, ``preds_T`` = teacher output).
+    It takes the branch's arguments (``head``, ``axial``, ``teacher_ce``,
+    ``mse``, ``axial_input``; documented on the axial distillers) and passes
+    every other one on to the distiller after it in the MRO, so each axial
+    distiller states them once, here. Call :meth:`build_axial_branch` once
+    the student exists. It adds the student recorders ``logits`` (outputs
+    of ``<head>.conv_seg``) and ``labels`` (inputs of
+    ``<head>.loss_decode``), the connector ``axial`` and the losses
+    ``loss_teacher_ce`` (``seg_logits`` = teacher output, ``seg_label``)
+    and ``loss_sd_mse`` (``preds_S`` = student output, ``preds_T`` =
+    teacher output).
     """
 
-    def init_axial_branch(self, head: str, axial: Optional[Dict],
-                          teacher_ce: Optional[Dict], mse: Optional[Dict],
-                          axial_input: str = 'logits') -> None:
-        """Check and keep the branch settings (see the axial distillers)."""
+    def __init__(self,
+                 head: str = 'decode_head',
+                 axial: Optional[Dict] = None,
+                 teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
+                 mse: Optional[Dict] = DEFAULT_MSE,
+                 axial_input: str = 'logits',
+                 **kwargs) -> None:
+        # checked before the distiller builds anything
+        self.check_axial_branch(head, axial, teacher_ce, mse, axial_input)
+        super().__init__(**kwargs)
+        self.head_name = head
+        self.axial_input = axial_input
+        self.axial_cfg = dict(axial or {})
+        self.axial_cfg.pop('type', None)
+        self._axial_loss_cfgs = {
+            name: copy.deepcopy(cfg)
+            for name, cfg in (('loss_teacher_ce', teacher_ce),
+                              ('loss_sd_mse', mse)) if cfg is not None
+        }
+
+    @staticmethod
+    def check_axial_branch(head: str, axial: Optional[Dict],
+                           teacher_ce: Optional[Dict], mse: Optional[Dict],
+                           axial_input: str) -> None:
+        """Refuse branch settings that cannot train (one line each)."""
         if not isinstance(head, str) or not head:
             raise TypeError(f'head must be a dotted module path such as '
                             f'"decode_head", got {head!r}')
@@ -189,15 +213,6 @@ class AxialBranchMixin:
                 'with teacher_ce=None nothing trains the axial block (the '
                 'MSE stops gradients at the teacher); keep teacher_ce or set '
                 'mse.detach_teacher=False.')
-        self.head_name = head
-        self.axial_input = axial_input
-        self.axial_cfg = dict(axial or {})
-        self.axial_cfg.pop('type', None)
-        self._axial_loss_cfgs = {
-            name: copy.deepcopy(cfg)
-            for name, cfg in (('loss_teacher_ce', teacher_ce),
-                              ('loss_sd_mse', mse)) if cfg is not None
-        }
 
     @property
     def axial_branch_built(self) -> bool:

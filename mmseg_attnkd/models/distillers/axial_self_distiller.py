@@ -74,16 +74,6 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
         ...     distiller=dict(type='AxialSelfDistiller'))
     """
 
-    def __init__(self,
-                 head: str = 'decode_head',
-                 axial: Optional[Dict] = None,
-                 teacher_ce: Optional[Dict] = DEFAULT_TEACHER_CE,
-                 mse: Optional[Dict] = DEFAULT_MSE,
-                 axial_input: str = 'logits',
-                 init_cfg: Optional[Dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.init_axial_branch(head, axial, teacher_ce, mse, axial_input)
-
     def prepare_from_student(self, model: nn.Module) -> None:
         """Hook the recorders on ``model``; build the connector and losses.
 

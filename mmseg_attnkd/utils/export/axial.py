@@ -44,15 +44,18 @@ def _axial_branch_args(distiller: dict) -> Optional[Tuple[str, dict]]:
     """``(head, axial)`` of a distiller with an axial branch, else None.
 
     Read from the config's structure: its ``head``/``axial`` entries, or
-    the defaults of the distiller class's ``head``/``axial`` arguments
-    (``AxialSelfDistiller``, ``AttnFDAxialDistiller`` or any distiller
+    the defaults of the ``head``/``axial`` arguments that the distiller
+    class or a class of its MRO takes (``AxialSelfDistiller`` and
+    ``AttnFDAxialDistiller`` through ``AxialBranchMixin``, or any distiller
     with the same arguments).
     """
     from mmrazor.registry import MODELS  # utils import no MMRazor eagerly
     type_ = distiller.get('type')
     cls = MODELS.get(type_) if isinstance(type_, str) else type_
-    params = inspect.signature(cls.__init__).parameters \
-        if inspect.isclass(cls) else {}
+    params = {}
+    for klass in reversed(cls.__mro__ if inspect.isclass(cls) else ()):
+        if '__init__' in vars(klass):  # the nearest definition wins
+            params.update(inspect.signature(klass.__init__).parameters)
     if 'axial' not in distiller and 'axial' not in params:
         return None
     default = params['head'].default if 'head' in params else 'decode_head'
