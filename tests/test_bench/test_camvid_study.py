@@ -185,6 +185,39 @@ def test_the_plan_calls_the_frozen_clone_phase_by_phase(tmp_path,
     assert [c[0][0] for c in calls] == ['bench/camvid/run.py']
 
 
+def test_the_sstem_phase_runs_the_axial_sd_winner_over_the_committed_runs(
+        tmp_path, monkeypatch):
+    import json
+    from bench.camvid import plan
+    calls = []
+    monkeypatch.setattr(plan, '_run', lambda cmd, repo: calls.append(cmd))
+    frozen = tmp_path / 'frozen'
+    (frozen / 'bench' / 'results').mkdir(parents=True)
+    (frozen / 'bench' / 'results' / 'sstem_study_cpu.json').write_text(
+        '{"runs": []}')
+    (tmp_path / 'camvid_steptimes_cpu.json').write_text('{}')
+    runs = _runs()['runs'] + [
+        dict(arm=arm, seed=s, iters=2000, test_mIoU=40.0, val={'2000': v})
+        for arm, v in (('sd_kl', 50.0), ('sd', 49.0)) for s in (0, 1)]
+    (tmp_path / 'camvid_v2_cpu.json').write_text(json.dumps(dict(runs=runs)))
+    args = ['--repo', str(frozen), '--data-root', 'camvid',
+            '--work-root', str(tmp_path), '--out-dir', str(tmp_path)]
+    with pytest.raises(SystemExit):  # the ssTEM data is required up front
+        plan.main(args)
+    plan.main(args + ['--sstem-data-root', 'sstem'])
+    sstem = calls[-1]
+    assert sstem[1] == 'bench/sstem/run.py'
+    assert sstem[sstem.index('--sd-v2') + 1] == 'sd_kl'
+    out = tmp_path / 'sstem-v2'
+    assert sstem[sstem.index('--out-dir') + 1] == str(out)
+    # the committed baseline and CE x2 runs are there to be restored
+    assert (out / 'sstem_study_cpu.json').read_text() == '{"runs": []}'
+    # today's sd winning leaves nothing to train
+    assert plan.phase_arms('sstem', dict(runs=[
+        dict(r, val={'2000': 99.0}) if r['arm'] == 'sd' else r
+        for r in runs])) == []
+
+
 def _study(tmp_path):
     import argparse
     from bench.camvid.run import Study
