@@ -128,7 +128,8 @@ def main(argv=None) -> dict:
         {arm: (lambda arm=arm: built[arm].steps(a.steps)) for arm in built},
         a.rounds, warmup=1, label='[camvid] ')
     argv = sys.argv[1:] if argv is None else argv
-    data = dict(command=' '.join(['python bench/camvid/timing.py'] + argv),
+    data = dict(command=' '.join(['python bench/camvid/timing.py'] +
+                                 [common.repo_relative(x) for x in argv]),
                 commit=common.git_commit(), machine=common.machine_info(),
                 rounds=a.rounds, steps=a.steps, threads=a.threads,
                 arms=summarize(times), wall_s=round(time.time() - start, 1))
