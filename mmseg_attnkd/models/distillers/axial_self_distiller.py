@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Axial self-distillation for any MMSeg decode head with ``conv_seg``."""
-from typing import Dict, Optional
+from typing import Dict
 
 from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.registry import MODELS
