@@ -7,8 +7,9 @@ own decode head and segmentation loss on the config's training data, then
 writes the file that ``teacher_attention='fitted'`` loads::
 
     python tools/fit_teacher_attention.py configs/attnfd/<config>.py
-    # -> work_dirs/fit_teacher_attention/<config>/teacher_attention.pth,
-    # the file the configs of configs/attnfd name; then train with
+    # -> work_dirs/fit_teacher_attention/<teacher>-<stages>/
+    #    teacher_attention.pth, the place AttnFD reads by default (keyed by
+    #    the teacher's weights and the stage set); then train with
     python tools/train.py configs/attnfd/<config>.py
     # another file: --out FILE here, and there --cfg-options
     #   model.distiller.teacher_attention_ckpt=FILE
@@ -33,7 +34,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_attnkd.models.distillers.teacher_attention import (  # noqa: E402
-    save_teacher_attention, teacher_attention_meta)
+    default_teacher_attention_path, save_teacher_attention,
+    teacher_attention_meta)
 from mmseg_attnkd.release.publish import sha256_of_file  # noqa: E402
 from mmseg_attnkd.utils import adapt_cfg_to_environment  # noqa: E402
 from mmseg_attnkd.utils.config.runtime import (  # noqa: E402
@@ -43,9 +45,11 @@ from mmseg_attnkd.utils.config.runtime import (  # noqa: E402
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='AttnFD distillation config')
-    parser.add_argument('--work-dir', help='logs and checkpoints of the fit')
-    parser.add_argument('--out', help='fitted file (default: '
-                        '<work-dir>/teacher_attention.pth)')
+    parser.add_argument('--work-dir', help='logs and checkpoints of the fit '
+                        '(default: work_dirs/fit_teacher_attention/<config>)')
+    parser.add_argument('--out', help='fitted file (default: where AttnFD '
+                        'reads it, work_dirs/fit_teacher_attention/'
+                        '<teacher>-<stages>/teacher_attention.pth)')
     parser.add_argument('--iters', type=int, default=1000,
                         help='training iterations (default 1000)')
     parser.add_argument('--lr', type=float, default=1e-3,
@@ -165,7 +169,8 @@ def main(argv=None) -> str:
         fitter.teacher, fitter.sides, fitter.channels, fitter.cbam_options,
         fitted=dict(config=osp.basename(args.config), iters=args.iters,
                     lr=args.lr, seed=args.seed, **metrics))
-    out = args.out or osp.join(fcfg.work_dir, 'teacher_attention.pth')
+    out = args.out or default_teacher_attention_path(
+        fitter.teacher, fitter.sides, fitter.channels, fitter.cbam_options)
     save_teacher_attention(out, fitter.fitted_state_dict(), meta)
     print(f'fitted teacher attention ({len(fitter.sides)} stages) -> {out}',
           flush=True)

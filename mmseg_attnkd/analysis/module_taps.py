@@ -288,8 +288,8 @@ def format_stage_snippet(stages: Sequence[Dict]) -> str:
             item = f"'{stage['student']}',"
         lines.append(f'            {item}{comment}')
     lines += ['        ],',
-              '        # the default attention, fitted on the trained teacher:',
-              '        #   python tools/fit_teacher_attention.py CONFIG '
-              '--out FILE',
-              "        teacher_attention_ckpt='FILE'))"]
+              '        # the default attention, fitted on the trained teacher',
+              '        # by `python tools/fit_teacher_attention.py CONFIG` and',
+              '        # read from where that writes it',
+              "        teacher_attention='fitted'))"]
     return '\n'.join(lines)

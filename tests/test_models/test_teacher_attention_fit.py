@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 """Fitted AttnFD teacher attention: fit, round trip, refusal on mismatch."""
+import os
 import os.path as osp
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers.teacher_attention import (
-    TeacherAttentionMismatch, weights_sha256)
+    TeacherAttentionMismatch, default_teacher_attention_path, weights_sha256)
 from mmseg_attnkd.testing import (synthetic_dataset_cfg,
                                   tiny_deeplabv3plus_cfg, tiny_runtime_cfg,
                                   tiny_teacher_distill_cfg, write_config)
@@ -50,11 +51,17 @@ def fitted(tmp_path_factory, synthetic_data):
     cfg.update(tiny_runtime_cfg(str(root / 'unused'), 4))
     cfg.update(synthetic_dataset_cfg(synthetic_data, NUM_CLASSES))
     cfg_path = write_config(cfg, str(root / 'attnfd.py'))
-    out = fit_teacher_attention.main([
-        cfg_path, '--iters', '4', '--lr', '0.05', '--work-dir',
-        str(root / 'fit')
-    ])
-    return dict(ckpt=ckpt, out=out, cfg_path=cfg_path, root=root)
+    cwd = os.getcwd()
+    os.chdir(root)  # no --out: the default place, relative to the cwd
+    try:
+        out = fit_teacher_attention.main([
+            cfg_path, '--iters', '4', '--lr', '0.05', '--work-dir',
+            str(root / 'fit')
+        ])
+    finally:
+        os.chdir(cwd)
+    return dict(ckpt=ckpt, out=str(root / out), cfg_path=cfg_path,
+                root=root)
 
 
 def test_fit_trains_only_the_attention_and_records_its_setup(fitted):
@@ -116,14 +123,44 @@ def test_fitted_file_refused_for_other_stages_teacher_or_cbam(fitted):
                             teacher_attention_ckpt=out, spatial_norm=True))
 
 
-def test_fitted_mode_needs_a_file_and_file_needs_fitted_mode(fitted):
-    with pytest.raises(ValueError, match='fit_teacher_attention'):
-        _build(_distill_cfg(fitted['ckpt'], teacher_attention='fitted'))
+def test_fitted_mode_reads_the_fit_at_its_default_place(fitted, tmp_path,
+                                                       monkeypatch):
+    # the fit tool wrote it under the teacher's and the stages' digests
+    teacher_key = fitted['out'].split(os.sep)[-2].split('-')[0]
+    random_algo = _build(_distill_cfg(fitted['ckpt'],
+                                      teacher_attention='random'))
+    assert teacher_key == weights_sha256(random_algo.teacher)[:12]
+    stages = random_algo.distiller.stages
+    assert fitted['out'] == str(
+        fitted['root'] / default_teacher_attention_path(
+            random_algo.teacher, [s['teacher'] for s in stages],
+            [s['teacher_channels'] for s in stages],
+            random_algo.distiller.cbam_options))
+    # 'fitted' without a file, where no fit was made: one line names the
+    # place and the command that fills it
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError,
+                       match=r"found no fit of this teacher and these stages "
+                       r"at 'work_dirs/fit_teacher_attention/.*"
+                       r'tools/fit_teacher_attention\.py CONFIG'):
+        _build(_distill_cfg(fitted['ckpt']))
+    # where the fit tool ran: the default mode loads its file
+    monkeypatch.chdir(fitted['root'])
+    algo = _build(_distill_cfg(fitted['ckpt']))
+    data = torch.load(fitted['out'], weights_only=True)['state_dict']
+    got = algo.distiller.teacher_attention_state_dict()
+    assert set(got) == set(data)
+    for k, v in data.items():
+        torch.testing.assert_close(got[k], v)
+    # another stage set of the same teacher has a place of its own
+    with pytest.raises(FileNotFoundError, match='found no fit'):
+        _build(_distill_cfg(fitted['ckpt'],
+                            stages=['decode_head.bottleneck']))
+    # a file is only for the fitted mode
     with pytest.raises(ValueError, match="only used with teacher_attention="
                        "'fitted'"):
         _build(_distill_cfg(fitted['ckpt'], teacher_attention='random',
                             teacher_attention_ckpt=fitted['out']))
-    assert osp.isfile(fitted['out'])
 
 
 def test_spatial_norm_cbam_has_bn_and_keeps_plain_keys():

@@ -11,6 +11,7 @@ produce (without ``--write`` it prints them).
 """
 import copy
 import math
+import os
 import os.path as osp
 import sys
 
@@ -223,7 +224,13 @@ def _attnfd_stage_typo(tmp):
 def _attnfd_no_fitted_file(tmp):
     cfg = _cwd_model()
     cfg['distiller'] = dict(type='AttnFDDistiller', stages='auto')
-    _build(cfg)
+    torch.manual_seed(0)  # the teacher's digest names the place (docs)
+    cwd = os.getcwd()
+    os.chdir(tmp)  # the default place is relative: no earlier fit here
+    try:
+        _build(cfg)
+    finally:
+        os.chdir(cwd)
 
 
 def _attnfd_fitted_file_missing(tmp):
@@ -359,9 +366,11 @@ CASES = [
     ('attnfd-stage', 'AttnFD stage names a module the student lacks '
      '(AttnFDDistiller)', _attnfd_stage_typo, ValueError,
      ["no module named 'backbone.layer5'", 'backbone.layer4']),
-    ('attnfd-fit', "AttnFD's default fitted teacher attention without a "
-     'file (AttnFDDistiller)', _attnfd_no_fitted_file, ValueError,
-     ['needs teacher_attention_ckpt', 'tools/fit_teacher_attention.py',
+    ('attnfd-fit', "AttnFD's default fitted teacher attention, not fitted "
+     'yet for this teacher and stages (AttnFDDistiller)',
+     _attnfd_no_fitted_file, FileNotFoundError,
+     ['found no fit of this teacher and these stages',
+      'work_dirs/fit_teacher_attention/', 'tools/fit_teacher_attention.py',
       "'parameter_free'"]),
     ('attnfd-fit-missing', 'the fitted teacher-attention file does not '
      'exist yet (AttnFDDistiller)', _attnfd_fitted_file_missing,

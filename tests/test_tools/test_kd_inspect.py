@@ -48,7 +48,8 @@ def test_distill_config_table_and_snippet_build(cwd_run, inspect_tool,
     scope = {}
     exec(snippet, scope)
     stages = scope['model']['distiller']['stages']
-    assert scope['model']['distiller']['teacher_attention_ckpt'] == 'FILE'
+    assert scope['model']['distiller']['teacher_attention'] == 'fitted'
+    assert 'teacher_attention_ckpt' not in scope['model']['distiller']
     with DefaultScope.overwrite_default_scope('mmrazor'):
         # no fitted file for this teacher: a seeded random attention
         distiller = AttnFDDistiller(stages=stages, teacher_attention='random')

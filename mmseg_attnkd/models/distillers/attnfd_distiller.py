@@ -18,6 +18,7 @@ from .shape_probe import probe_channels
 from .stage_distiller import StageDistiller
 from .stage_specs import AUTO_PRESETS, StageSpec, auto_stages
 from .teacher_attention import (TEACHER_ATTENTION_CHOICES,
+                                default_teacher_attention_path,
                                 load_teacher_attention_file,
                                 resolve_teacher_attention,
                                 teacher_state_dict)
@@ -43,14 +44,17 @@ class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
     Args:
         stages: ``'auto'`` or a stage list, see :class:`StageDistiller`.
         teacher_attention: ``'fitted'`` (paper: a CBAM trained on the frozen
-            teacher, read from ``teacher_attention_ckpt`` as written by
-            ``tools/fit_teacher_attention.py``), ``'random'`` (a fixed,
+            teacher, written by ``tools/fit_teacher_attention.py`` and read
+            from ``teacher_attention_ckpt``, or without it from the fit's
+            default place for this teacher and these stages,
+            :func:`default_teacher_attention_path`), ``'random'`` (a fixed,
             randomly initialised CBAM) or ``'parameter_free'`` (public
             code). ``'frozen'`` means ``'fitted'`` when a file is given and
             ``'random'`` otherwise. Defaults to ``'fitted'``.
         teacher_attention_seed: Seed of stage ``i``'s random CBAM minus i.
-        teacher_attention_ckpt: Fitted file (required by ``'fitted'``), or
-            any checkpoint with ``attnfd_{i}_teacher.cbam.*`` keys.
+        teacher_attention_ckpt: Fitted file (only with ``'fitted'``; None
+            reads the default place), or any checkpoint with
+            ``attnfd_{i}_teacher.cbam.*`` keys.
         normalize: ``'channel'`` (paper), ``'tensor'`` or ``'batch'``
             (public code), see :class:`AttnFDLoss`. Defaults to 'tensor'.
         loss_weight: ``lambda`` of every stage loss. Defaults to 8.0.
@@ -144,9 +148,17 @@ class AttnFDDistiller(FusedStageLossMixin, StageDistiller):
                 'conv + BN, or pick stages with equal channels.')
 
     def after_build(self, student: nn.Module, teacher: nn.Module) -> None:
-        """Load ``teacher_attention_ckpt`` (if any)."""
+        """Load the fitted teacher attention: ``teacher_attention_ckpt``, or
+        the fit's default place for this teacher and these stages."""
+        if self.teacher_attention != 'fitted':
+            return
         if self.teacher_attention_ckpt:
             self.load_teacher_attention(self.teacher_attention_ckpt, teacher)
+            return
+        path = default_teacher_attention_path(
+            teacher, [s['teacher'] for s in self.stages],
+            [s['teacher_channels'] for s in self.stages], self.cbam_options)
+        load_teacher_attention_file(path, self, teacher, default=True)
 
     def log_suffix(self) -> str:  # noqa: D102
         return (f'; teacher attention={self.teacher_attention}, '

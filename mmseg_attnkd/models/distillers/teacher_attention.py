@@ -12,8 +12,15 @@ A fitted file (written by ``tools/fit_teacher_attention.py``) is a dict::
 Only plain Python values and tensors are stored, so it loads weights-only.
 The distiller refuses a file fitted for another teacher, other stages,
 other channel counts or another CBAM shape, naming the mismatch.
+
+The fit belongs to the teacher's weights and the stage set, not to a
+config file, so its default place is keyed by them
+(:func:`default_teacher_attention_path`): every config that distils from
+the same teacher at the same stages finds the one fit, and no config has
+to name it.
 """
 import hashlib
+import json
 import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence
@@ -26,12 +33,15 @@ __all__ = [
     'FILE_KIND', 'TEACHER_ATTENTION_CHOICES', 'weights_sha256',
     'teacher_attention_meta', 'check_teacher_attention_meta',
     'TeacherAttentionMismatch', 'resolve_teacher_attention',
-    'load_teacher_attention_file'
+    'default_teacher_attention_path', 'load_teacher_attention_file'
 ]
 
 #: ``meta['kind']`` of a fitted teacher-attention file.
 FILE_KIND = 'attnfd_teacher_attention'
 _VERSION = 1
+#: Folder (relative to the working directory, like MMSeg's ``work_dirs``)
+#: of the fits at their default place.
+FITTED_ROOT = osp.join('work_dirs', 'fit_teacher_attention')
 
 #: ``teacher_attention`` choices: CBAM weights fitted on the frozen teacher
 #: (``tools/fit_teacher_attention.py``), a fixed random CBAM, or the
@@ -89,6 +99,25 @@ def teacher_attention_meta(teacher: nn.Module,
         stages=[_stage_entry(s, c) for s, c in zip(sides, channels)],
         cbam=dict(cbam),
         fitted=dict(fitted or {}))
+
+
+def default_teacher_attention_path(teacher: nn.Module,
+                                   sides: Sequence[Dict[str, Any]],
+                                   channels: Sequence[int],
+                                   cbam: Dict[str, Any]) -> str:
+    """Where ``tools/fit_teacher_attention.py`` writes a fit by default and
+    where ``teacher_attention='fitted'`` without a file reads it:
+    ``work_dirs/fit_teacher_attention/<teacher>-<stages>/
+    teacher_attention.pth``, ``<teacher>`` the first 12 hex digits of the
+    teacher's :func:`weights_sha256`, ``<stages>`` 8 of the stage set's and
+    CBAM options' digest (arguments as :func:`teacher_attention_meta`).
+    """
+    layout = json.dumps(
+        dict(stages=[_stage_entry(s, c) for s, c in zip(sides, channels)],
+             cbam=dict(cbam)), sort_keys=True)
+    key = (f'{weights_sha256(teacher)[:12]}-'
+           f'{hashlib.sha256(layout.encode()).hexdigest()[:8]}')
+    return osp.join(FITTED_ROOT, key, 'teacher_attention.pth')
 
 
 def check_teacher_attention_meta(meta: Dict[str, Any], path: str,
@@ -160,10 +189,11 @@ def resolve_teacher_attention(mode: str, ckpt: Optional[str],
     """The teacher-attention mode after checking it against the file.
 
     ``'frozen'`` becomes ``'fitted'`` with a file and ``'random'`` without.
+    ``'fitted'`` without a file reads the fit at its default place
+    (:func:`default_teacher_attention_path`) once the teacher is known.
 
     Raises:
-        ValueError: Unknown mode, ``'fitted'`` without a file, or a file
-            with another mode.
+        ValueError: Unknown mode, or a file with another mode.
     """
     if mode not in TEACHER_ATTENTION_CHOICES:
         raise ValueError(
@@ -171,12 +201,6 @@ def resolve_teacher_attention(mode: str, ckpt: Optional[str],
             f'{TEACHER_ATTENTION_CHOICES[:3]}, got {mode!r}.')
     if mode == 'frozen':
         mode = 'fitted' if ckpt else 'random'
-    if mode == 'fitted' and not ckpt:
-        raise ValueError(
-            f"{owner}: teacher_attention='fitted' needs "
-            'teacher_attention_ckpt (the default mode); make one with '
-            '`python tools/fit_teacher_attention.py CONFIG --out FILE` or '
-            "use teacher_attention='parameter_free' (no fitting).")
     if ckpt and mode != 'fitted':
         raise ValueError(
             f'{owner}: teacher_attention_ckpt is only used with '
@@ -198,7 +222,8 @@ def _connector_state(state: Dict[str, Any], name: str) -> 'OrderedDict':
 
 
 def load_teacher_attention_file(path: str, distiller: nn.Module,
-                                teacher: Optional[nn.Module] = None) -> None:
+                                teacher: Optional[nn.Module] = None,
+                                default: bool = False) -> None:
     """Load teacher CBAM weights into an AttnFD distiller's connectors.
 
     Args:
@@ -208,6 +233,8 @@ def load_teacher_attention_file(path: str, distiller: nn.Module,
             ``connectors``, ``teacher_connector_names``, ``cbam_options``).
         teacher: The teacher model; needed to check a fitted file's
             teacher digest.
+        default: ``path`` is the default place of this teacher's fit (the
+            message for a missing file says so).
 
     Raises:
         FileNotFoundError: ``path`` does not exist (not fitted yet).
@@ -217,6 +244,14 @@ def load_teacher_attention_file(path: str, distiller: nn.Module,
         ValueError: Shapes do not match the teacher's channels.
     """
     from mmseg_attnkd.utils import get_state_dict, load_checkpoint_safely
+    if not osp.isfile(path) and default:
+        raise FileNotFoundError(
+            "teacher_attention='fitted' found no fit of this teacher and "
+            f'these stages at {path!r} (relative to the working directory); '
+            'fit it first with `python tools/fit_teacher_attention.py '
+            'CONFIG` (it writes there), pass another file as '
+            "teacher_attention_ckpt, or set teacher_attention='parameter_free'"
+            ' (no fitting).')
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'teacher_attention_ckpt {path!r} does not exist; fit it first '
