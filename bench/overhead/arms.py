@@ -98,8 +98,7 @@ METHODS = dict(
     floor=(None, dict(type='ConfigurableDistiller')),
     # a seeded random teacher attention in place of the fitted file: the
     # same compute, without a fitted file
-    attnfd=('attnfd', dict(teacher_attention='random',
-                           teacher_attention_ckpt=None)),
+    attnfd=('attnfd', dict(teacher_attention='random')),
     kd=('kd', {}),
     cwd=('cwd', {}))
 

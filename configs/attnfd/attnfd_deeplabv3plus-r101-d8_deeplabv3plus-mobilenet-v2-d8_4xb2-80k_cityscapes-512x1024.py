@@ -8,21 +8,10 @@ _base_ = [
     '../_base_/models/teacher_deeplabv3plus_r101-d8.py',
     '../_base_/distillers/attnfd.py'
 ]
-
-# Local path of the trained teacher: MMSeg model-zoo checkpoint
+# The teacher is MMSeg's model-zoo checkpoint
 # deeplabv3plus_r101-d8_512x1024_80k_cityscapes_20200606_114143-068fcfe9.pth
-teacher_ckpt = None
-teacher = _base_.teacher_model
-teacher.decode_head.num_classes = 19
-teacher.auxiliary_head.num_classes = 19
-
-model = dict(
-    _base_.attnfd_model,
-    architecture=_base_.model,
-    teacher=teacher,
-    teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        _base_.attnfd_model.distiller,
-        teacher_attention_ckpt='work_dirs/fit_teacher_attention/'
-        '{{ fileBasenameNoExtension }}/teacher_attention.pth'))
+# (pass its local path: --cfg-options model.teacher_ckpt=PATH).
+# (the teacher base's classes are Cityscapes' 19)
+model = dict(_base_.attnfd_model, architecture=_base_.model,
+             teacher=_base_.teacher_model)
 val_cfg = _base_.distill_val_cfg

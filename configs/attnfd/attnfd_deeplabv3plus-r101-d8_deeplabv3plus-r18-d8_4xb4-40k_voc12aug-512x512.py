@@ -8,21 +8,11 @@ _base_ = [
     '../_base_/models/teacher_deeplabv3plus_r101-d8.py',
     '../_base_/distillers/attnfd.py'
 ]
-
-# Local path of the trained teacher: MMSeg model-zoo checkpoint
+# The teacher is MMSeg's model-zoo checkpoint
 # deeplabv3plus_r101-d8_512x512_40k_voc12aug_20200613_205333-faf03387.pth
-teacher_ckpt = None
+# (pass its local path: --cfg-options model.teacher_ckpt=PATH).
 teacher = _base_.teacher_model
 teacher.decode_head.num_classes = 21
 teacher.auxiliary_head.num_classes = 21
-
-model = dict(
-    _base_.attnfd_model,
-    architecture=_base_.model,
-    teacher=teacher,
-    teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        _base_.attnfd_model.distiller,
-        teacher_attention_ckpt='work_dirs/fit_teacher_attention/'
-        '{{ fileBasenameNoExtension }}/teacher_attention.pth'))
+model = dict(_base_.attnfd_model, architecture=_base_.model, teacher=teacher)
 val_cfg = _base_.distill_val_cfg

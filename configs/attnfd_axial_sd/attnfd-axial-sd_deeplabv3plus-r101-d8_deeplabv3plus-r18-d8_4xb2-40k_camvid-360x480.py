@@ -4,7 +4,8 @@
 # Same student, data, schedule, teacher and AttnFD stages as the AttnFD
 # config it inherits; the distiller adds the axial self-teacher output.
 # The fitted teacher attention is the AttnFD config's too (same teacher and
-# stages): fit it once with tools/fit_teacher_attention.py on that config.
+# stages, so the same file): fit it once with tools/fit_teacher_attention.py
+# on either config.
 _base_ = '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py'  # noqa: E501
 
 # the package defaults: the logits of 'decode_head' (its conv_seg) refined by

@@ -1,19 +1,21 @@
 # Copyright (c) mmseg-attnkd contributors. All rights reserved.
 # AttnFD (arXiv 2403.05451) in MMRazor's single-teacher algorithm. A config
 # inherits this beside its student baseline and its teacher model and fills
-# in the student and the teacher:
+# in the student and the teacher (its weights: model.teacher_ckpt):
 #   model = dict(_base_.attnfd_model, architecture=_base_.model,
-#                teacher=..., teacher_ckpt=...)
+#                teacher=...)
 #   val_cfg = _base_.distill_val_cfg
 # Every AttnFDDistiller option left out takes the package default, the
 # setting chosen on CamVid val (bench/README.md):
 # * stages='auto': for DeepLabV3+ the backbone's last stage, the ASPP output
 #   and the decoder before the classifier; for PSPNet the backbone's last
 #   stage and the PPM output;
-# * teacher_attention='fitted': attention fitted on the trained teacher,
-#   read from teacher_attention_ckpt (tools/fit_teacher_attention.py
-#   <config> writes work_dirs/fit_teacher_attention/<config name>/
-#   teacher_attention.pth); 'parameter_free' needs no fitting;
+# * teacher_attention='fitted': attention fitted on the trained teacher by
+#   tools/fit_teacher_attention.py <config>, which writes it where it is read
+#   (work_dirs/fit_teacher_attention/<teacher>-<stages>/, keyed by the
+#   teacher's weights and the stage set, so every config with that teacher
+#   and those stages shares it; teacher_attention_ckpt names another file);
+#   'parameter_free' needs no fitting;
 # * normalize='tensor', loss_weight=8.0.
 attnfd_model = dict(
     _delete_=True,
