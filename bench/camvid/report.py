@@ -11,7 +11,9 @@ step time from one machine, interleaved). Writes ``camvid_v2_cpu.md``:
   seed: test mIoU gained per baseline step), and every arm's paired
   position above or below it, with the teacher given and with the teacher
   (training + attention fit) amortised over ``--amortise-over`` students;
-* the val-based choice within each method family.
+* the val-based choice within each method family;
+* the study's CamVid targets (:data:`TARGETS`), each stated met, missed
+  or open from the chosen winners' paired test differences.
 
 Example::
 
@@ -49,6 +51,24 @@ CHOICE_SEEDS = (0, 1)
 
 #: Suffix of the rows that score an axial SD run's teacher output.
 TEACHER_OUTPUT = ':teacher_output'
+
+#: Paired seeds a target's verdict needs (the winners' seeds 0-2).
+TARGET_SEEDS = 3
+
+#: The study's CamVid targets, declared before their results: (name,
+#: family whose val winner is tested, reference: 'line' (the compute-
+#: matched line, teacher given) or an arm, what decides 'met': 'interval'
+#: (the paired 95% interval above 0) or 'mean' (the mean difference >= 0)).
+TARGETS = (
+    ('AttnFD family above the compute-matched line', 'attnfd', 'line',
+     'interval'),
+    ('AttnFD family >= CWD at equal iterations', 'attnfd', 'cwd', 'mean'),
+    ('AttnFD family > CWD at equal iterations (stretch)', 'attnfd', 'cwd',
+     'interval'),
+    ('axial SD student output > CE x2', 'axial_sd', 'ce2', 'interval'),
+    ('axial SD student output > label smoothing', 'axial_sd', 'ls',
+     'interval'),
+)
 
 
 def by_arm(runs: List[dict]) -> Dict[str, Dict[int, dict]]:
@@ -185,6 +205,34 @@ def precision_verdicts(arms, steptimes: Optional[dict]) -> List[dict]:
     return out
 
 
+def target_verdicts(arms, given: Dict[str, stats.PairedDiff]
+                    ) -> List[dict]:
+    """Every :data:`TARGETS` entry with its family's val winner, the paired
+    test difference (to the line or to the reference arm) and ``met``,
+    ``missed`` or ``open`` (fewer than :data:`TARGET_SEEDS` paired seeds)."""
+    chosen = choices(arms)
+    out = []
+    for name, family, ref, rule in TARGETS:
+        arm = chosen.get(family)
+        diff = None
+        if arm is not None and ref == 'line':
+            diff = given.get(arm)
+        elif arm is not None and ref in arms:
+            diff = stats.paired_diff(
+                {s: r['test_mIoU'] for s, r in arms[arm].items()},
+                {s: r['test_mIoU'] for s, r in arms[ref].items()})
+        n = 0 if diff is None else diff.n
+        if n < TARGET_SEEDS:
+            verdict = f'open: {n} of {TARGET_SEEDS} paired seeds'
+        elif (diff.low > 0) if rule == 'interval' else (diff.mean >= 0):
+            verdict = 'met'
+        else:
+            verdict = 'missed'
+        out.append(dict(target=name, arm=arm, reference=ref, rule=rule,
+                        diff=diff, verdict=verdict))
+    return out
+
+
 def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
     """The markdown report."""
     arms = by_arm(data['runs'])
@@ -239,6 +287,16 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
         lines += ['Chosen on val (best mean final val mIoU of seeds '
                   f'{", ".join(map(str, CHOICE_SEEDS))}): ' + ', '.join(
             f'{k}: `{v}`' for k, v in chosen.items()) + '.', '']
+        rule = dict(interval='paired 95% interval above 0',
+                    mean='mean difference >= 0')
+        lines += ['Targets (the val winner, paired test mIoU; the line with '
+                  'the teacher given):', '', common.md_table(
+                      ['target', 'arm', 'vs', 'difference (95% CI)',
+                       'met when', 'verdict'],
+                      [[t['target'], f'`{t["arm"]}`', t['reference'],
+                        stats.format_paired(t['diff']), rule[t['rule']],
+                        t['verdict']]
+                       for t in target_verdicts(arms, given)]), '']
     return '\n'.join(lines)
 
 

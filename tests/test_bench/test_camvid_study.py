@@ -309,3 +309,42 @@ def test_the_reduced_precision_teacher_verdict_follows_the_declared_rule():
     (v, ) = report.precision_verdicts(report.by_arm(runs[:-1]), None)
     assert v['verdict'] == 'open: 2 of 3 paired seeds, no timing pass'
     assert 'Teacher precision' in report.render(dict(runs=runs), None, 10)
+
+
+def test_the_targets_are_judged_on_the_val_winners_over_3_seeds():
+    runs = _runs()['runs']  # attnfd_cwd wins its family on val
+
+    def add(arm, tests, val=None):
+        runs.extend(dict(arm=arm, seed=s, iters=2000, test_mIoU=t,
+                         val={'2000': val or t}) for s, t in enumerate(tests))
+    add('cwd', [44.0, 46.5, 46.0])  # attnfd_cwd: 45.0, 46.0, 47.0
+    add('sd', [42.0, 43.5, 43.0], val=60)  # the axial SD winner on val
+    add('sd_kl', [50.0, 50.0, 50.0], val=1)
+    add('ce2', [41.0, 42.4, 42.1])  # sd - ce2: +1.0, +1.1, +0.9
+    add('ls', [42.5, 43.0, 43.5])  # sd - ls: -0.5, +0.5, -0.5
+    steptimes = dict(arms={a: dict(ratio=dict(median=1.0)) for a in (
+        'baseline', 'baseline_2x', 'attnfd_cwd', 'cwd', 'sd', 'ce2', 'ls')})
+    arms = report.by_arm(runs)
+    given = report.line_positions(arms, report.costs(arms, steptimes))
+    got = {t['target']: t for t in report.target_verdicts(arms, given)}
+    assert [t[0] for t in report.TARGETS] == list(got)
+    line = got['AttnFD family above the compute-matched line']
+    # at cost 1 the line is the baseline: +5 on every seed
+    assert line['arm'] == 'attnfd_cwd' and line['verdict'] == 'met'
+    assert line['diff'].low == pytest.approx(5.0)
+    mean = got['AttnFD family >= CWD at equal iterations']
+    assert mean['diff'].mean == pytest.approx(0.5)  # +1, -0.5, +1
+    assert mean['verdict'] == 'met'
+    assert got['AttnFD family > CWD at equal iterations (stretch)'][
+        'verdict'] == 'missed'  # the interval reaches below 0
+    ce2 = got['axial SD student output > CE x2']
+    assert ce2['arm'] == 'sd' and ce2['verdict'] == 'met'
+    assert ce2['diff'].low > 0
+    assert got['axial SD student output > label smoothing'][
+        'verdict'] == 'missed'
+    # two paired seeds are not a verdict
+    early = report.by_arm([r for r in runs if r['seed'] < 2])
+    assert {t['verdict'] for t in report.target_verdicts(early, {})} == {
+        'open: 2 of 3 paired seeds', 'open: 0 of 3 paired seeds'}
+    assert '| axial SD student output > CE x2 | `sd` | ce2 |' in \
+        report.render(dict(runs=runs), steptimes, 10)
