@@ -11,7 +11,8 @@ step time from one machine, interleaved). Writes ``camvid_v2_cpu.md``:
   seed: test mIoU gained per baseline step), and every arm's paired
   position above or below it, with the teacher given and with the teacher
   (training + attention fit) amortised over ``--amortise-over`` students;
-* the val-based choice within each method family;
+* the val-based choice within each method family, and whether it changes
+  today's defaults (step 5);
 * the study's CamVid targets (:data:`TARGETS`), each stated met, missed
   or open from the chosen winners' paired test differences.
 
@@ -31,6 +32,10 @@ if REPO not in sys.path:
 
 from bench.lib import common, stats, timing  # noqa: E402
 from bench.camvid.run import FIT_ITERS  # noqa: E402
+
+#: Each family's arm with today's package defaults (step 5: a default
+#: changes only where the family's val winner beats it on val).
+TODAY = dict(attnfd='attnfd', axial_sd='sd')
 
 #: Method families whose candidates are chosen between on val.
 FAMILIES = dict(
@@ -172,6 +177,32 @@ def choices(arms) -> Dict[str, str]:
     return out
 
 
+def default_verdicts(arms) -> List[dict]:
+    """Per family: today's defaults (:data:`TODAY`) against the val winner,
+    mean final val mIoU over :data:`CHOICE_SEEDS`; the defaults change only
+    where the winner is another arm and both have every choice seed."""
+    chosen = choices(arms)
+    out = []
+    for family, today in TODAY.items():
+        winner = chosen.get(family)
+        vals = {}
+        for arm in {today, winner} - {None}:
+            got = [_final_val(r) for s, r in arms.get(arm, {}).items()
+                   if s in CHOICE_SEEDS and _final_val(r) is not None]
+            if len(got) == len(CHOICE_SEEDS):
+                vals[arm] = sum(got) / len(got)
+        if winner is None or len(vals) < len({today, winner}):
+            verdict = f'open: needs seeds {CHOICE_SEEDS} of both'
+        elif winner == today:
+            verdict = "stays: today's defaults win on val"
+        else:
+            verdict = (f'change to `{winner}`: val '
+                       f'{vals[winner] - vals[today]:+.2f}')
+        out.append(dict(family=family, today=today, winner=winner,
+                        val=vals, verdict=verdict))
+    return out
+
+
 def precision_verdicts(arms, steptimes: Optional[dict]) -> List[dict]:
     """Per pair of :data:`PRECISION_PAIRS`: the paired test difference
     (reduced - fp32), the per-round step-time ratio of the two arms in the
@@ -287,6 +318,10 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
         lines += ['Chosen on val (best mean final val mIoU of seeds '
                   f'{", ".join(map(str, CHOICE_SEEDS))}): ' + ', '.join(
             f'{k}: `{v}`' for k, v in chosen.items()) + '.', '']
+        lines += ["Defaults (today's against the val winner, mean final val "
+                  'mIoU of the choice seeds): ' + '; '.join(
+                      f'{d["family"]}: {d["verdict"]}'
+                      for d in default_verdicts(arms)) + '.', '']
         rule = dict(interval='paired 95% interval above 0',
                     mean='mean difference >= 0')
         lines += ['Targets (the val winner, paired test mIoU; the line with '

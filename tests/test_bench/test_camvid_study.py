@@ -348,3 +348,24 @@ def test_the_targets_are_judged_on_the_val_winners_over_3_seeds():
         'open: 2 of 3 paired seeds', 'open: 0 of 3 paired seeds'}
     assert '| axial SD student output > CE x2 | `sd` | ce2 |' in \
         report.render(dict(runs=runs), steptimes, 10)
+
+
+def test_a_default_changes_only_where_the_val_winner_is_another_arm():
+    runs = _runs()['runs']  # val: attnfd 51/52.5/53, attnfd_cwd 55 x3
+
+    def add(arm, vals):
+        runs.extend(dict(arm=arm, seed=s, iters=2000, test_mIoU=40.0,
+                         val={'2000': v}) for s, v in enumerate(vals))
+    add('sd', [47.0, 48.0])
+    add('sd_kl', [46.0, 47.5])
+    got = {d['family']: d for d in report.default_verdicts(
+        report.by_arm(runs))}
+    assert got['attnfd']['winner'] == 'attnfd_cwd'
+    assert got['attnfd']['val'] == dict(attnfd=51.75, attnfd_cwd=55.0)
+    assert got['attnfd']['verdict'] == 'change to `attnfd_cwd`: val +3.25'
+    assert got['axial_sd']['verdict'] == "stays: today's defaults win on val"
+    # the winner's second choice seed missing: no decision yet
+    early = [r for r in runs if not (r['arm'] == 'sd' and r['seed'] == 1)]
+    got = {d['family']: d for d in report.default_verdicts(
+        report.by_arm(early))}
+    assert got['axial_sd']['verdict'].startswith('open')
