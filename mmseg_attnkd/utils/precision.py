@@ -9,27 +9,60 @@ distillation losses should see fp32 tensors: :func:`to_float32` casts
 nested records, :func:`autocast_disabled` turns autocast off around a loss.
 """
 import contextlib
+import functools
 from typing import Any, Iterator, Optional
 
 import torch
 
-__all__ = ['PRECISIONS', 'check_precision', 'precision_dtype',
-           'to_float32', 'autocast_enabled', 'autocast_disabled',
-           'autocast_for']
+__all__ = ['PRECISIONS', 'AUTO', 'check_precision', 'precision_dtype',
+           'native_cpu_bf16', 'resolve_precision', 'to_float32',
+           'autocast_enabled', 'autocast_disabled', 'autocast_for']
 
 #: Names accepted by ``teacher_precision``; ``'fp32'`` means no autocast.
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
+#: ``teacher_precision`` chosen by the hardware (:func:`resolve_precision`).
+AUTO = 'auto'
+
+#: CPU flags of native bf16 arithmetic (Linux ``/proc/cpuinfo``).
+_BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
+
 _DEVICE_TYPES = ('cpu', 'cuda')
 
 
-def check_precision(value: str, owner: str, option: str) -> str:
-    """Return ``value`` if it names a precision; one-line error if not."""
-    if value not in PRECISIONS:
+def check_precision(value: str, owner: str, option: str,
+                    allow_auto: bool = False) -> str:
+    """Return ``value`` if it names a precision (or :data:`AUTO` with
+    ``allow_auto``); one-line error if not."""
+    if value not in PRECISIONS and not (allow_auto and value == AUTO):
+        choices = tuple(PRECISIONS) + ((AUTO, ) if allow_auto else ())
         raise ValueError(
             f'{owner}: {option}={value!r} is not a precision; choose one of '
-            f'{tuple(PRECISIONS)} (bf16 on CPU, fp16 or bf16 on CUDA).')
+            f'{choices} (bf16 on CPU, fp16 or bf16 on CUDA).')
     return value
+
+
+@functools.lru_cache(maxsize=1)
+def native_cpu_bf16(cpuinfo: str = '/proc/cpuinfo') -> bool:
+    """Whether this CPU computes bf16 natively (``avx512_bf16`` or AMX),
+    read from ``cpuinfo``; False where that file cannot be read."""
+    try:
+        with open(cpuinfo) as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in _BF16_FLAGS)
+
+
+def resolve_precision(value: str, device: torch.device) -> str:
+    """The precision :data:`AUTO` stands for on ``device``: ``'bf16'`` on a
+    CPU with native bf16 (the hardware where a bf16 teacher was measured
+    faster at an unchanged accuracy, ``bench/README.md``), ``'fp32'``
+    elsewhere (not measured). Any other value comes back unchanged."""
+    if value != AUTO:
+        return value
+    return 'bf16' if torch.device(device).type == 'cpu' and \
+        native_cpu_bf16() else 'fp32'
 
 
 def precision_dtype(value: str) -> Optional[torch.dtype]:

@@ -152,6 +152,37 @@ def test_teacher_precision_is_checked_in_one_line():
     assert check_precision('fp16', 'X', 'p') == 'fp16'
 
 
+def test_auto_precision_is_bf16_only_where_it_was_measured(tmp_path,
+                                                          monkeypatch):
+    from mmseg_attnkd.utils import precision
+    flags = tmp_path / 'cpuinfo'
+    flags.write_text('flags\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n')
+    assert precision.native_cpu_bf16.__wrapped__(str(flags))
+    flags.write_text('flags\t: fpu sse2 avx2 avx512f\n')
+    assert not precision.native_cpu_bf16.__wrapped__(str(flags))
+    assert not precision.native_cpu_bf16.__wrapped__(str(tmp_path / 'no'))
+    for native, want in ((True, 'bf16'), (False, 'fp32')):
+        monkeypatch.setattr(precision, 'native_cpu_bf16', lambda: native)
+        assert precision.resolve_precision('auto', 'cpu') == want
+        # not measured on CUDA: fp32 there; explicit values stay
+        assert precision.resolve_precision('auto', 'cuda') == 'fp32'
+        assert precision.resolve_precision('fp16', 'cpu') == 'fp16'
+        algo = _build(SHIPPED['attnfd'], teacher_precision='auto')
+        assert algo.teacher_precision == 'auto'
+        assert algo.pass_precision() == want
+        teacher_dtypes = _conv_dtypes(algo.teacher)
+        inputs, samples = seg_batch(algo, NUM_CLASSES, 2, CROP[0], 0)
+        losses = algo.loss(inputs, samples)
+        assert set(teacher_dtypes) == {getattr(torch, {
+            'bf16': 'bfloat16', 'fp32': 'float32'}[want])}
+        assert all(v.dtype == torch.float32 for k, v in losses.items()
+                   if k.startswith('distill.'))
+        # where reduced precision does not apply, 'auto' is fp32 (no error)
+        trainable = _build(SHIPPED['attnfd'], teacher_precision='auto',
+                           teacher_trainable=True)
+        assert trainable.pass_precision() == 'fp32'
+
+
 def test_teacher_norm_on_batch_statistics_keeps_the_stored_ones():
     algo = _build(SHIPPED['cwd'], teacher_norm_eval=False)
     bn = next(m for m in algo.teacher.modules()
