@@ -177,14 +177,24 @@ def choices(arms) -> Dict[str, str]:
     return out
 
 
+def choice_complete(arms, family: str) -> bool:
+    """Whether every candidate of ``family`` that ran has all
+    :data:`CHOICE_SEEDS` (before that, the family's choice is
+    provisional)."""
+    return all(set(CHOICE_SEEDS) <= set(arms[name])
+               for name in FAMILIES[family] if name in arms)
+
+
 def default_verdicts(arms) -> List[dict]:
     """Per family: today's defaults (:data:`TODAY`) against the val winner,
     mean final val mIoU over :data:`CHOICE_SEEDS`; the defaults change only
-    where the winner is another arm and both have every choice seed."""
+    where the winner is another arm, chosen once every candidate has every
+    choice seed."""
     chosen = choices(arms)
     out = []
     for family, today in TODAY.items():
-        winner = chosen.get(family)
+        winner = chosen.get(family) if choice_complete(arms, family) \
+            else None
         vals = {}
         for arm in {today, winner} - {None}:
             got = [_final_val(r) for s, r in arms.get(arm, {}).items()
@@ -192,7 +202,8 @@ def default_verdicts(arms) -> List[dict]:
             if len(got) == len(CHOICE_SEEDS):
                 vals[arm] = sum(got) / len(got)
         if winner is None or len(vals) < len({today, winner}):
-            verdict = f'open: needs seeds {CHOICE_SEEDS} of both'
+            verdict = ('open: every candidate needs seeds '
+                       f'{", ".join(map(str, CHOICE_SEEDS))}')
         elif winner == today:
             verdict = "stays: today's defaults win on val"
         else:
@@ -244,7 +255,7 @@ def target_verdicts(arms, given: Dict[str, stats.PairedDiff]
     chosen = choices(arms)
     out = []
     for name, family, ref, rule in TARGETS:
-        arm = chosen.get(family)
+        arm = chosen.get(family) if choice_complete(arms, family) else None
         diff = None
         if arm is not None and ref == 'line':
             diff = given.get(arm)
@@ -317,7 +328,10 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
     if chosen:
         lines += ['Chosen on val (best mean final val mIoU of seeds '
                   f'{", ".join(map(str, CHOICE_SEEDS))}): ' + ', '.join(
-            f'{k}: `{v}`' for k, v in chosen.items()) + '.', '']
+            f'{k}: `{v}`' + ('' if choice_complete(arms, k) else
+                             ' (provisional: not every candidate has '
+                             'both seeds)')
+            for k, v in chosen.items()) + '.', '']
         lines += ["Defaults (today's against the val winner, mean final val "
                   'mIoU of the choice seeds): ' + '; '.join(
                       f'{d["family"]}: {d["verdict"]}'

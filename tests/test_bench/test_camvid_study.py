@@ -369,3 +369,21 @@ def test_a_default_changes_only_where_the_val_winner_is_another_arm():
     got = {d['family']: d for d in report.default_verdicts(
         report.by_arm(early))}
     assert got['axial_sd']['verdict'].startswith('open')
+
+
+def test_a_choice_is_provisional_until_every_candidate_has_both_seeds():
+    runs = _runs()['runs']
+    runs.append(dict(arm='attnfd_bn_train', seed=0, iters=2000,
+                     test_mIoU=50.0, val={'2000': 70.0}))
+    arms = report.by_arm(runs)
+    assert not report.choice_complete(arms, 'attnfd')
+    assert report.choices(arms)['attnfd'] == 'attnfd_bn_train'
+    (attnfd, ) = [d for d in report.default_verdicts(arms)
+                  if d['family'] == 'attnfd']
+    assert attnfd['verdict'] == 'open: every candidate needs seeds 0, 1'
+    family = [t for t in report.target_verdicts(arms, {})
+              if t['target'].startswith('AttnFD')]
+    assert len(family) == 3 and all(
+        t['arm'] is None and t['verdict'] == 'open: 0 of 3 paired seeds'
+        for t in family)
+    assert '(provisional' in report.render(dict(runs=runs), None, 10)
