@@ -11,8 +11,6 @@ import mmseg_attnkd  # noqa: F401
 from mmseg_attnkd.models.distillers import AttnFDDistiller, auto_stages
 from mmseg_attnkd.utils import adapt_cfg_to_environment
 
-
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ATTNFD = sorted(glob.glob(osp.join(REPO, 'configs', 'attnfd', '*.py')))
 NUM_CLASSES = dict(cityscapes=19, voc12aug=21, camvid=11, coco=171)
