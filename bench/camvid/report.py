@@ -160,20 +160,27 @@ def line_positions(arms, cost, extra: float = 0.0
     return out
 
 
+def choice_vals(arms, family: str) -> Dict[str, float]:
+    """Mean final val mIoU over :data:`CHOICE_SEEDS` of every candidate of
+    ``family`` that has one."""
+    out = {}
+    for name in (n for n in FAMILIES[family] if n in arms):
+        val = stats.mean_std([_final_val(r) for s, r in arms[name].items()
+                              if s in CHOICE_SEEDS])
+        if val is not None:
+            out[name] = val.mean
+    return out
+
+
 def choices(arms) -> Dict[str, str]:
     """Per family, the candidate with the best mean final val mIoU over
     :data:`CHOICE_SEEDS` (a winner's later seeds do not re-open the
     choice)."""
     out = {}
-    for family, names in FAMILIES.items():
-        scored = []
-        for name in (n for n in names if n in arms):
-            val = stats.mean_std([_final_val(r) for s, r in
-                                  arms[name].items() if s in CHOICE_SEEDS])
-            if val is not None:
-                scored.append((val.mean, name))
-        if scored:
-            out[family] = max(scored)[1]
+    for family in FAMILIES:
+        vals = choice_vals(arms, family)
+        if vals:
+            out[family] = max((v, n) for n, v in vals.items())[1]
     return out
 
 
@@ -195,13 +202,9 @@ def default_verdicts(arms) -> List[dict]:
     for family, today in TODAY.items():
         winner = chosen.get(family) if choice_complete(arms, family) \
             else None
-        vals = {}
-        for arm in {today, winner} - {None}:
-            got = [_final_val(r) for s, r in arms.get(arm, {}).items()
-                   if s in CHOICE_SEEDS and _final_val(r) is not None]
-            if len(got) == len(CHOICE_SEEDS):
-                vals[arm] = sum(got) / len(got)
-        if winner is None or len(vals) < len({today, winner}):
+        vals = {n: v for n, v in choice_vals(arms, family).items()
+                if n in (today, winner)}
+        if winner is None or today not in vals:
             verdict = ('open: every candidate needs seeds '
                        f'{", ".join(map(str, CHOICE_SEEDS))}')
         elif winner == today:
