@@ -6,4 +6,5 @@ _base_ = [
     '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_camvid-360x480.py',  # noqa: E501
     '../_base_/distillers/at.py'
 ]
-model = dict(distiller=_base_.at_distiller)
+# a full-precision teacher: the AttnFD config's 'auto' was chosen for AttnFD
+model = dict(teacher_precision='fp32', distiller=_base_.at_distiller)

@@ -183,6 +183,19 @@ def test_auto_precision_is_bf16_only_where_it_was_measured(tmp_path,
         assert trainable.pass_precision() == 'fp32'
 
 
+def test_shipped_teacher_precision_follows_the_camvid_verdicts():
+    """'auto' where the study found the bf16 teacher faster at no accuracy
+    cost (AttnFD); every other teacher-based config stays fp32."""
+    auto = _shipped('attnfd') + _shipped('attnfd_axial_sd')
+    assert len(auto) == 8
+    for path in glob.glob(osp.join(REPO, 'configs', '*', '*.py')):
+        model = Config.fromfile(path).get('model', {})
+        if 'teacher' not in model:
+            continue
+        want = 'auto' if path in auto else 'fp32'
+        assert model.get('teacher_precision', 'fp32') == want, path
+
+
 def test_teacher_norm_on_batch_statistics_keeps_the_stored_ones():
     algo = _build(SHIPPED['cwd'], teacher_norm_eval=False)
     bn = next(m for m in algo.teacher.modules()

@@ -17,10 +17,17 @@
 #   and those stages shares it; teacher_attention_ckpt names another file);
 #   'parameter_free' needs no fitting;
 # * normalize='tensor', loss_weight=8.0.
+# The frozen teacher runs in bf16 where the CPU has native bf16 (avx512_bf16
+# or AMX) and in fp32 elsewhere, CUDA included (teacher_precision='auto'):
+# on the CamVid study a bf16 teacher made the AttnFD step 0.80x [0.70, 0.87]
+# as long at -0.33 [-1.67, +1.00] test mIoU over 3 paired seeds
+# (bench/results/camvid_v2_cpu.md); pass 'fp32' to keep a full-precision
+# teacher everywhere.
 attnfd_model = dict(
     _delete_=True,
     _scope_='mmrazor',
     type='SegSingleTeacherDistill',
+    teacher_precision='auto',
     distiller=dict(type='AttnFDDistiller'))
 # validate the student only (the teacher is fixed)
 distill_val_cfg = dict(
