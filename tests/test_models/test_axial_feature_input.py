@@ -139,13 +139,49 @@ def test_bad_settings_are_refused_with_the_fix():
         _build(ema_teacher=dict(momentum=0.1))
 
 
-def test_export_to_axial_refine_head_is_refused(tmp_path):
+@pytest.mark.parametrize('stride', [1, 2])
+def test_export_to_axial_refine_head_gives_the_teacher_output(tmp_path,
+                                                              stride):
     from mmengine.config import Config
+    from mmseg.registry import MODELS as SEG_MODELS
+    axial = dict(AXIAL, stride=stride)
     cfg = Config(dict(model=dict(
         _scope_='mmrazor', type='SegSelfDistill',
         architecture=tiny_fcn_cfg(8, NUM_CLASSES),
-        distiller=dict(type='AxialSelfDistiller', axial=AXIAL,
+        distiller=dict(type='AxialSelfDistiller', axial=axial,
                        axial_input='features'))))
-    with pytest.raises(ValueError, match='AxialRefineHead cannot feed'):
-        export_axial_refine(cfg, dict(state_dict=_build().state_dict()),
-                            str(tmp_path / 'out.pth'))
+    torch.manual_seed(0)
+    algo = MODELS.build(cfg.model).train()
+    optim = OptimWrapper(torch.optim.SGD(
+        [p for p in algo.parameters() if p.requires_grad], lr=0.05))
+    for seed in range(3):  # a trained block: not the identity any more
+        _step(algo, optim, seed)
+    ckpt, cfg_path = export_axial_refine(
+        cfg, dict(state_dict=algo.state_dict()), str(tmp_path / 'out.pth'))
+    model_cfg = Config.fromfile(cfg_path).model
+    head_cfg = model_cfg.decode_head
+    assert head_cfg.type == 'AxialRefineHead'
+    conv_seg = algo.architecture.decode_head.conv_seg
+    assert head_cfg.axial.context_channels == conv_seg.in_channels
+    assert head_cfg.axial.in_channels == NUM_CLASSES
+    refine = SEG_MODELS.build(model_cfg)
+    refine.load_state_dict(
+        torch.load(ckpt, weights_only=True)['state_dict'], strict=True)
+    algo.eval(), refine.eval()
+    inputs, _ = seg_batch(algo, NUM_CLASSES, 2, 32, 7)
+    with torch.no_grad():
+        student = algo.architecture(inputs, None, 'tensor')
+        with axial_teacher_output(algo):
+            teacher = algo.architecture(inputs, None, 'tensor')
+        exported = refine(inputs, mode='tensor')
+    assert not torch.allclose(teacher, student)
+    assert torch.equal(exported, teacher)
+    assert refine.decode_head._context is None  # no tensor kept
+
+
+def test_refine_head_refuses_a_context_of_another_width():
+    from mmseg.registry import MODELS as SEG_MODELS
+    head = tiny_fcn_cfg(8, NUM_CLASSES)['decode_head']
+    with pytest.raises(ValueError, match='context_channels=3'):
+        SEG_MODELS.build(dict(type='AxialRefineHead', base_head=head,
+                              axial=dict(AXIAL, context_channels=3)))

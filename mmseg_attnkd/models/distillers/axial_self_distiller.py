@@ -63,8 +63,8 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
             alone) or ``'features'``: it also reads the decoder features
             going into ``conv_seg`` (concatenated to the logits before its
             embedding) and still outputs a residual correction of the
-            logits. Not exportable to ``AxialRefineHead``; score its teacher
-            output with the training config's test loop.
+            logits. ``AxialRefineHead`` exports it as it does a logit-only
+            block (it feeds the block the same features).
         init_cfg: MMEngine init config.
 
     Example:

@@ -2,9 +2,11 @@
 """An MMSeg decode head whose logits are refined by axial attention.
 
 This is the inference form of axial self-distillation's *teacher output*:
-``AxialRefineHead(base_head, axial)`` returns ``axial(base_head(x))``, i.e.
-exactly the teacher logits seen in training when loaded with weights
-converted by ``tools/model_converters/convert_axial_ckpt_to_refine_head.py``.
+``AxialRefineHead(base_head, axial)`` returns ``axial(base_head(x))`` (for
+a block trained with ``axial_input='features'``, ``axial(logits, f)`` with
+``f`` the decoder features entering ``conv_seg``), i.e. exactly the teacher
+logits seen in training when loaded with weights converted by
+``tools/model_converters/convert_axial_ckpt_to_refine_head.py``.
 It needs MMSeg only (no MMRazor import), and behaves as a normal decode
 head: ``forward``/``loss``/``predict``, ``num_classes``, ``out_channels``,
 ``align_corners``, ``ignore_index``, ``threshold`` are those of the base
@@ -46,8 +48,10 @@ class AxialRefineHead(BaseDecodeHead):
             ends in ``conv_seg`` (FCN, PSP, ASPP, DepthwiseSeparableASPP,
             FPN, UPer, ...).
         axial: ``AxialAttention2d`` arguments (``channels``, ``num_heads``,
-            ``span``, ``qk_channels``, ``long_axis``); ``in_channels``
-            defaults to the base head's ``out_channels``.
+            ``span``, ``qk_channels``, ``long_axis``, ``context_channels``);
+            ``in_channels`` defaults to the base head's ``out_channels``.
+            With ``context_channels`` (= ``conv_seg.in_channels``) the block
+            also reads the features entering ``conv_seg``.
         init_cfg: MMEngine init config of the wrapper.
 
     Shapes:
@@ -88,6 +92,19 @@ class AxialRefineHead(BaseDecodeHead):
                 f'axial.in_channels={axial["in_channels"]} but the base head '
                 f'outputs {num_logits} channels; drop axial.in_channels.')
         self.axial = AxialAttention2d(**axial)
+        self._context = None
+        context = self.axial.context_channels
+        if context:
+            if context != head.conv_seg.in_channels:
+                raise ValueError(
+                    f'axial.context_channels={context} but the base head\'s '
+                    f'conv_seg reads {head.conv_seg.in_channels} channels; '
+                    'export the block with the head it was trained on.')
+            # the features entering conv_seg, kept for this forward's block
+            head.conv_seg.register_forward_pre_hook(self._keep_context)
+
+    def _keep_context(self, module: nn.Module, args: Tuple[Tensor]) -> None:
+        self._context = args[0]
 
     def forward(self, inputs: Union[List[Tensor], Tuple[Tensor]]) -> Tensor:
         """Base-head logits refined by axial attention.
@@ -98,7 +115,11 @@ class AxialRefineHead(BaseDecodeHead):
         Returns:
             Tensor: ``(N, C, h, w)`` refined logits.
         """
-        return self.axial(self.base_head(inputs))
+        logits = self.base_head(inputs)
+        if not self.axial.context_channels:
+            return self.axial(logits)
+        context, self._context = self._context, None  # no tensor kept
+        return self.axial(logits, context)
 
     def extra_repr(self) -> str:
         return f'base_head={type(self.base_head).__name__}'

@@ -77,12 +77,6 @@ def _distill_parts(cfg: Config, connector: str) -> Tuple[dict, str, dict]:
     distiller = model_cfg['distiller']
     dtype = str(distiller.get('type', '')).split('.')[-1]
     branch = _axial_branch_args(distiller)
-    if distiller.get('axial_input', 'logits') != 'logits':
-        raise ValueError(
-            f"the axial block was trained with axial_input="
-            f"{distiller['axial_input']!r} (it reads the decoder features), "
-            'which AxialRefineHead cannot feed; score its teacher output '
-            'with the training config and tools/test.py instead.')
     if branch is not None:
         head, axial = branch
     else:
@@ -184,7 +178,14 @@ def export_axial_refine(config: Union[str, Config],
     embed = new_state.get(f'{head}.axial.embed.weight')
     if embed is None:
         raise KeyError(f'{head}.axial.embed.weight missing after conversion')
-    axial['in_channels'] = int(embed.shape[1])
+    # the embedding reads the logits, then (axial_input='features') the
+    # decoder features entering conv_seg: their width is the context's
+    conv_seg = new_state.get(f'{head}.base_head.conv_seg.weight')
+    logits = int(embed.shape[1]) if conv_seg is None else int(
+        conv_seg.shape[0])
+    axial['in_channels'] = logits
+    if int(embed.shape[1]) > logits:
+        axial['context_channels'] = int(embed.shape[1]) - logits
     model_cfg = axial_refine_model_cfg(arch, head, axial)
     report = compare_keys(new_state, build_segmentor(model_cfg))
     if not report.ok:
