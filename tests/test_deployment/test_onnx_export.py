@@ -71,7 +71,11 @@ def test_student_export_verifies_and_runs_in_onnxruntime(student, tmp_path):
     dict(span=32),                          # axes <= span: table slices
     dict(span=8),                           # axes > span: interpolated table
     dict(span=8, long_axis='window'),       # axes > span: masked window
-], ids=['slice', 'interpolate', 'window'])
+    # a block trained with axial_input='features': it also reads conv_seg's
+    # input (the decoder features)
+    dict(span=32, context_channels=student_model_cfg()['decode_head'][
+        'channels']),
+], ids=['slice', 'interpolate', 'window', 'features'])
 def test_axial_teacher_output_exports_and_verifies(axial, tmp_path):
     cfg, ckpt = write_plain_model(tmp_path, axial_model_cfg(**axial),
                                   'teacher_output')
@@ -87,11 +91,12 @@ def test_axial_teacher_output_exports_and_verifies(axial, tmp_path):
         image_to_input(read_image(default_images()[0]), SHAPE))
     with torch.no_grad():
         refined = SegmentorExportWrapper(model)(x)
-        base = model.decode_head.base_head(model.extract_feat(
-            SegmentorExportWrapper(model).preprocess(x)))
+        feats = model.extract_feat(
+            SegmentorExportWrapper(model).preprocess(x))
+        base = model.decode_head.base_head(feats)
+        head = model.decode_head(feats)
     assert refined.abs().max() > 0 and base.abs().max() > 0
-    assert not torch.allclose(
-        model.decode_head.axial(base), base, atol=1e-3)
+    assert not torch.allclose(head, base, atol=1e-3)
 
 
 def test_labels_output_matches_torch_argmax(student, tmp_path):
