@@ -31,11 +31,14 @@ _BF16 = (('model.teacher_precision', 'bf16'), )
 #: A random teacher CBAM costs what a fitted one costs; the R18 scale has
 #: no trained teacher or fitted file (timing needs neither). Its AttnFD
 #: config's teacher precision is 'auto' (bf16 on this kind of CPU): the
-#: arms without the bf16 option time the fp32 teacher they are compared to.
+#: arms without the bf16 option time the fp32 teacher they are compared to;
+#: and they time AttnFD alone, as measured, without the config's CWD term.
 _NO_FILES = (('model.distiller.teacher_attention', 'random'),
              ('model.distiller.teacher_attention_ckpt', None),
              ('model.teacher_ckpt', None),
-             ('model.teacher_precision', 'fp32'))
+             ('model.teacher_precision', 'fp32'),
+             ('model.distiller.logit_loss', None),
+             ('model.distiller.logit_loss_name', None))
 
 #: Config files of each scale; the crop every model's preprocessor pads to
 #: (the images are the demo's CamVid 240x180 frames) and the batch.

@@ -10,5 +10,7 @@ _base_ = '../attnfd/attnfd_deeplabv3plus-r101-d8_deeplabv3plus-r18-d8_4xb2-40k_c
 
 # the package defaults: the logits of 'decode_head' (its conv_seg) refined by
 # an AxialConnector with its defaults (64 channels, 8 heads, span 64), the
-# axial losses of ../_base_/distillers/axial_sd.py
-model = dict(distiller=dict(type='AttnFDAxialDistiller'))
+# axial losses of ../_base_/distillers/axial_sd.py; without the AttnFD
+# config's CWD term (AttnFD + axial SD was measured without it)
+model = dict(distiller=dict(
+    type='AttnFDAxialDistiller', logit_loss=None, logit_loss_name=None))

@@ -116,9 +116,12 @@ def test_attnfd_config_builds(path):
     assert model.architecture.decode_head.num_classes == n
     assert model.teacher.decode_head.num_classes == n
     assert all(not p.requires_grad for p in model.teacher.parameters())
+    # AttnFD v2: the stages' terms and a CWD term on the logits
     assert sorted(distiller.distill_losses) == [
         f'loss_attnfd_{i}' for i in range(len(stages))
-    ]
+    ] + ['loss_cwd']
+    assert type(distiller.distill_losses['loss_cwd']).__name__ == \
+        'ChannelWiseDivergence'
 
 
 @pytest.mark.parametrize('path', BASELINES, ids=osp.basename)

@@ -17,6 +17,10 @@
 #   and those stages shares it; teacher_attention_ckpt names another file);
 #   'parameter_free' needs no fitting;
 # * normalize='tensor', loss_weight=8.0.
+# The distiller adds a CWD term on the logits in the same run (AttnFD v2,
+# tau 1, weight 5 as configs/_base_/distillers/cwd.py): of the AttnFD
+# candidates of the CamVid v2 study it won on val (bench/README.md §7).
+# logit_loss=None gives the paper's AttnFD alone.
 # The frozen teacher runs in bf16 where the CPU has native bf16 (avx512_bf16
 # or AMX) and in fp32 elsewhere, CUDA included (teacher_precision='auto'):
 # on the CamVid study a bf16 teacher made the AttnFD step 0.80x [0.70, 0.87]
@@ -28,7 +32,10 @@ attnfd_model = dict(
     _scope_='mmrazor',
     type='SegSingleTeacherDistill',
     teacher_precision='auto',
-    distiller=dict(type='AttnFDDistiller'))
+    distiller=dict(
+        type='AttnFDDistiller',
+        logit_loss=dict(type='ChannelWiseDivergence', tau=1, loss_weight=5),
+        logit_loss_name='loss_cwd'))
 # validate the student only (the teacher is fixed)
 distill_val_cfg = dict(
     _delete_=True, type='mmrazor.SingleTeacherDistillValLoop')
