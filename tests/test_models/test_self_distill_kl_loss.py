@@ -34,6 +34,21 @@ def test_value_is_the_mean_per_pixel_kl(tau):
                                                                    abs=1e-6)
 
 
+def test_computes_in_fp32_under_bf16_autocast():
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(2, 5, 3, 4, generator=g), torch.randn(
+        2, 5, 3, 4, generator=g)
+    s16, t16 = s.bfloat16().requires_grad_(), t.bfloat16()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = SelfDistillKLLoss(tau=2.0)(s16, t16)
+    assert got.dtype == torch.float32
+    # the fp32 value of the bf16 inputs, not a bf16 rounding of it
+    want = SelfDistillKLLoss(tau=2.0)(s16.detach().float(), t16.float())
+    assert float(got) == float(want)
+    got.backward()
+    assert s16.grad.dtype == torch.bfloat16 and s16.grad.abs().sum() > 0
+
+
 def test_binary_output_is_a_bernoulli_kl():
     s, t = torch.tensor([[[[0.3]]]]), torch.tensor([[[[-1.2]]]])
     ps, pt = torch.sigmoid(s).item(), torch.sigmoid(t).item()

@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
+from mmseg_attnkd.utils.precision import autocast_disabled
+
 from .self_distill_pair import output_pair
 
 __all__ = ['SelfDistillKLLoss']
@@ -54,11 +56,16 @@ class SelfDistillKLLoss(nn.Module):
         """Compute the loss; see the class docstring for shapes."""
         preds_S, preds_T = output_pair(preds_S, preds_T,
                                        self.detach_teacher)
-        s, t = preds_S / self.tau, preds_T / self.tau
-        if s.shape[1] == 1:  # one sigmoid channel: p and 1 - p
-            s, t = (torch.cat([x, -x], dim=1) for x in (s, t))
-            log_s, log_t = F.logsigmoid(s), F.logsigmoid(t)
-        else:
-            log_s, log_t = F.log_softmax(s, dim=1), F.log_softmax(t, dim=1)
-        kl = (log_t.exp() * (log_t - log_s)).sum(dim=1)
-        return self.loss_weight * self.tau**2 * kl.mean()
+        # in fp32 whatever the autocast around it: a bf16 log-ratio of near
+        # probabilities loses the small differences this term is made of
+        with autocast_disabled():
+            s = preds_S.float() / self.tau
+            t = preds_T.float() / self.tau
+            if s.shape[1] == 1:  # one sigmoid channel: p and 1 - p
+                s, t = (torch.cat([x, -x], dim=1) for x in (s, t))
+                log_s, log_t = F.logsigmoid(s), F.logsigmoid(t)
+            else:
+                log_s = F.log_softmax(s, dim=1)
+                log_t = F.log_softmax(t, dim=1)
+            kl = (log_t.exp() * (log_t - log_s)).sum(dim=1)
+            return self.loss_weight * self.tau**2 * kl.mean()
