@@ -247,3 +247,28 @@ def test_a_hand_written_configurable_distiller_gets_fp32_contiguous_losses():
             memory_format=torch.channels_last), samples)
     assert losses['distill.loss_cwd'].dtype == torch.float32
     assert torch.isfinite(losses['distill.loss_cwd'])
+
+
+@pytest.mark.parametrize('method', ['axial_sd', 'attnfd_axial_sd'])
+def test_axial_sd_losses_see_fp32_records_with_autocast_off(method):
+    """Under AMP the logits (and the axial block's output) are bf16; the
+    teacher CE and the consistency term must still be computed in fp32."""
+    algo = _build(SHIPPED[method])
+    seen = {}
+
+    def spy(name, loss):
+        def hook(module, args, kwargs):
+            tensors = [t for t in list(args) + list(kwargs.values())
+                       if torch.is_tensor(t) and t.is_floating_point()]
+            seen[name] = ({t.dtype for t in tensors},
+                          torch.is_autocast_enabled('cpu'))
+        loss.register_forward_pre_hook(hook, with_kwargs=True)
+
+    for name in ('loss_teacher_ce', 'loss_sd_mse'):
+        spy(name, algo.distiller.distill_losses[name])
+    inputs, samples = seg_batch(algo, NUM_CLASSES, 2, CROP[0], 0)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = algo.loss(inputs, samples)
+    assert seen == {name: ({torch.float32}, False) for name in seen}
+    assert sorted(seen) == ['loss_sd_mse', 'loss_teacher_ce']
+    assert all(torch.isfinite(v) for k, v in losses.items() if 'loss' in k)

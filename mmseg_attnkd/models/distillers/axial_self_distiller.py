@@ -2,7 +2,6 @@
 """Axial self-distillation for any MMSeg decode head with ``conv_seg``."""
 from typing import Dict
 
-from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
@@ -10,6 +9,7 @@ from .axial_branch import (DEFAULT_MSE, DEFAULT_TEACHER_CE, AxialBranchMixin,
                            build_axial_connector, find_logit_head,
                            resolve_head_name)
 from .connector_cache import ConnectorCacheMixin
+from .seg_configurable_distiller import SegConfigurableDistiller
 
 __all__ = [
     'AxialSelfDistiller', 'find_logit_head', 'build_axial_connector',
@@ -19,7 +19,7 @@ __all__ = [
 
 @MODELS.register_module()
 class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
-                         ConfigurableDistiller):
+                         SegConfigurableDistiller):
     """Self-distillation through an axial-attention refiner of the logits.
 
     Method (Hotta lab, Meijo University, "自己蒸留を用いたセグメンテーションの
@@ -32,8 +32,10 @@ class AxialSelfDistiller(ConnectorCacheMixin, AxialBranchMixin,
     ``tools/model_converters/convert_axial_ckpt_to_refine_head.py``).
 
     Use with MMRazor's ``SelfDistill`` (whose task loss is ``CE(student)``);
-    this distiller expands into a regular :class:`ConfigurableDistiller`
-    holding the axial branch (:class:`AxialBranchMixin`):
+    this distiller expands into a :class:`SegConfigurableDistiller` (its
+    losses see fp32 records with autocast off, as under ``AmpOptimWrapper``
+    the logits arrive in reduced precision) holding the axial branch
+    (:class:`AxialBranchMixin`):
 
     * recorders ``logits`` = outputs of ``<head>.conv_seg`` and
       ``labels`` = inputs of ``<head>.loss_decode`` (its positional

@@ -24,7 +24,7 @@ class SegConfigurableDistiller(ContiguousRecordsMixin, ConfigurableDistiller):
     reduced precision loses the small differences it measures. The
     ``Seg*Distill`` algorithms build a hand-written
     ``type='ConfigurableDistiller'`` as this class, and
-    :class:`StageDistiller` derives from it.
+    :class:`StageDistiller` and :class:`AxialSelfDistiller` derive from it.
     """
 
     def compute_distill_losses(self) -> Dict[str, torch.Tensor]:
