@@ -14,7 +14,12 @@ step time from one machine, interleaved). Writes ``camvid_v2_cpu.md``:
 * the val-based choice within each method family, and whether it changes
   today's defaults (step 5);
 * the study's CamVid targets (:data:`TARGETS`), each stated met, missed
-  or open from the chosen winners' paired test differences.
+  or open from the chosen winners' paired test differences;
+* every arm's summed training loss at the end (``loss_last``) against the
+  baseline's on the same seed: how large the added terms still are.
+
+In ``bench/results`` the report is also copied into ``bench/README.md``
+(section 7).
 
 Example::
 
@@ -31,6 +36,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench.lib import common, stats, timing  # noqa: E402
+from bench.lib.readme import refresh_readme  # noqa: E402
 from bench.camvid.run import FIT_ITERS  # noqa: E402
 
 #: Each family's arm with today's package defaults (step 5: a default
@@ -278,6 +284,28 @@ def target_verdicts(arms, given: Dict[str, stats.PairedDiff]
     return out
 
 
+def end_losses(arms) -> List[dict]:
+    """Per trained arm (not the teacher, not a teacher-output row): the
+    summed training loss at the end (the records' ``loss_last``, MMEngine's
+    mean over the last logging interval) and its paired difference to
+    ``baseline``: the terms the arm adds to the task CE (plus any change of
+    that CE), so a term that stays large next to the CE is visible."""
+    base = {s: r.get('loss_last') for s, r in arms.get('baseline', {}).items()}
+    out = []
+    for arm, seeds in sorted(arms.items()):
+        if arm == 'teacher' or TEACHER_OUTPUT in arm:
+            continue
+        last = {s: r.get('loss_last') for s, r in seeds.items()
+                if r.get('loss_last') is not None}
+        if not last:
+            continue
+        out.append(dict(arm=arm, loss_last=stats.mean_std(last.values()),
+                        seeds=len(last),
+                        vs_baseline=None if arm == 'baseline' else
+                        stats.paired_diff(last, base)))
+    return out
+
+
 def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
     """The markdown report."""
     arms = by_arm(data['runs'])
@@ -349,6 +377,18 @@ def render(data: dict, steptimes: Optional[dict], n_amortise: int) -> str:
                         stats.format_paired(t['diff']), rule[t['rule']],
                         t['verdict']]
                        for t in target_verdicts(arms, given)]), '']
+    ends = end_losses(arms)
+    if ends:
+        lines += ['Summed training loss at the end (`loss_last`: the mean of '
+                  'the last logging interval; minus `baseline` on the same '
+                  'seed = the terms the arm adds to the task CE, plus any '
+                  'change of that CE):', '', common.md_table(
+                      ['arm', 'seeds', 'loss_last', 'minus baseline '
+                       '(paired, 95% CI)'],
+                      [[e['arm'], e['seeds'],
+                        stats.format_mean_std(e['loss_last']),
+                        stats.format_paired(e['vs_baseline'])]
+                       for e in ends]), '']
     return '\n'.join(lines)
 
 
@@ -364,6 +404,8 @@ def main(argv=None) -> str:
     steptimes = json.load(open(path)) if osp.isfile(path) else None
     text = render(data, steptimes, a.amortise_over)
     common.write_text(osp.join(a.results_dir, 'camvid_v2_cpu.md'), text)
+    if common.is_results_dir(a.results_dir):  # its copy in bench/README.md
+        refresh_readme()
     return text
 
 

@@ -387,3 +387,21 @@ def test_a_choice_is_provisional_until_every_candidate_has_both_seeds():
         t['arm'] is None and t['verdict'] == 'open: 0 of 3 paired seeds'
         for t in family)
     assert '(provisional' in report.render(dict(runs=runs), None, 10)
+
+
+def test_the_end_of_training_loss_is_paired_with_the_baseline():
+    runs = _runs()['runs']
+    for r in runs:  # attnfd's feature term stays large next to the CE
+        r['loss_last'] = dict(baseline=0.5, attnfd=5.5).get(r['arm'], 1.0) \
+            + 0.1 * r['seed']
+    runs.append(dict(runs[-1], arm='sd', teacher_output_test_mIoU=40.0))
+    del runs[-2]['loss_last']  # an old record without it is left out
+    ends = {e['arm']: e for e in report.end_losses(report.by_arm(runs))}
+    assert 'teacher' not in ends and 'sd' + report.TEACHER_OUTPUT not in ends
+    assert ends['baseline']['vs_baseline'] is None
+    assert ends['attnfd']['vs_baseline'].mean == pytest.approx(5.0)
+    assert ends['attnfd']['vs_baseline'].n == 3
+    assert ends['attnfd_cwd']['seeds'] == 2
+    assert ends['attnfd_cwd']['loss_last'].mean == pytest.approx(1.05)
+    text = report.render(dict(runs=runs), None, 10)
+    assert '| attnfd | 3 | 5.60 +- 0.10 | +5.00 [+5.00, +5.00] (n=3) |' in text
