@@ -14,7 +14,9 @@
    run.py --sd-v2``, 6 architectures x 2 seeds, both outputs scored) in
    ``<work-root>/sstem-v2``; the committed baseline and CE x2 runs
    (``bench/results/sstem_study_cpu.json`` of ``--repo``) are restored,
-   not trained again. Nothing to run when the winner is today's ``sd``.
+   not trained again, and so are the phase's own runs of earlier sessions
+   once committed as ``bench/results/sstem_sd_v2_cpu.json``. Nothing to
+   run when the winner is today's ``sd``.
 
 Each phase calls ``run.py`` (or ``timing.py``) of ``--repo``, the frozen
 clone the study runs from, which skips finished runs; so the plan is
@@ -49,6 +51,9 @@ PHASES = ('seed0', 'timing', 'seed1', 'seed2', 'sstem')
 CONTROLS = ('baseline', 'baseline_2x', 'ce2', 'ls')
 #: the teacher in bf16 and its fp32 twin, for the paired accuracy effect
 PRECISION_ARMS = tuple(arm for pair in PRECISION_PAIRS for arm in pair)
+#: Phase ``sstem``'s records as committed (``bench/results``), finished
+#: runs of earlier sessions included; restored, never trained again.
+SSTEM_V2_RECORDS = osp.join(REPO, 'bench', 'results', 'sstem_sd_v2_cpu.json')
 
 
 def _unique(names) -> List[str]:
@@ -100,8 +105,11 @@ def _sstem(repo: str, records: Dict, data_root: str, work_root: str) -> None:
     committed = osp.join(out, 'sstem_study_cpu.json')
     if not osp.isfile(committed):  # the finished runs it restores
         os.makedirs(out, exist_ok=True)
-        shutil.copyfile(osp.join(repo, 'bench', 'results',
-                                 'sstem_study_cpu.json'), committed)
+        # the phase's own committed records (they hold the restored runs
+        # too) when an earlier session left some, else the study's
+        source = SSTEM_V2_RECORDS if osp.isfile(SSTEM_V2_RECORDS) else \
+            osp.join(repo, 'bench', 'results', 'sstem_study_cpu.json')
+        shutil.copyfile(source, committed)
     _run([sys.executable, 'bench/sstem/run.py', '--protocol', 'cpu',
           '--sd-v2', arms[0], '--data-root', osp.abspath(data_root),
           '--data-dir', osp.join(out, 'data'), '--work-root', out,

@@ -212,6 +212,13 @@ def test_the_sstem_phase_runs_the_axial_sd_winner_over_the_committed_runs(
     assert sstem[sstem.index('--out-dir') + 1] == str(out)
     # the committed baseline and CE x2 runs are there to be restored
     assert (out / 'sstem_study_cpu.json').read_text() == '{"runs": []}'
+    # the phase's own committed records win once an earlier session left some
+    (out / 'sstem_study_cpu.json').unlink()
+    own = tmp_path / 'sstem_sd_v2_cpu.json'
+    own.write_text('{"runs": [{"arm": "sd"}]}')
+    monkeypatch.setattr(plan, 'SSTEM_V2_RECORDS', str(own))
+    plan.main(args + ['--sstem-data-root', 'sstem'])
+    assert (out / 'sstem_study_cpu.json').read_text() == own.read_text()
     # today's sd winning leaves nothing to train
     assert plan.phase_arms('sstem', dict(runs=[
         dict(r, val={'2000': 99.0}) if r['arm'] == 'sd' else r
