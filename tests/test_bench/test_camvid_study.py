@@ -191,6 +191,8 @@ def test_the_sstem_phase_runs_the_axial_sd_winner_over_the_committed_runs(
     from bench.camvid import plan
     calls = []
     monkeypatch.setattr(plan, '_run', lambda cmd, repo: calls.append(cmd))
+    # no runs of the phase committed yet (the repository's own may exist)
+    monkeypatch.setattr(plan, 'SSTEM_V2_RECORDS', str(tmp_path / 'none'))
     frozen = tmp_path / 'frozen'
     (frozen / 'bench' / 'results').mkdir(parents=True)
     (frozen / 'bench' / 'results' / 'sstem_study_cpu.json').write_text(
