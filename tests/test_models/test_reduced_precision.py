@@ -62,7 +62,7 @@ def _build(path_or_distiller, **algo_kwargs):
     student = tiny_deeplabv3plus_cfg(8, NUM_CLASSES, CROP)
     if distiller['type'] == 'AxialSelfDistiller':
         cfg = dict(type='SegSelfDistill', architecture=student,
-                   distiller=distiller)
+                   distiller=distiller, **algo_kwargs)
     else:
         cfg = dict(type='SegSingleTeacherDistill', architecture=student,
                    teacher=tiny_deeplabv3plus_cfg(16, NUM_CLASSES, CROP),
@@ -249,11 +249,16 @@ def test_a_hand_written_configurable_distiller_gets_fp32_contiguous_losses():
     assert torch.isfinite(losses['distill.loss_cwd'])
 
 
-@pytest.mark.parametrize('method', ['axial_sd', 'attnfd_axial_sd'])
+@pytest.mark.parametrize('method', ['axial_sd', 'attnfd_axial_sd',
+                                    'axial_sd_ema'])
 def test_axial_sd_losses_see_fp32_records_with_autocast_off(method):
     """Under AMP the logits (and the axial block's output) are bf16; the
-    teacher CE and the consistency term must still be computed in fp32."""
-    algo = _build(SHIPPED[method])
+    teacher CE and the consistency term (also its EMA-teacher form) must
+    still be computed in fp32."""
+    if method == 'axial_sd_ema':
+        algo = _build(SHIPPED['axial_sd'], ema_teacher=dict(momentum=0.01))
+    else:
+        algo = _build(SHIPPED[method])
     seen = {}
 
     def spy(name, loss):

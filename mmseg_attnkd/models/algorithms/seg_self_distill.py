@@ -92,9 +92,10 @@ class SegSelfDistill(NonFiniteLossGuardMixin, SelfDistill):
         losses = super().loss(batch_inputs, data_samples)
         if self.ema_teacher is not None:
             target = self.ema_teacher.teacher_output(batch_inputs)
-            losses[f'distill.{_CONSISTENCY}'] = \
-                self.distiller.distill_losses[_CONSISTENCY](
-                    self.distiller.student_output(), target)
+            # through the distiller's fp32 path, as its own losses are
+            losses[f'distill.{_CONSISTENCY}'] = self.distiller.float32_loss(
+                _CONSISTENCY, dict(preds_S=self.distiller.student_output(),
+                                   preds_T=target))
         return losses
 
     def train_step(self, data, optim_wrapper) -> dict:
