@@ -7,7 +7,7 @@ import time
 from typing import Dict, List
 
 from bench.lib import common
-from bench.sd_loss_terms.terms import FRACTION, arm_of
+from bench.sd_loss_terms.terms import FRACTION, TERMS, arm_of
 
 
 def report(found: Dict[str, Dict[str, object]], command: str,
@@ -24,7 +24,9 @@ def report(found: Dict[str, Dict[str, object]], command: str,
         s_ce, t_ce, mse = both('student_ce'), both('teacher_ce'), both('mse')
         ratio = mse[1] / t_ce[1] if t_ce[1] else float('nan')
         ratios.append(ratio)
-        rows.append([arm, len(items),
+        # records written before the field existed read as unknown
+        losses = sorted({t.get('consistency', 'unknown') for t in items})
+        rows.append([arm, '/'.join(losses), len(items),
                      statistics.fmean(t['iters'] for t in items),
                      f'{s_ce[0]:.3f} -> {s_ce[1]:.3f}',
                      f'{t_ce[0]:.3f} -> {t_ce[1]:.3f}',
@@ -39,18 +41,25 @@ def report(found: Dict[str, Dict[str, object]], command: str,
         f'`{command}`. MMEngine\'s logged values (each a mean over '
         'its logging interval), averaged over the first and the last '
         f'{FRACTION:.0%} of the iterations of each run, then over the runs '
-        'of an arm (its seeds). CE terms as weighted in the loss; the MSE is '
-        'the weighted term between the student and the teacher output.', ''
+        'of an arm (its seeds). CE terms as weighted in the loss; the '
+        'consistency term is the weighted loss between the student and the '
+        'teacher output (the distiller\'s `mse` loss, logged as '
+        f'`{TERMS["mse"]}`: the MSE of probabilities or the tempered KL, '
+        'as the column "consistency" says, read from each run\'s config).',
+        ''
     ]
     lines.append(common.md_table(
-        ['arm', 'runs', 'iterations', 'student CE (first -> last)',
-         'teacher CE (first -> last)', 'MSE (first -> last)',
-         'MSE / teacher CE (last)', 'teacher CE - student CE (last)'],
+        ['arm', 'consistency', 'runs', 'iterations',
+         'student CE (first -> last)', 'teacher CE (first -> last)',
+         'consistency term (first -> last)',
+         'consistency / teacher CE (last)',
+         'teacher CE - student CE (last)'],
         rows))
     if ratios:
-        lines += ['', 'In the last tenth of training the MSE is '
+        lines += ['', 'In the last tenth of training the consistency term is '
                   f'{min(ratios):.1e} to {max(ratios):.1e} of the teacher '
-                  'CE. Its gradient is proportional to the difference of '
-                  'the two outputs, so a ratio far below 1 means the two '
-                  'outputs agree and the MSE adds little gradient.']
+                  'CE. Both forms vanish, with their gradient, when the two '
+                  'outputs agree, so a ratio far below 1 means the teacher '
+                  'output tells the student little it does not already '
+                  'predict.']
     return '\n'.join(lines) + '\n'

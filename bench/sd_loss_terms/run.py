@@ -3,8 +3,9 @@
 
 Reads MMEngine's logged scalars of the runs under a work root (any run that
 logged ``distill.loss_sd_mse``: axial SD, AttnFD + axial SD) and reports, per
-arm, the student CE, the teacher-output CE and the MSE between the two
-outputs, each averaged over the first and the last tenth of training. It
+arm, the student CE, the teacher-output CE and the consistency term between
+the two outputs (MSE or tempered KL, read from each run's config), each
+averaged over the first and the last tenth of training. It
 trains nothing; point it at the run cache of a finished protocol:
 
     python bench/sd_loss_terms/run.py \\

@@ -12,7 +12,9 @@ from typing import Dict, Optional
 from bench.lib import runs
 
 
-#: Logged keys: student decode-head CE, teacher-output CE, SD MSE.
+#: Logged keys: student decode-head CE, teacher-output CE and the
+#: consistency term (the distiller's ``mse`` loss, logged under that name
+#: whichever loss it is: the MSE of probabilities or the tempered KL).
 TERMS = dict(student_ce='student.decode.loss_ce',
              teacher_ce='distill.loss_teacher_ce',
              mse='distill.loss_sd_mse')
@@ -51,6 +53,28 @@ def run_terms(work_dir: str) -> Optional[Dict[str, object]]:
     return out
 
 
+def consistency_loss(work_dir: str) -> str:
+    """The consistency loss a run trained with, from its ``config.py``:
+    ``'MSE'`` (the axial distillers' default), ``'KL (tau 2.0)'``, or
+    ``'unknown'`` when the folder holds no readable config.
+    """
+    from mmengine.config import Config
+    path = osp.join(work_dir, 'config.py')
+    if not osp.isfile(path):
+        return 'unknown'
+    try:  # the run's own dump: no plugin import needed to read it
+        cfg = Config.fromfile(path, import_custom_modules=False)
+    except Exception:  # noqa: BLE001 - a report must not die on one file
+        return 'unknown'
+    loss = ((cfg.get('model') or {}).get('distiller') or {}).get('mse')
+    loss_type = str((loss or {}).get('type', 'SelfDistillMSELoss'))
+    if loss_type.endswith('KLLoss'):
+        return f'KL (tau {loss.get("tau", 1.0)})'
+    if loss_type.endswith('MSELoss'):
+        return 'MSE'
+    return loss_type
+
+
 def arm_of(run_name: str) -> str:
     """``unet_sd_seed1`` -> ``unet_sd``."""
     return re.sub(r'_seed\d+$', '', run_name)
@@ -84,5 +108,6 @@ def collect(work_root: str,
             continue
         # the protocols record one commit or one per invocation
         terms['commits'] = result.get('commits') or [result.get('commit')]
+        terms['consistency'] = consistency_loss(run_dir)
         found[name] = terms
     return found

@@ -68,11 +68,12 @@ def test_report_averages_the_seeds_of_an_arm(root):
     row = [line for line in text.splitlines()
            if line.startswith('| unet_sd |')][0]
     cells = [c.strip() for c in row.strip('|').split('|')]
-    assert cells[:3] == ['unet_sd', '2', '20']
-    assert cells[3] == '2.000 -> 0.400'  # student CE: (1+3)/2, (0.5+0.3)/2
-    assert cells[4] == '1.900 -> 0.300'
-    assert cells[5] == '2.00e-02 -> 2.00e-03'
-    assert cells[6] == f'{0.002 / 0.3:.1e}' and cells[7] == '-0.100'
+    # the fixture's runs dumped no config: their consistency loss is unknown
+    assert cells[:4] == ['unet_sd', 'unknown', '2', '20']
+    assert cells[4] == '2.000 -> 0.400'  # student CE: (1+3)/2, (0.5+0.3)/2
+    assert cells[5] == '1.900 -> 0.300'
+    assert cells[6] == '2.00e-02 -> 2.00e-03'
+    assert cells[7] == f'{0.002 / 0.3:.1e}' and cells[8] == '-0.100'
     assert 'commit(s) abc, def' in text and '`cmd`' in text
 
 
@@ -110,6 +111,31 @@ def test_a_study_with_one_records_file_counts_its_recorded_runs(tmp_path):
                         str(path), '--name', 'v2', '--out-dir',
                         str(tmp_path / 'out')])
     text = (tmp_path / 'out' / 'v2.md').read_text()
-    assert '| sd_kl | 1 |' in text and 'sd_ema' not in text
+    assert '| sd_kl | unknown | 1 |' in text and 'sd_ema' not in text
     # a work root outside the repository is named by its base name only
     assert f'--work-root {tmp_path.name} ' in text
+
+
+def _config(work_dir, distiller):
+    (work_dir / 'config.py').write_text(
+        "custom_imports = dict(imports=['not_installed_plugin'])\n"
+        f"model = dict(type='SegSelfDistill', distiller={distiller!r})\n")
+
+
+def test_the_consistency_loss_is_read_from_each_runs_config(root):
+    """The logged key is ``distill.loss_sd_mse`` for the KL too; the
+    report names the loss each run trained with, from its config dump."""
+    _config(root / 'unet_sd_seed0',
+            dict(type='AxialSelfDistiller',
+                 mse=dict(type='SelfDistillKLLoss', tau=2.0)))
+    _config(root / 'unet_sd_seed1', dict(type='AxialSelfDistiller'))
+    assert sd_terms.consistency_loss(str(root / 'unet_sd_seed0')) == \
+        'KL (tau 2.0)'
+    # no ``mse`` in the config: the distillers' default, the MSE
+    assert sd_terms.consistency_loss(str(root / 'unet_sd_seed1')) == 'MSE'
+    assert sd_terms.consistency_loss(str(root / 'missing')) == 'unknown'
+    (root / 'pspnet_sd_seed0' / 'config.py').write_text('model = (')
+    assert sd_terms.consistency_loss(str(root / 'pspnet_sd_seed0')) == \
+        'unknown'
+    text = sd_report.report(sd_terms.collect(str(root)), 'cmd')
+    assert '| unet_sd | KL (tau 2.0)/MSE | 2 |' in text
