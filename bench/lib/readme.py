@@ -32,7 +32,9 @@ def update_readme(section: str, markdown: str, readme: str = README) -> bool:
 #: README sections filled from ``bench/results/<name>.md``.
 README_SECTIONS = ('overhead_cpu', 'parity', 'parity_stride2', 'axial_scaling',
                    'accuracy_cpu', 'accuracy_gpu', 'sd_loss_terms_camvid_cpu',
-                   'sd_loss_terms_sstem_cpu', 'speed_cpu', 'camvid_v2_cpu')
+                   'sd_loss_terms_sstem_cpu', 'sd_loss_terms_camvid_v2_cpu',
+                   'sd_loss_terms_sstem_v2_cpu', 'speed_cpu', 'camvid_v2_cpu',
+                   'sstem_sd_v2_cpu')
 
 
 def refresh_readme(readme: str = README) -> List[str]:
