@@ -174,11 +174,15 @@ _SD_SWITCHES = ('sd_detach_input', 'sd_no_detach_teacher')
 def sd_settings_text(args) -> str:
     """The SD loss settings of the study, every one spelled out, and where
     they come from (package defaults or ``--sd-*`` options)."""
-    distiller = sd_distiller('pspnet', args)
+    # the trained model's distiller: the --sd-v2 candidate applied
+    distiller = arm_model('pspnet', 'sd', args)['distiller']
     mse, ce = distiller['mse'], distiller['teacher_ce']
-    target = 'probabilities' if mse.get('target', 'prob') == 'prob' \
-        else 'logits'
-    text = (f'MSE on {target}, weight {mse.get("loss_weight", 1.0):g}, '
+    if str(mse.get('type', '')).endswith('KLLoss'):
+        term = f'KL with temperature {mse.get("tau", 1.0):g}'
+    else:
+        term = 'MSE on ' + ('probabilities' if mse.get('target', 'prob')
+                            == 'prob' else 'logits')
+    text = (f'{term}, weight {mse.get("loss_weight", 1.0):g}, '
             f'teacher CE weight {ce.get("loss_weight", 1.0):g}, '
             f'detach_input {bool(distiller["axial"].get("detach_input"))}, '
             f'detach_teacher {mse.get("detach_teacher", True)}')
