@@ -36,7 +36,6 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench.lib import common, stats, timing  # noqa: E402
-from bench.lib.readme import refresh_readme  # noqa: E402
 from bench.camvid.run import FIT_ITERS  # noqa: E402
 
 #: Each family's arm with today's package defaults (step 5: a default
@@ -403,9 +402,8 @@ def main(argv=None) -> str:
     path = osp.join(a.results_dir, 'camvid_steptimes_cpu.json')
     steptimes = json.load(open(path)) if osp.isfile(path) else None
     text = render(data, steptimes, a.amortise_over)
-    common.write_text(osp.join(a.results_dir, 'camvid_v2_cpu.md'), text)
-    if common.is_results_dir(a.results_dir):  # its copy in bench/README.md
-        refresh_readme()
+    # in bench/results also copied into bench/README.md
+    common.save_results(a.results_dir, 'camvid_v2_cpu', text)
     return text
 
 
